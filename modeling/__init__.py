@@ -1,0 +1,1 @@
+"""Geometry and the document: bodies, operations, history, renders, files. No Qt, no torch."""

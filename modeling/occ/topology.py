@@ -1,0 +1,123 @@
+"""Faces and edges of a shape in a stable order, with the facts references and renders need."""
+
+from __future__ import annotations
+
+import numpy as np
+from OCP.Bnd import Bnd_Box
+from OCP.BRep import BRep_Tool
+from OCP.BRepAdaptor import BRepAdaptor_Curve, BRepAdaptor_Surface
+from OCP.BRepBndLib import BRepBndLib
+from OCP.BRepCheck import BRepCheck_Analyzer
+from OCP.BRepGProp import BRepGProp
+from OCP.GeomAbs import GeomAbs_Circle, GeomAbs_Cone, GeomAbs_Cylinder, GeomAbs_Line, GeomAbs_Plane, \
+    GeomAbs_Sphere, GeomAbs_Torus, GeomAbs_BSplineSurface
+from OCP.GProp import GProp_GProps
+from OCP.TopAbs import TopAbs_EDGE, TopAbs_FACE, TopAbs_REVERSED, TopAbs_SOLID
+from OCP.TopExp import TopExp
+from OCP.TopoDS import TopoDS
+from OCP.TopTools import TopTools_IndexedDataMapOfShapeListOfShape, TopTools_IndexedMapOfShape
+
+from ..bodies import EdgeInfo, FaceInfo
+
+_SURFACES = {GeomAbs_Plane: "plane", GeomAbs_Cylinder: "cylinder", GeomAbs_Cone: "cone",
+             GeomAbs_Sphere: "sphere", GeomAbs_Torus: "torus", GeomAbs_BSplineSurface: "bspline"}
+
+
+def faces(shape) -> list:
+    """The shape's faces, each once, in the kernel's deterministic exploration order."""
+    m = TopTools_IndexedMapOfShape()
+    TopExp.MapShapes_s(shape, TopAbs_FACE, m)
+    return [TopoDS.Face_s(m.FindKey(i)) for i in range(1, m.Extent() + 1)]
+
+
+def edges(shape) -> list:
+    m = TopTools_IndexedMapOfShape()
+    TopExp.MapShapes_s(shape, TopAbs_EDGE, m)
+    return [TopoDS.Edge_s(m.FindKey(i)) for i in range(1, m.Extent() + 1)]
+
+
+def solid_count(shape) -> int:
+    m = TopTools_IndexedMapOfShape()
+    TopExp.MapShapes_s(shape, TopAbs_SOLID, m)
+    return m.Extent()
+
+
+def is_valid(shape) -> bool:
+    return bool(BRepCheck_Analyzer(shape).IsValid())
+
+
+def volume_and_area(shape) -> tuple[float, float]:
+    p = GProp_GProps()
+    BRepGProp.VolumeProperties_s(shape, p)
+    q = GProp_GProps()
+    BRepGProp.SurfaceProperties_s(shape, q)
+    return float(p.Mass()), float(q.Mass())
+
+
+def bounds(shape) -> np.ndarray:
+    box = Bnd_Box()
+    BRepBndLib.Add_s(shape, box, False)
+    if box.IsVoid():
+        return np.zeros((2, 3))
+    x0, y0, z0, x1, y1, z1 = box.Get()
+    return np.array([[x0, y0, z0], [x1, y1, z1]], float)
+
+
+def face_info(face, index: int) -> FaceInfo:
+    surf = BRepAdaptor_Surface(face, True)
+    kind = _SURFACES.get(surf.GetType(), "other")
+    p = GProp_GProps()
+    BRepGProp.SurfaceProperties_s(face, p)
+    c = p.CentreOfMass()
+    centroid = (c.X(), c.Y(), c.Z())
+    normal = origin = None
+    if kind == "plane":
+        pln = surf.Plane()
+        ax = pln.Axis()
+        d = ax.Direction()
+        n = np.array([d.X(), d.Y(), d.Z()])
+        if face.Orientation() == TopAbs_REVERSED:
+            n = -n
+        loc = pln.Location()
+        normal = tuple(float(x) for x in n)
+        origin = (loc.X(), loc.Y(), loc.Z())
+    return FaceInfo(index, kind == "plane", normal, origin, float(p.Mass()), centroid, kind)
+
+
+def face_infos(shape) -> list[FaceInfo]:
+    return [face_info(f, i) for i, f in enumerate(faces(shape))]
+
+
+def edge_infos(shape) -> list[EdgeInfo]:
+    fmap = TopTools_IndexedMapOfShape()
+    TopExp.MapShapes_s(shape, TopAbs_FACE, fmap)
+    e2f = TopTools_IndexedDataMapOfShapeListOfShape()
+    TopExp.MapShapesAndAncestors_s(shape, TopAbs_EDGE, TopAbs_FACE, e2f)
+    out = []
+    for i, e in enumerate(edges(shape)):
+        if BRep_Tool.Degenerated_s(e):
+            out.append(EdgeInfo(i, "degenerate", (0.0, 0.0, 0.0), (0.0, 0.0, 0.0), 0.0, ()))
+            continue
+        c = BRepAdaptor_Curve(e)
+        kind = {GeomAbs_Line: "line", GeomAbs_Circle: "circle"}.get(c.GetType(), "other")
+        t = 0.5 * (c.FirstParameter() + c.LastParameter())
+        from OCP.gp import gp_Pnt, gp_Vec
+        pnt, vec = gp_Pnt(), gp_Vec()
+        c.D1(t, pnt, vec)
+        v = np.array([vec.X(), vec.Y(), vec.Z()])
+        nv = np.linalg.norm(v)
+        v = v / nv if nv > 0 else v
+        p = GProp_GProps()
+        BRepGProp.LinearProperties_s(e, p)
+        adj = []
+        if e2f.Contains(e):
+            lst = e2f.FindFromKey(e)
+            seen = set()
+            for f in lst:
+                idx = fmap.FindIndex(f) - 1
+                if idx >= 0 and idx not in seen:
+                    seen.add(idx)
+                    adj.append(idx)
+        out.append(EdgeInfo(i, kind, (pnt.X(), pnt.Y(), pnt.Z()), tuple(float(x) for x in v),
+                            float(p.Mass()), tuple(adj)))
+    return out

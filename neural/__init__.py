@@ -1,0 +1,1 @@
+"""Learning: data synthesis, networks, training, inference and interpretation back ends. No Qt."""
