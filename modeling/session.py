@@ -1,0 +1,304 @@
+"""The window-less Session: the document, undo/redo, files and the registries.
+
+The GUI, the plugin console, the command line and the tests all drive this one object (as napari's
+`ViewerModel` sits beneath its `Viewer`). It imports no Qt and no torch; interpretation back ends
+come in through the `sketchforge.backends` entry-point group and are loaded when first used.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Protocol, Sequence
+
+import numpy as np
+
+from .archive import SUFFIX, load_document, save_document
+from .bodies import Body, SolidBody
+from .camera import Camera
+from .document import Document
+from .events import Signal
+from .operations import (ArcPath, Circle, LinePath, Operation, OperationError, Polygon)
+from .refs import EdgeRef, FaceRef, ReferenceError
+from .registry import GROUPS, Registry, RegistryError
+from .sketch import Sketch
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """One reading of a sketch: the operation it would apply, a score in 0..1, and extras to show."""
+
+    operation: Operation
+    score: float
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return {"operation": self.operation.id, "params": self.operation.params(), "score": float(self.score),
+                **dict(self.extra)}
+
+
+class Backend(Protocol):
+    """What an interpretation back end offers: ranked proposals for a sketch over the current model."""
+
+    mode: str
+    title: str
+
+    def propose(self, sketch: Sketch, session: "Session", top_k: int = 3) -> list[Proposal]: ...
+
+
+class NoBackendError(LookupError):
+    """No interpretation back end is registered for a sketch's mode."""
+
+
+FaceSelector = int | str | FaceRef
+EdgeSelector = int | EdgeRef | Sequence[float]
+
+_AXES = {"+x": (1, 0, 0), "-x": (-1, 0, 0), "+y": (0, 1, 0), "-y": (0, -1, 0), "+z": (0, 0, 1), "-z": (0, 0, -1),
+         "top": (0, 0, 1), "bottom": (0, 0, -1), "right": (1, 0, 0), "left": (-1, 0, 0), "back": (0, 1, 0),
+         "front": (0, -1, 0)}
+
+
+class Session:
+    """The document with its registries, files and conveniences for scripts. See `help(session)`."""
+
+    def __init__(self) -> None:
+        self.operations: Registry[type[Operation]] = Registry("operation", GROUPS["operations"])
+        self.importers: Registry = Registry("importer", GROUPS["importers"])
+        self.exporters: Registry = Registry("exporter", GROUPS["exporters"])
+        self.backends: Registry = Registry("interpretation back end", GROUPS["backends"])
+        self.changed = Signal()  # (description) after any change of the document or its file
+        self.path: Path | None = None
+        self._saved_snapshot: object = None
+        self.document = Document()
+        self._attach(self.document)
+
+    # -- document -------------------------------------------------------------------------------
+    def _attach(self, doc: Document) -> None:
+        doc.changed.connect(self.changed.emit)
+        self._saved_snapshot = doc._snap
+
+    @property
+    def bodies(self) -> Mapping[str, Body]:
+        return self.document.bodies
+
+    @property
+    def history(self) -> tuple[Operation, ...]:
+        return self.document.history
+
+    @property
+    def dirty(self) -> bool:
+        """True when the document differs from the file it was last saved to or opened from."""
+        return self.document._snap is not self._saved_snapshot
+
+    def new(self) -> None:
+        """Start an empty document (the caller asks about unsaved work first)."""
+        self.document.changed.disconnect(self.changed.emit)
+        self.document = Document()
+        self.path = None
+        self._attach(self.document)
+        self.changed.emit("New document")
+
+    def apply(self, op: Operation | str, **params: Any) -> Operation:
+        """Apply an operation object, or build one from its id and JSON-style parameters."""
+        if isinstance(op, str):
+            cls = self.operations.get(op)
+            op = cls.from_params(params)
+        elif params:
+            raise TypeError("pass parameters only together with an operation id")
+        self.document.apply(op)
+        return op
+
+    def undo(self) -> bool:
+        return self.document.undo()
+
+    def redo(self) -> bool:
+        return self.document.redo()
+
+    def edit(self, step: int, **changes: Any) -> Operation:
+        """Change parameters of history step `step` (0-based) and regenerate the rest."""
+        old = self.history[step]
+        data = old.params()
+        data.update(_plain(changes))
+        op = type(old).from_params(data)
+        self.document.edit(step, op)
+        return op
+
+    # -- building from scripts ------------------------------------------------------------------
+    def box(self, size: Sequence[float] = (40.0, 30.0, 20.0), origin: Sequence[float] = (0.0, 0.0, 0.0),
+            name: str | None = None) -> str:
+        """Add a box standing on z = origin[2]; returns the new body's name."""
+        name = name or self.document.new_body_id()
+        self.apply("box", body=name, size=list(size), origin=list(origin))
+        return name
+
+    def cylinder(self, radius: float = 10.0, height: float = 20.0, origin: Sequence[float] = (0.0, 0.0, 0.0),
+                 name: str | None = None) -> str:
+        name = name or self.document.new_body_id()
+        self.apply("cylinder", body=name, radius=radius, height=height, origin=list(origin))
+        return name
+
+    def extrude(self, body: str, face: FaceSelector, distance: float) -> Operation:
+        """Push (+) or pull (-) a flat face along its normal."""
+        return self.apply("extrude", body=body, face=self.face_ref(body, face), distance=distance)
+
+    def add(self, body: str, face: FaceSelector, polygon: Sequence[Sequence[float]], distance: float) -> Operation:
+        """Grow a prism outward from a polygon given in the face's coordinates (see `face_frame`)."""
+        return self.apply("add", body=body, face=self.face_ref(body, face), polygon=_plain(polygon),
+                          distance=distance)
+
+    def subtract(self, body: str, face: FaceSelector, polygon: Sequence[Sequence[float]],
+                 distance: float) -> Operation:
+        """Cut a prism inward from a polygon given in the face's coordinates."""
+        return self.apply("subtract", body=body, face=self.face_ref(body, face), polygon=_plain(polygon),
+                          distance=distance)
+
+    def bevel(self, body: str, edge: EdgeSelector, distance1: float, distance2: float | None = None,
+              style: str = "chamfer") -> Operation:
+        """Chamfer an edge with two set-backs (or one), or fillet it (style='fillet')."""
+        d2 = distance1 if distance2 is None else distance2
+        return self.apply("bevel", body=body, edge=self.edge_ref(body, edge), distance1=distance1,
+                          distance2=d2, style=style)
+
+    def sweep(self, body: str, face: FaceSelector, profile: Polygon | Circle, path: LinePath | ArcPath,
+              mode: str = "add") -> Operation:
+        """Sweep a profile on a face along a line or arc path; mode 'add' or 'subtract'."""
+        from .params import to_json
+        return self.apply("sweep", body=body, face=self.face_ref(body, face), profile=to_json(profile),
+                          path=to_json(path), mode=mode)
+
+    # -- picking faces and edges ----------------------------------------------------------------
+    def solid(self, body: str) -> SolidBody:
+        return self.document.state.solid(body)
+
+    def face_ref(self, body: str, face: FaceSelector) -> dict:
+        """A face reference (as JSON) from an index, a direction ('+z', 'top', ...) or a FaceRef."""
+        from .params import to_json
+        if isinstance(face, FaceRef):
+            return to_json(face)
+        return to_json(FaceRef.of(self.solid(body), self.face_index(body, face)))
+
+    def face_index(self, body: str, face: FaceSelector) -> int:
+        """The index of a face: an int, a FaceRef, or the outermost flat face facing a direction."""
+        b = self.solid(body)
+        if isinstance(face, FaceRef):
+            return face.resolve(b)
+        if isinstance(face, (int, np.integer)):
+            if not 0 <= face < len(b.faces):
+                raise ReferenceError(f"face {face} does not exist; {body} has faces 0..{len(b.faces) - 1}")
+            return int(face)
+        direction = _AXES.get(str(face).lower())
+        if direction is None:
+            raise ReferenceError(f"unknown face {face!r}: give an index, or one of {', '.join(_AXES)}")
+        d = np.asarray(direction, float)
+        cands = [f for f in b.faces if f.planar and float(np.dot(f.normal, d)) > 0.999]
+        if not cands:
+            raise ReferenceError(f"{body} has no flat face facing {face}")
+        return max(cands, key=lambda f: (round(float(np.dot(f.centroid, d)), 6), f.area)).index
+
+    def edge_ref(self, body: str, edge: EdgeSelector) -> dict:
+        """An edge reference from an index, an EdgeRef, or a point near the edge."""
+        from .params import to_json
+        b = self.solid(body)
+        if isinstance(edge, EdgeRef):
+            return to_json(edge)
+        if isinstance(edge, (int, np.integer)):
+            return to_json(EdgeRef.of(b, int(edge)))
+        p = np.asarray(edge, float).reshape(3)
+        live = [e for e in b.edges if e.curve != "degenerate"]
+        best = min(live, key=lambda e: float(np.linalg.norm(np.asarray(e.midpoint) - p)))
+        return to_json(EdgeRef.of(b, best.index))
+
+    def face_frame(self, body: str, face: FaceSelector) -> dict:
+        """The 2D frame polygons on a face are given in: origin, x axis, y axis, normal (world)."""
+        from .refs import plane_frame
+        info = self.solid(body).faces[self.face_index(body, face)]
+        o, x, y, n = plane_frame(info.normal, info.origin)
+        return {"origin": o.tolist(), "x": x.tolist(), "y": y.tolist(), "normal": n.tolist()}
+
+    # -- files ----------------------------------------------------------------------------------
+    def save(self, path: str | Path | None = None) -> Path:
+        """Save the session file (atomically); without a path, to the file it came from."""
+        target = Path(path) if path is not None else self.path
+        if target is None:
+            raise ValueError("this document has not been saved before; give a path ending in .sketchforge")
+        if target.suffix != SUFFIX:
+            target = target.with_name(target.name + SUFFIX)
+        save_document(self.document, target)
+        self.path = target
+        self._saved_snapshot = self.document._snap
+        self.changed.emit(f"Saved {target.name}")
+        return target
+
+    def open(self, path: str | Path) -> None:
+        """Open a session file; on any error the current document stays as it is."""
+        doc = load_document(path, self.operations.get)
+        self.document.changed.disconnect(self.changed.emit)
+        self.document = doc
+        self.path = Path(path)
+        self._attach(doc)
+        self.changed.emit(f"Opened {Path(path).name}")
+
+    def import_file(self, path: str | Path, name: str | None = None) -> str:
+        """Import a STEP, OBJ, PLY or glTF file as a new body; returns its name."""
+        p = Path(path)
+        ext = p.suffix.lower().lstrip(".")
+        if ext not in self.importers:
+            raise ValueError(f"cannot import .{ext} files; known: {', '.join('.' + n for n in self.importers)}")
+        try:
+            data = p.read_bytes()
+        except OSError as exc:
+            raise ValueError(f"cannot read {p}: {exc.strerror or exc}") from None
+        # Read once before touching the document, so a bad file changes nothing.
+        self.importers.get(ext)(data, p.name)
+        key = self.document.add_blob(data)
+        name = name or self.document.new_body_id()
+        self.apply("import", body=name, blob=key, filename=p.name)
+        return name
+
+    def export(self, path: str | Path, bodies: Sequence[str] | None = None) -> Path:
+        """Write the model (or some bodies) with the exporter registered for the file's extension."""
+        p = Path(path)
+        ext = p.suffix.lower().lstrip(".")
+        if ext not in self.exporters:
+            raise ValueError(f"cannot export .{ext} files; known: {', '.join('.' + n for n in self.exporters)}")
+        chosen = {k: v for k, v in self.bodies.items() if bodies is None or k in bodies}
+        if not chosen:
+            raise ValueError("there is nothing to export: the document has no bodies yet")
+        self.exporters.get(ext)(chosen, p)
+        return p
+
+    # -- seeing and interpreting ----------------------------------------------------------------
+    def render(self, camera: Camera, width: int = 256, height: int = 256, lines: bool = True):
+        """Depth, normal, face-id and line renders of the model from `camera` (ContextRenders)."""
+        from .render import render_context
+        return render_context(self.bodies, camera, width, height, lines=lines)
+
+    def backend(self, mode: str) -> Backend:
+        try:
+            return self.backends.get(mode)
+        except RegistryError:
+            raise NoBackendError(f"no interpretation back end is registered for mode {mode!r}"
+                                 f" (registered: {', '.join(self.backends.names()) or 'none'})") from None
+
+    def interpret(self, sketch: Sketch, top_k: int = 3) -> list[Proposal]:
+        """Ranked proposals for a sketch from the back end of its mode; the document is not changed."""
+        backend = self.backend(sketch.mode)
+        return list(backend.propose(sketch, self, top_k=top_k))[:top_k]
+
+    def summary(self) -> dict:
+        return {"bodies": {k: b.summary() for k, b in self.bodies.items()},
+                "history": [op.describe() for op in self.history]}
+
+
+def _plain(value: Any) -> Any:
+    """Tuples and numpy values to plain JSON-style lists and floats."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
