@@ -267,11 +267,13 @@ class ImportBody(Operation):
 
     def _apply(self, state: ModelState) -> ModelState:
         self._check(state)
-        from .exchange import ExchangeError, read_body
+        from .registry import GROUPS, Registry, RegistryError
+        ext = self.filename.rsplit(".", 1)[-1].lower() if "." in self.filename else ""
         try:
-            body = read_body(state.blobs[self.blob], self.filename)
-        except ExchangeError as exc:
-            raise OperationError(str(exc)) from None
+            reader = Registry("importer", GROUPS["importers"]).get(ext)
+            body = reader(state.blobs[self.blob], self.filename)
+        except (RegistryError, ValueError) as exc:
+            raise OperationError(f"cannot import {self.filename}: {exc}") from None
         return state.with_body(self.body, body)
 
     def describe(self) -> str:

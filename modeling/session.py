@@ -53,7 +53,7 @@ class NoBackendError(LookupError):
     """No interpretation back end is registered for a sketch's mode."""
 
 
-FaceSelector = int | str | FaceRef
+FaceSelector = int | str | FaceRef | Sequence[float]
 EdgeSelector = int | EdgeRef | Sequence[float]
 
 _AXES = {"+x": (1, 0, 0), "-x": (-1, 0, 0), "+y": (0, 1, 0), "-y": (0, -1, 0), "+z": (0, 0, 1), "-z": (0, 0, -1),
@@ -181,7 +181,7 @@ class Session:
         return to_json(FaceRef.of(self.solid(body), self.face_index(body, face)))
 
     def face_index(self, body: str, face: FaceSelector) -> int:
-        """The index of a face: an int, a FaceRef, or the outermost flat face facing a direction."""
+        """The index of a face: an int, a FaceRef, a point on it, or the outermost flat face facing a direction."""
         b = self.solid(body)
         if isinstance(face, FaceRef):
             return face.resolve(b)
@@ -189,7 +189,14 @@ class Session:
             if not 0 <= face < len(b.faces):
                 raise ReferenceError(f"face {face} does not exist; {body} has faces 0..{len(b.faces) - 1}")
             return int(face)
-        direction = _AXES.get(str(face).lower())
+        if not isinstance(face, str):
+            from .occ.solids import point_face_distance
+            p = np.asarray(face, float).reshape(3)
+            flat = [f for f in b.faces if f.planar]
+            if not flat:
+                raise ReferenceError(f"{body} has no flat face")
+            return min(flat, key=lambda f: point_face_distance(b.shape, f.index, p)).index
+        direction = _AXES.get(face.lower())
         if direction is None:
             raise ReferenceError(f"unknown face {face!r}: give an index, or one of {', '.join(_AXES)}")
         d = np.asarray(direction, float)

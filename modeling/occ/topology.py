@@ -56,7 +56,7 @@ def volume_and_area(shape) -> tuple[float, float]:
 
 def bounds(shape) -> np.ndarray:
     box = Bnd_Box()
-    BRepBndLib.Add_s(shape, box, False)
+    BRepBndLib.AddOptimal_s(shape, box, False, False)
     if box.IsVoid():
         return np.zeros((2, 3))
     x0, y0, z0, x1, y1, z1 = box.Get()

@@ -1,0 +1,215 @@
+"""The `sketchforge` command: the app, the demo, scripts, conversions and the headless interpreter.
+
+Every failure the user can cause (bad arguments, unreadable files, operations the kernel refuses)
+ends in one line on stderr and a non-zero exit status, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import runpy
+import sys
+import time
+import traceback
+from pathlib import Path
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class CliError(Exception):
+    """A user-facing failure: its message is printed as one line."""
+
+    def __init__(self, message: str, code: int = EXIT_USAGE) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, not usage + error
+        raise CliError(f"{message} (see '{self.prog} --help')")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="sketchforge", description="Sketch-to-3D modeling. With no command, starts the app.")
+    p.add_argument("--verbose", action="store_true", help="log what happens")
+    sub = p.add_subparsers(dest="command", parser_class=_Parser)
+    d = sub.add_parser("demo", help="build the sample model with all four sketch operations and export it")
+    d.add_argument("--out", default="sketchforge-demo.step",
+                   help="output file; its extension picks the format (.step .obj .glb .ply .sketchforge)")
+    r = sub.add_parser("run", help="run a Python script with `session` bound, headless")
+    r.add_argument("script")
+    r.add_argument("args", nargs=argparse.REMAINDER, help="arguments passed to the script as sys.argv[1:]")
+    e = sub.add_parser("export", help="convert a model file; formats by extension")
+    e.add_argument("input", help=".sketchforge, .step/.stp, .obj, .ply, .gltf or .glb")
+    e.add_argument("output", help=".step, .obj, .glb, .ply or .sketchforge")
+    i = sub.add_parser("interpret", help="interpret a sketch over a model and apply the best proposal")
+    i.add_argument("--model", help="the current model (.step, mesh, point cloud or .sketchforge)")
+    i.add_argument("--sketch", required=True, help="a *.sketch.json file")
+    i.add_argument("--out", required=True, help="where to write the result; format by extension")
+    i.add_argument("--report", help="write the proposals as JSON here")
+    i.add_argument("--top", type=int, default=3, help="how many proposals to report (default 3)")
+    sub.add_parser("app", help="start the desktop app")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        args = _parser().parse_args(argv)
+        logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                            format="%(levelname)s %(name)s: %(message)s")
+        command = args.command or "app"
+        return {"demo": _demo, "run": _run, "export": _export, "interpret": _interpret, "app": _app}[command](args)
+    except CliError as exc:
+        print(f"sketchforge: {exc}", file=sys.stderr)
+        return exc.code
+    except KeyboardInterrupt:
+        print("sketchforge: interrupted", file=sys.stderr)
+        return 130
+
+
+def _session():
+    from sketchforge.modeling.session import Session
+    return Session()
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    from sketchforge.modeling.archive import SessionFileError
+    from sketchforge.modeling.exchange import ExchangeError
+    from sketchforge.modeling.operations import OperationError
+    from sketchforge.modeling.params import ParamError
+    from sketchforge.modeling.refs import ReferenceError
+    from sketchforge.modeling.registry import RegistryError
+    from sketchforge.modeling.sketch import SketchError
+    return (SessionFileError, ExchangeError, OperationError, ParamError, ReferenceError, RegistryError,
+            SketchError, ValueError, OSError)
+
+
+def _load_model(session, path: str) -> None:
+    p = Path(path)
+    if not p.is_file():
+        raise CliError(f"cannot read {p}: no such file")
+    try:
+        if p.suffix.lower() == ".sketchforge":
+            session.open(p)
+        else:
+            session.import_file(p)
+    except _user_errors() as exc:
+        raise CliError(f"cannot read {p}: {exc}") from None
+
+
+def _write(session, path: str) -> Path:
+    p = Path(path)
+    try:
+        if p.suffix.lower() == ".sketchforge":
+            return session.save(p)
+        return session.export(p)
+    except _user_errors() as exc:
+        raise CliError(f"cannot write {p}: {exc}", EXIT_FAILED) from None
+
+
+def _demo(args) -> int:
+    from sketchforge.modeling.demo import build_demo
+    session = _session()
+    try:
+        build_demo(session)
+    except _user_errors() as exc:  # the demo uses only fixed values; this would be a kernel change
+        raise CliError(f"the demo model could not be built: {exc}", EXIT_FAILED) from None
+    out = _write(session, args.out)
+    body = next(iter(session.bodies.values()))
+    print(f"demo: {len(session.history)} operations, {body.summary()['faces']} faces, "
+          f"volume {body.summary()['volume']:.1f} mm^3 -> {out}")
+    return EXIT_OK
+
+
+def _run(args) -> int:
+    script = Path(args.script)
+    if not script.is_file():
+        raise CliError(f"cannot read {script}: no such file")
+    session = _session()
+    old_argv = sys.argv
+    sys.argv = [str(script)] + list(args.args)
+    try:
+        runpy.run_path(str(script), init_globals={"session": session}, run_name="__main__")
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except Exception as exc:
+        tb = traceback.extract_tb(exc.__traceback__)
+        frames = [f for f in tb if Path(f.filename).resolve() == script.resolve()]
+        where = f"{script.name} line {frames[-1].lineno}" if frames else script.name
+        raise CliError(f"{where}: {type(exc).__name__}: {exc}", EXIT_FAILED) from None
+    finally:
+        sys.argv = old_argv
+    return EXIT_OK
+
+
+def _export(args) -> int:
+    session = _session()
+    out = Path(args.output)
+    ext = out.suffix.lower().lstrip(".")
+    if ext != "sketchforge" and ext not in session.exporters:
+        raise CliError(f"cannot write .{ext} files; use one of "
+                       f"{', '.join('.' + n for n in session.exporters.names())} or .sketchforge")
+    _load_model(session, args.input)
+    _write(session, args.output)
+    print(f"{args.input} -> {out}")
+    return EXIT_OK
+
+
+def _interpret(args) -> int:
+    from sketchforge.modeling.session import NoBackendError
+    from sketchforge.modeling.sketch import Sketch, SketchError
+    t0 = time.perf_counter()
+    if args.top < 1:
+        raise CliError("--top must be at least 1")
+    session = _session()
+    out = Path(args.out)
+    ext = out.suffix.lower().lstrip(".")
+    if ext != "sketchforge" and ext not in session.exporters:
+        raise CliError(f"cannot write .{ext} files; use one of "
+                       f"{', '.join('.' + n for n in session.exporters.names())} or .sketchforge")
+    try:
+        sketch = Sketch.load(args.sketch)
+    except SketchError as exc:
+        raise CliError(f"malformed sketch: {exc}") from None
+    if args.model:
+        _load_model(session, args.model)
+    try:
+        proposals = session.interpret(sketch, top_k=args.top)
+    except NoBackendError as exc:
+        raise CliError(f"{exc}; install or enable a back end for it", EXIT_FAILED) from None
+    except _user_errors() as exc:
+        raise CliError(f"the sketch could not be interpreted: {exc}", EXIT_FAILED) from None
+    if not proposals:
+        raise CliError("nothing recognised in the sketch; draw the operation's lines over the model", EXIT_FAILED)
+    try:
+        session.apply(proposals[0].operation)
+    except _user_errors() as exc:
+        raise CliError(f"the best proposal could not be applied: {exc}", EXIT_FAILED) from None
+    _write(session, args.out)
+    if args.report:
+        from sketchforge.modeling.files import atomic_write_bytes
+        report = {"mode": sketch.mode, "proposals": [p.to_json() for p in proposals],
+                  "seconds": round(time.perf_counter() - t0, 4)}
+        atomic_write_bytes(Path(args.report), json.dumps(report, indent=1).encode())
+    return EXIT_OK
+
+
+def _app(args) -> int:
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+            or os.environ.get("QT_QPA_PLATFORM") in ("offscreen", "minimal")):
+        print("No display found: running the headless demo instead (set DISPLAY to start the window).")
+        return _demo(argparse.Namespace(out="sketchforge-demo.step"))
+    try:
+        from sketchforge.app.window import run_app  # built by the desktop-app work
+    except ImportError:
+        print("The desktop window is not part of this build yet: running the headless demo instead.")
+        return _demo(argparse.Namespace(out="sketchforge-demo.step"))
+    return run_app()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
