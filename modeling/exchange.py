@@ -142,17 +142,17 @@ def _mesh_body(meshes: list, to_doc: np.ndarray | None) -> MeshBody:
     return MeshBody(np.concatenate(verts), np.concatenate(tris), _stack_colors(colors, counts, rgba=True))
 
 
+def _cloud_colors(geom) -> np.ndarray | None:
+    """Per-point RGBA of a trimesh point cloud (or a faceless mesh), or None when it has none."""
+    if hasattr(geom, "colors"):  # trimesh.PointCloud: an empty array when the file had no colours
+        colors = np.asarray(geom.colors, dtype=np.uint8)
+        return colors if colors.shape == (len(geom.vertices), 4) else None
+    return _geometry_colors(geom)
+
+
 def _cloud_body(clouds: list, to_doc: np.ndarray | None) -> PointCloudBody:
     points = [_checked_vertices(c.vertices, to_doc) for c in clouds]
-    colors = []
-    for c in clouds:
-        if hasattr(c, "colors"):  # trimesh.PointCloud
-            cc = np.asarray(c.colors, dtype=np.uint8)
-            colors.append(cc[:, :4] if cc.shape[:1] == (len(c.vertices),) and cc.ndim == 2 else None)
-        else:
-            colors.append(_geometry_colors(c))
-    colors = [None if c is None else (c if c.shape[1] == 4 else np.c_[c, np.full(len(c), 255, np.uint8)])
-              for c in colors]
+    colors = [_cloud_colors(c) for c in clouds]
     return PointCloudBody(np.concatenate(points), _stack_colors(colors, [len(p) for p in points], rgba=False))
 
 
@@ -391,7 +391,7 @@ def export_ply(bodies: Mapping[str, Body], path: str | Path) -> None:
     face_rows = np.empty(len(faces), dtype=[("n", "u1"), ("v", "<i4", (3,))])
     face_rows["n"] = 3
     face_rows["v"] = faces
-    data = ("\n".join(header) + "\n").encode("ascii") + vertex_rows.tobytes() + face_rows.tobytes()
+    data = ("\n".join(header) + "\n").encode("ascii", "replace") + vertex_rows.tobytes() + face_rows.tobytes()
     _write(path, data)
 
 

@@ -20,7 +20,7 @@ from . import params as P
 from .bodies import Body, SolidBody
 from .occ import solids as kernel
 from .occ.solids import KernelError
-from .occ.topology import is_valid, volume_and_area
+from .occ.topology import is_valid, volume as solid_volume
 from .refs import EdgeRef, FaceRef, ReferenceError, from_face_coords, plane_frame
 
 MAX_SIZE = 1.0e5  # mm: a 100 m part is beyond what a sketch tool is for
@@ -131,7 +131,7 @@ def _finish(state: ModelState, body_id: str, before: SolidBody, shape, grows: bo
     if not is_valid(solid):
         raise OperationError("the result is not a valid solid (it intersects itself); "
                              "try a smaller distance or a simpler profile")
-    vol, _ = volume_and_area(solid)
+    vol = solid_volume(solid)
     if not math.isfinite(vol) or vol <= 0:
         raise OperationError("the result has no volume")
     change = vol - before.volume

@@ -56,9 +56,14 @@ class FaceRef:
         if not cands:
             raise ReferenceError(f"no flat face facing {_fmt(self.normal)} is left on the body; "
                                  "edit or delete the step that refers to it")
+        tol = 1e-6 * max(body.diagonal(), 1.0)
+        p = np.asarray(self.point, float)
+        on_plane = [f for f in cands if abs(float(np.dot(p - np.asarray(f.origin), f.normal))) <= tol]
+        inside = [f for f in on_plane if kernel.point_in_face(body.shape, f.index, p, tol)]
+        if len(inside) == 1:  # the usual case, decided without distance computations
+            return inside[0].index
         dists = np.array([kernel.point_face_distance(body.shape, f.index, self.point) for f in cands])
         order = np.argsort(dists)
-        tol = 1e-6 * max(body.diagonal(), 1.0)
         best = order[0]
         if dists[best] <= tol:
             return cands[best].index

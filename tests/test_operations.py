@@ -21,7 +21,7 @@ def test_box_and_cylinder_have_their_volumes(session):
     assert session.bodies[b].volume == pytest.approx(6000.0)
     assert session.bodies[c].volume == pytest.approx(math.pi * 16 * 10, rel=1e-9)
     lo, hi = session.bodies[b].bounds()
-    assert lo == pytest.approx([0, -5, 0]) and hi == pytest.approx([10, 15, 30])
+    assert lo == pytest.approx([0, -5, 0], abs=1e-6) and hi == pytest.approx([10, 15, 30], abs=1e-6)
 
 
 def test_extrude_pushes_and_pulls_a_face(session, block):

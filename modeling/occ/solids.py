@@ -180,6 +180,14 @@ def point_face_distance(shape, face_index: int, point) -> float:
     return float(d.Value()) if d.IsDone() else math.inf
 
 
+def point_in_face(shape, face_index: int, point, tol: float) -> bool:
+    """True when `point` (on the face's plane) lies inside the face or on its boundary."""
+    from OCP.BRepClass import BRepClass_FaceClassifier
+    from OCP.TopAbs import TopAbs_IN, TopAbs_ON
+    cls = BRepClass_FaceClassifier(faces(shape)[face_index], _p(point), tol)
+    return cls.State() in (TopAbs_IN, TopAbs_ON)
+
+
 def face_interior_point(shape, face_index: int) -> tuple[float, float, float]:
     """A point inside the face: its centroid when that lies on it, else the middle of a triangle."""
     from OCP.BRepClass import BRepClass_FaceClassifier

@@ -12,6 +12,7 @@ from OCP.BRepGProp import BRepGProp
 from OCP.GeomAbs import GeomAbs_Circle, GeomAbs_Cone, GeomAbs_Cylinder, GeomAbs_Line, GeomAbs_Plane, \
     GeomAbs_Sphere, GeomAbs_Torus, GeomAbs_BSplineSurface
 from OCP.GProp import GProp_GProps
+from OCP.gp import gp_Pnt, gp_Vec
 from OCP.TopAbs import TopAbs_EDGE, TopAbs_FACE, TopAbs_REVERSED, TopAbs_SOLID
 from OCP.TopExp import TopExp
 from OCP.TopoDS import TopoDS
@@ -54,9 +55,15 @@ def volume_and_area(shape) -> tuple[float, float]:
     return float(p.Mass()), float(q.Mass())
 
 
+def volume(shape) -> float:
+    p = GProp_GProps()
+    BRepGProp.VolumeProperties_s(shape, p)
+    return float(p.Mass())
+
+
 def bounds(shape) -> np.ndarray:
     box = Bnd_Box()
-    BRepBndLib.AddOptimal_s(shape, box, False, False)
+    BRepBndLib.Add_s(shape, box, False)
     if box.IsVoid():
         return np.zeros((2, 3))
     x0, y0, z0, x1, y1, z1 = box.Get()
@@ -101,7 +108,6 @@ def edge_infos(shape) -> list[EdgeInfo]:
         c = BRepAdaptor_Curve(e)
         kind = {GeomAbs_Line: "line", GeomAbs_Circle: "circle"}.get(c.GetType(), "other")
         t = 0.5 * (c.FirstParameter() + c.LastParameter())
-        from OCP.gp import gp_Pnt, gp_Vec
         pnt, vec = gp_Pnt(), gp_Vec()
         c.D1(t, pnt, vec)
         v = np.array([vec.X(), vec.Y(), vec.Z()])
@@ -111,13 +117,12 @@ def edge_infos(shape) -> list[EdgeInfo]:
         BRepGProp.LinearProperties_s(e, p)
         adj = []
         if e2f.Contains(e):
-            lst = e2f.FindFromKey(e)
-            seen = set()
-            for f in lst:
-                idx = fmap.FindIndex(f) - 1
-                if idx >= 0 and idx not in seen:
-                    seen.add(idx)
-                    adj.append(idx)
+            lst = e2f.FindFromKey(e)  # iterating OCP lists from Python is slow; ends suffice on a solid
+            if lst.Size() > 0:
+                for f in (lst.First(), lst.Last()):
+                    idx = fmap.FindIndex(f) - 1
+                    if idx >= 0 and idx not in adj:
+                        adj.append(idx)
         out.append(EdgeInfo(i, kind, (pnt.X(), pnt.Y(), pnt.Z()), tuple(float(x) for x in v),
                             float(p.Mass()), tuple(adj)))
     return out

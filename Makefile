@@ -1,0 +1,46 @@
+# Sketchforge build commands. Every target that runs code sets up first;
+# packaging/setup.sh does nothing (in well under a second) when all is in place.
+
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := test
+
+VENV := .venv
+PY := $(VENV)/bin/python
+PYTEST_ARGS ?=
+
+.PHONY: setup test run bench clean
+
+setup:
+	bash packaging/setup.sh
+
+# Widget tests run offscreen; the tests that need OpenGL start their own Xvfb.
+test: export QT_QPA_PLATFORM := offscreen
+test: export PYDEVD_DISABLE_FILE_VALIDATION := 1
+test: setup
+	$(VENV)/bin/lint-imports
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+run: setup
+	@if [ -n "$${DISPLAY:-}" ]; then \
+		$(VENV)/bin/sketchforge; \
+	else \
+		echo "No display found: running the headless demo instead (set DISPLAY to start the window)"; \
+		mkdir -p out; \
+		$(VENV)/bin/sketchforge demo --out out/demo.step; \
+	fi
+
+# Each benchmark writes its figures as JSON under benchmarks/results/.
+bench: setup
+	@shopt -s nullglob; benches=(benchmarks/bench_*.py); \
+	if [ $${#benches[@]} -eq 0 ]; then echo "No benchmarks/bench_*.py found."; exit 0; fi; \
+	for b in "$${benches[@]}"; do \
+		echo "== $$b"; \
+		$(PY) "$$b"; \
+	done
+
+# Caches and build leftovers only: .venv, node_modules, out/ and results stay.
+clean:
+	find . -path ./$(VENV) -prune -o -path ./packaging/node/node_modules -prune -o \
+		-name __pycache__ -type d -print -exec rm -rf {} +
+	rm -rf .pytest_cache .hypothesis .import_linter_cache build *.egg-info
