@@ -37,7 +37,7 @@ class ContextRenders:
     normal: np.ndarray  # float32 (H, W, 3), world unit normals facing the camera, 0 where nothing
     face_id: np.ndarray  # int32, global face number (see `faces`), -1 for background
     faces: tuple[tuple[str, int], ...]  # global id g -> (body id, face index; -1 for a mesh body)
-    lines: np.ndarray  # uint8, anti-aliased visible edges (255 on a line, 0 background)
+    lines: np.ndarray  # uint8 anti-aliased visible edges: 0 background, ~230-255 on a line
     polylines: list[np.ndarray]  # float32 (N, 2) pixel polylines of the visible edges
     line_kinds: tuple[str, ...]  # role of each polyline: "sharp" or "outline"
     camera: Camera
@@ -55,7 +55,7 @@ class _Scene:
     """A ray-casting scene for one model state, with the lookup from triangle to global face."""
 
     scene: o3d.t.geometry.RaycastingScene | None
-    triangle_face: np.ndarray  # (M,) int32 global face id per triangle
+    triangle_face: np.ndarray  # (M + 1,) int32 global face id per triangle, then -1 for a miss
     faces: tuple[tuple[str, int], ...]
     bounds: np.ndarray  # (8, 3) corners of the meshes' bounding box
     bodies: tuple[Body, ...]  # held so the ids in the cache key stay valid
@@ -97,9 +97,6 @@ def _visible_edges(bodies: Mapping[str, Body], camera: Camera, width: int,
     shapes = [b.shape for b in bodies.values() if isinstance(b, SolidBody)]
     if not shapes:
         return [], ()
-    for b in bodies.values():
-        if isinstance(b, SolidBody):
-            b.mesh()  # the line kernel hides the same triangulation the depth render uses
     from .occ import hlr
     edges = hlr.visible_edges(shapes, camera, width, height)
     return [p for p, _ in edges], tuple(k for _, k in edges)
@@ -108,24 +105,21 @@ def _visible_edges(bodies: Mapping[str, Body], camera: Camera, width: int,
 def _raycast(scene: _Scene, camera: Camera, width: int,
              height: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Depth, camera-facing normal and face-id images by casting a ray through each pixel centre."""
-    n = width * height
-    depth = np.full(n, np.inf, np.float32)
-    normal = np.zeros((n, 3), np.float32)
-    face_id = np.full(n, -1, np.int32)
-    if scene.scene is not None:
-        origins, dirs = _pixel_rays(camera, width, height)
-        back = _ortho_setback(scene, camera)
-        rays = np.concatenate([origins - back * dirs, dirs], axis=1, dtype=np.float32)
-        hit = scene.scene.cast_rays(o3d.core.Tensor(rays))
-        t = hit["t_hit"].numpy()
-        ok = np.isfinite(t)
-        d = dirs[ok]
-        forward = np.asarray(camera.basis()[2], np.float32)
-        depth[ok] = t[ok] * (d @ forward) - back
-        nrm = hit["primitive_normals"].numpy()[ok]
-        nrm *= np.where(np.einsum("ij,ij->i", nrm, d) > 0, -1.0, 1.0).astype(np.float32)[:, None]
-        normal[ok] = nrm
-        face_id[ok] = scene.triangle_face[hit["primitive_ids"].numpy()[ok].astype(np.int64)]
+    if scene.scene is None:
+        return (np.full((height, width), np.inf, np.float32), np.zeros((height, width, 3), np.float32),
+                np.full((height, width), -1, np.int32))
+    rays, cos_fwd = _pixel_rays(camera, width, height)
+    back = _ortho_setback(scene, camera)
+    if back:
+        rays = rays.copy()
+        rays[:, :3] -= np.float32(back) * rays[:, 3:]
+    hit = scene.scene.cast_rays(o3d.core.Tensor.from_numpy(rays))
+    depth = hit["t_hit"].numpy() * cos_fwd - np.float32(back)  # misses stay inf
+    normal = hit["primitive_normals"].numpy()  # zero for misses
+    facing = np.einsum("ij,ij->i", normal, rays[:, 3:]) > 0
+    normal = np.where(facing[:, None], -normal, normal)
+    prim = hit["primitive_ids"].numpy().astype(np.int64)
+    face_id = scene.triangle_face[np.minimum(prim, len(scene.triangle_face) - 1)]
     return (depth.reshape(height, width), normal.reshape(height, width, 3),
             face_id.reshape(height, width))
 
@@ -139,23 +133,27 @@ def _ortho_setback(scene: _Scene, camera: Camera) -> float:
     if camera.projection != "orthographic":
         return 0.0
     zmin = float(camera.to_view(scene.bounds)[:, 2].min())
-    return max(0.0, -zmin) + 1.0 if zmin < 0 else 0.0
+    return 1.0 - zmin if zmin < 0 else 0.0
 
 
 def _pixel_rays(camera: Camera, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
-    """float32 rays through every pixel centre, cached per camera and canvas size."""
+    """float32 (origin, direction) rows through every pixel centre and each direction's forward
+    component, cached per camera and canvas size (callers must not modify them)."""
     key = (camera, width, height)
     with _lock:
         if key in _ray_cache:
             _ray_cache.move_to_end(key)
             return _ray_cache[key]
     o, d = camera.pixel_rays(width, height)
-    rays = (o.astype(np.float32), d.astype(np.float32))
+    rays = np.ascontiguousarray(np.concatenate([o, d], axis=1), dtype=np.float32)
+    cos_fwd = (d @ camera.basis()[2]).astype(np.float32)
+    rays.flags.writeable = False
+    cos_fwd.flags.writeable = False
     with _lock:
-        _ray_cache[key] = rays
+        _ray_cache[key] = (rays, cos_fwd)
         while len(_ray_cache) > _RAYS:
             _ray_cache.popitem(last=False)
-    return rays
+    return rays, cos_fwd
 
 
 def _scene_for(bodies: Mapping[str, Body]) -> _Scene:
@@ -200,4 +198,5 @@ def _build_scene(bodies: Mapping[str, Body]) -> _Scene:
                         o3d.core.Tensor(np.concatenate(tris).astype(np.uint32)))
     lo, hi = v.min(0), v.max(0)
     corners = np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])])
-    return _Scene(scene, np.concatenate(tri_face), tuple(faces), corners, held)
+    lookup = np.concatenate(tri_face + [np.array([-1], np.int32)])  # last entry: a miss
+    return _Scene(scene, lookup, tuple(faces), corners, held)
