@@ -14,12 +14,14 @@ PYTEST_ARGS ?=
 setup:
 	bash packaging/setup.sh
 
-# Widget tests run offscreen; the tests that need OpenGL start their own Xvfb.
+# Model and learning tests run first with no Qt plugin loaded (and fail if anything imports Qt);
+# widget tests (tests/gui) run offscreen; the tests that need OpenGL start their own Xvfb.
 test: export QT_QPA_PLATFORM := offscreen
 test: export PYDEVD_DISABLE_FILE_VALIDATION := 1
 test: setup
 	$(VENV)/bin/lint-imports
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -p no:pytest-qt --ignore=tests/gui $(PYTEST_ARGS)
+	@if [ -d tests/gui ]; then $(PY) -m pytest tests/gui $(PYTEST_ARGS); fi
 
 run: setup
 	@if [ -n "$${DISPLAY:-}" ]; then \
