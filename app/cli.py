@@ -111,6 +111,14 @@ def _write(session, path: str) -> Path:
         raise CliError(f"cannot write {p}: {exc}", EXIT_FAILED) from None
 
 
+def _check_writable(session, out: Path) -> None:
+    """Refuse an output format nobody can write before doing any work."""
+    ext = out.suffix.lower().lstrip(".")
+    if ext != "sketchforge" and ext not in session.exporters:
+        raise CliError(f"cannot write .{ext} files; use one of "
+                       f"{', '.join('.' + n for n in session.exporters.names())} or .sketchforge")
+
+
 def _demo(args) -> int:
     from sketchforge.modeling.demo import build_demo
     session = _session()
@@ -149,10 +157,7 @@ def _run(args) -> int:
 def _export(args) -> int:
     session = _session()
     out = Path(args.output)
-    ext = out.suffix.lower().lstrip(".")
-    if ext != "sketchforge" and ext not in session.exporters:
-        raise CliError(f"cannot write .{ext} files; use one of "
-                       f"{', '.join('.' + n for n in session.exporters.names())} or .sketchforge")
+    _check_writable(session, out)
     _load_model(session, args.input)
     _write(session, args.output)
     print(f"{args.input} -> {out}")
@@ -167,10 +172,7 @@ def _interpret(args) -> int:
         raise CliError("--top must be at least 1")
     session = _session()
     out = Path(args.out)
-    ext = out.suffix.lower().lstrip(".")
-    if ext != "sketchforge" and ext not in session.exporters:
-        raise CliError(f"cannot write .{ext} files; use one of "
-                       f"{', '.join('.' + n for n in session.exporters.names())} or .sketchforge")
+    _check_writable(session, out)
     try:
         sketch = Sketch.load(args.sketch)
     except SketchError as exc:

@@ -62,21 +62,8 @@ class FaceRef:
         inside = [f for f in on_plane if kernel.point_in_face(body.shape, f.index, p, tol)]
         if len(inside) == 1:  # the usual case, decided without distance computations
             return inside[0].index
-        dists = np.array([kernel.point_face_distance(body.shape, f.index, self.point) for f in cands])
-        order = np.argsort(dists)
-        best = order[0]
-        if dists[best] <= tol:
-            return cands[best].index
-        # The face moved (an earlier step changed): accept the nearest one facing the same way when
-        # it stands out clearly from the next candidate.
-        limit = 0.5 * body.diagonal()
-        if dists[best] > limit:
-            raise ReferenceError(f"the face facing {_fmt(self.normal)} near {_fmt(self.point)} is gone; "
-                                 "edit or delete the step that refers to it")
-        if len(order) > 1 and dists[order[1]] - dists[best] < 0.25 * dists[best]:
-            raise ReferenceError(f"the face facing {_fmt(self.normal)} near {_fmt(self.point)} moved and two faces "
-                                 "now match it; edit the step to pick the face again")
-        return cands[best].index
+        dists = [kernel.point_face_distance(body.shape, f.index, self.point) for f in cands]
+        return cands[_nearest(dists, tol, body, f"the face facing {_fmt(self.normal)} near {_fmt(self.point)}")].index
 
 
 @dataclass(frozen=True)
@@ -105,19 +92,23 @@ class EdgeRef:
         if not cands:
             raise ReferenceError(f"no edge running along {_fmt(self.direction)} is left on the body; "
                                  "edit or delete the step that refers to it")
-        dists = np.array([np.linalg.norm(np.asarray(e.midpoint) - p) for e in cands])
-        order = np.argsort(dists)
-        best = order[0]
+        dists = [float(np.linalg.norm(np.asarray(e.midpoint) - p)) for e in cands]
         tol = 1e-6 * max(body.diagonal(), 1.0)
-        if dists[best] <= tol:
-            return cands[best].index
-        if dists[best] > 0.5 * body.diagonal():
-            raise ReferenceError(f"the edge along {_fmt(self.direction)} near {_fmt(self.point)} is gone; "
-                                 "edit or delete the step that refers to it")
-        if len(order) > 1 and dists[order[1]] - dists[best] < 0.25 * dists[best]:
-            raise ReferenceError(f"the edge near {_fmt(self.point)} moved and two edges now match it; "
-                                 "edit the step to pick the edge again")
-        return cands[best].index
+        return cands[_nearest(dists, tol, body, f"the edge along {_fmt(self.direction)} near {_fmt(self.point)}")].index
+
+
+def _nearest(dists: list[float], tol: float, body: SolidBody, what: str) -> int:
+    """The candidate a reference names: an exact match, or else the nearest one when the element moved
+    (an earlier step changed) and that choice stands out clearly from the next candidate."""
+    order = np.argsort(dists)
+    best = int(order[0])
+    if dists[best] <= tol:
+        return best
+    if dists[best] > 0.5 * body.diagonal():
+        raise ReferenceError(f"{what} is gone; edit or delete the step that refers to it")
+    if len(order) > 1 and dists[order[1]] - dists[best] < 0.25 * dists[best]:
+        raise ReferenceError(f"{what} moved and two candidates now match it; edit the step to pick it again")
+    return best
 
 
 def plane_frame(normal, point) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
