@@ -55,6 +55,11 @@ class Document:
         return self.state.bodies
 
     @property
+    def revision(self) -> object:
+        """An opaque token that changes with every change, undo and redo (for a dirty marker)."""
+        return self._snap
+
+    @property
     def blobs(self) -> Mapping[str, bytes]:
         return MappingProxyType(self._blobs)
 

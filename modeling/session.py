@@ -71,14 +71,14 @@ class Session:
         self.backends: Registry = Registry("interpretation back end", GROUPS["backends"])
         self.changed = Signal()  # (description) after any change of the document or its file
         self.path: Path | None = None
-        self._saved_snapshot: object = None
+        self._saved_revision: object = None
         self.document = Document()
         self._attach(self.document)
 
     # -- document -------------------------------------------------------------------------------
     def _attach(self, doc: Document) -> None:
         doc.changed.connect(self.changed.emit)
-        self._saved_snapshot = doc._snap
+        self._saved_revision = doc.revision
 
     @property
     def bodies(self) -> Mapping[str, Body]:
@@ -91,7 +91,7 @@ class Session:
     @property
     def dirty(self) -> bool:
         """True when the document differs from the file it was last saved to or opened from."""
-        return self.document._snap is not self._saved_snapshot
+        return self.document.revision is not self._saved_revision
 
     def new(self) -> None:
         """Start an empty document (the caller asks about unsaved work first)."""
@@ -235,7 +235,7 @@ class Session:
             target = target.with_name(target.name + SUFFIX)
         save_document(self.document, target)
         self.path = target
-        self._saved_snapshot = self.document._snap
+        self._saved_revision = self.document.revision
         self.changed.emit(f"Saved {target.name}")
         return target
 

@@ -115,3 +115,12 @@ def test_saving_is_atomic(saved, tmp_path, monkeypatch):
         archive.save_document(s.document, path)
     assert path.read_bytes() == good
     assert [p.name for p in tmp_path.iterdir()] == [path.name]
+
+
+def test_undo_back_to_the_saved_state_is_clean_again(saved):
+    s, _ = saved
+    assert not s.dirty
+    s.extrude("body1", "-z", 2.0)
+    assert s.dirty
+    s.undo()
+    assert not s.dirty
