@@ -22,7 +22,7 @@ from typing import Callable
 import numpy as np
 
 from .bodies import MeshBody, PointCloudBody, SolidBody
-from .document import Document
+from .document import Cancelled, Document
 from .files import atomic_write
 from .operations import Operation, OperationError
 from .params import ParamError
@@ -86,7 +86,8 @@ def _arrays(files: dict, body_id: str, **arrays) -> dict:
     return out
 
 
-def load_document(path: str | Path, operation: Callable[[str], type[Operation]]) -> Document:
+def load_document(path: str | Path, operation: Callable[[str], type[Operation]],
+                  progress: Callable[[int, int], bool] | None = None) -> Document:
     """Read a session file into a new Document; `operation(id)` gives the class of an operation id."""
     p = Path(path)
     try:
@@ -120,7 +121,9 @@ def load_document(path: str | Path, operation: Callable[[str], type[Operation]])
         except ParamError as exc:
             raise SessionFileError(f"{p} is damaged: history step {k + 1}: {exc}") from None
     try:
-        return Document.from_history(history, blobs)
+        return Document.from_history(history, blobs, progress)
+    except Cancelled:
+        raise
     except OperationError as exc:
         raise SessionFileError(f"{p} does not regenerate: {exc}") from None
 

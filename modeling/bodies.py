@@ -93,6 +93,15 @@ class SolidBody(Body):
         return tessellate.tessellate(self.shape)
 
     @cached_property
+    def _edge_segments(self) -> np.ndarray:
+        from .occ import tessellate
+        return tessellate.edge_segments(self.shape)
+
+    def edge_segments(self) -> np.ndarray:
+        """The B-rep edges as line segments (K, 2, 3) for display."""
+        return self._edge_segments
+
+    @cached_property
     def _bounds(self) -> np.ndarray:
         from .occ import topology
         return topology.bounds(self.shape)

@@ -9,11 +9,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 from .bodies import Body
 from .events import Signal
 from .operations import ModelState, Operation, OperationError, blob_key
+
+
+class Cancelled(OperationError):
+    """The user cancelled a long change; the document stays as it was."""
+
+
+Progress = Callable[[int, int], bool]  # (done, total) -> keep going?
 
 
 @dataclass(frozen=True)
@@ -34,10 +41,11 @@ class Document:
         self.changed = Signal()  # emitted with a short description of what changed
 
     @classmethod
-    def from_history(cls, history: Sequence[Operation], blobs: Mapping[str, bytes] | None = None) -> "Document":
+    def from_history(cls, history: Sequence[Operation], blobs: Mapping[str, bytes] | None = None,
+                     progress: Progress | None = None) -> "Document":
         """A new document regenerated from `history`, with an empty undo stack."""
         doc = cls()
-        doc.replace_history(history, blobs)
+        doc.replace_history(history, blobs, progress)
         doc._undo.clear()
         return doc
 
@@ -90,18 +98,23 @@ class Document:
         self._commit(f"{op.describe()}", _Snapshot(self.history + (op,), self._snap.states + (new,)))
         return new
 
-    def edit(self, step: int, op: Operation) -> None:
-        """Replace step `step` with `op` (new parameters) and regenerate everything after it."""
+    def edit(self, step: int, op: Operation, progress: Progress | None = None) -> None:
+        """Replace step `step` with `op` (new parameters) and regenerate everything after it.
+
+        `progress(done, total)` is called between steps; returning False cancels (`Cancelled`).
+        """
         self._check_step(step)
         history = self.history[:step] + (op,) + self.history[step + 1:]
-        self._commit(f"Edit {op.describe()}", self._regenerate(history, step))
+        self._commit(f"Edit {op.describe()}", self._regenerate(history, step, progress))
 
-    def delete(self, step: int) -> None:
+    def delete(self, step: int, progress: Progress | None = None) -> None:
         """Remove step `step`; refused when a later step depends on it."""
         self._check_step(step)
         history = self.history[:step] + self.history[step + 1:]
         try:
-            snap = self._regenerate(history, step)
+            snap = self._regenerate(history, step, progress)
+        except Cancelled:
+            raise
         except OperationError as exc:
             raise OperationError(f"cannot delete step {step + 1} ({self.history[step].describe()}): "
                                  f"a later step depends on it — {exc}") from None
@@ -114,13 +127,14 @@ class Document:
         snap = _Snapshot(self.history[:step + 1], self._snap.states[:step + 2])
         self._commit(f"Roll back to step {step + 1}", snap)
 
-    def replace_history(self, history: Sequence[Operation], blobs: Mapping[str, bytes] | None = None) -> None:
+    def replace_history(self, history: Sequence[Operation], blobs: Mapping[str, bytes] | None = None,
+                        progress: Progress | None = None) -> None:
         """Regenerate a whole history (opening a file, running a script); all or nothing, undoable."""
         old_blobs = dict(self._blobs)
         if blobs:
             self._blobs.update(blobs)
         try:
-            snap = self._regenerate(tuple(history), 0)
+            snap = self._regenerate(tuple(history), 0, progress)
         except OperationError:
             self._blobs.clear()
             self._blobs.update(old_blobs)
@@ -171,9 +185,12 @@ class Document:
         if not 0 <= step < len(self.history):
             raise IndexError(f"step {step} does not exist; the history has {len(self.history)} steps")
 
-    def _regenerate(self, history: tuple[Operation, ...], start: int) -> _Snapshot:
+    def _regenerate(self, history: tuple[Operation, ...], start: int,
+                    progress: Progress | None = None) -> _Snapshot:
         states = list(self._snap.states[:start + 1])
         for k in range(start, len(history)):
+            if progress is not None and progress(k - start, len(history) - start) is False:
+                raise Cancelled("cancelled; the model is as it was")
             try:
                 states.append(history[k].apply(states[-1]))
             except OperationError as exc:

@@ -117,13 +117,13 @@ class Session:
     def redo(self) -> bool:
         return self.document.redo()
 
-    def edit(self, step: int, **changes: Any) -> Operation:
+    def edit(self, step: int, progress=None, **changes: Any) -> Operation:
         """Change parameters of history step `step` (0-based) and regenerate the rest."""
         old = self.history[step]
         data = old.params()
         data.update(_plain(changes))
         op = type(old).from_params(data)
-        self.document.edit(step, op)
+        self.document.edit(step, op, progress)
         return op
 
     # -- building from scripts ------------------------------------------------------------------
@@ -239,9 +239,9 @@ class Session:
         self.changed.emit(f"Saved {target.name}")
         return target
 
-    def open(self, path: str | Path) -> None:
+    def open(self, path: str | Path, progress=None) -> None:
         """Open a session file; on any error the current document stays as it is."""
-        doc = load_document(path, self.operations.get)
+        doc = load_document(path, self.operations.get, progress)
         self.document.changed.disconnect(self.changed.emit)
         self.document = doc
         self.path = Path(path)

@@ -84,3 +84,20 @@ def test_document_events_fire_after_each_change(session):
     session.extrude(b, "top", 2.0)
     session.undo()
     assert seen == ["Box 10 x 10 x 10", "Extrude face +2 mm", "Undo Extrude face +2 mm"]
+
+
+def test_a_cancelled_regeneration_leaves_the_document_as_it_was(session, block):
+    from sketchforge.modeling.document import Cancelled
+    for _ in range(4):
+        session.extrude(block, "top", 2.0)
+    before = (session.history, session.bodies[block], session.document.undo_text)
+    calls = []
+
+    def progress(done, total):
+        calls.append((done, total))
+        return done < 2
+
+    with pytest.raises(Cancelled):
+        session.edit(1, progress=progress, distance=3.0)
+    assert calls[:3] == [(0, 4), (1, 4), (2, 4)]
+    assert (session.history, session.bodies[block], session.document.undo_text) == before

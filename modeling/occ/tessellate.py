@@ -45,3 +45,30 @@ def tessellate(shape, linear: float | None = None, angular: float = 0.35) -> Mes
     if not verts:
         return Mesh(np.zeros((0, 3)), np.zeros((0, 3), np.int64), np.zeros(0, np.int32))
     return Mesh(np.concatenate(verts), np.concatenate(tris), np.concatenate(ids))
+
+
+def edge_segments(shape, deflection: float | None = None) -> np.ndarray:
+    """Every B-rep edge as line segments (K, 2, 3), for drawing a solid's edges over its shading."""
+    from OCP.BRepAdaptor import BRepAdaptor_Curve
+    from OCP.GCPnts import GCPnts_QuasiUniformDeflection
+    from OCP.GeomAbs import GeomAbs_Line
+
+    from .topology import edges
+    if deflection is None:
+        b = bounds(shape)
+        deflection = max(float(np.linalg.norm(b[1] - b[0])) * 1e-3, 1e-3)
+    segs = []
+    for e in edges(shape):
+        if BRep_Tool.Degenerated_s(e):
+            continue
+        c = BRepAdaptor_Curve(e)
+        if c.GetType() == GeomAbs_Line:
+            ts = [c.FirstParameter(), c.LastParameter()]
+        else:
+            d = GCPnts_QuasiUniformDeflection(c, deflection)
+            ts = [d.Parameter(i) for i in range(1, d.NbPoints() + 1)] if d.IsDone() else \
+                list(np.linspace(c.FirstParameter(), c.LastParameter(), 24))
+        pts = np.array([[p.X(), p.Y(), p.Z()] for p in (c.Value(t) for t in ts)])
+        if len(pts) >= 2:
+            segs.append(np.stack([pts[:-1], pts[1:]], axis=1))
+    return np.concatenate(segs) if segs else np.zeros((0, 2, 3))
