@@ -9,7 +9,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: setup test run bench clean
+.PHONY: setup test run bench screenshot clean
 
 setup:
 	bash packaging/setup.sh
@@ -31,6 +31,10 @@ run: setup
 		mkdir -p out; \
 		$(VENV)/bin/sketchforge demo --out out/demo.step; \
 	fi
+
+# A real screenshot of the window (demo model + strokes) under Xvfb, for the README.
+screenshot: setup
+	bash packaging/screenshot.sh
 
 # Each benchmark writes its figures as JSON under benchmarks/results/.
 bench: setup

@@ -51,7 +51,8 @@ def _parser() -> argparse.ArgumentParser:
     i.add_argument("--out", required=True, help="where to write the result; format by extension")
     i.add_argument("--report", help="write the proposals as JSON here")
     i.add_argument("--top", type=int, default=3, help="how many proposals to report (default 3)")
-    sub.add_parser("app", help="start the desktop app")
+    a = sub.add_parser("app", help="start the desktop app")
+    a.add_argument("file", nargs="?", help="a .sketchforge file to open")
     return p
 
 
@@ -206,11 +207,11 @@ def _app(args) -> int:
         print("No display found: running the headless demo instead (set DISPLAY to start the window).")
         return _demo(argparse.Namespace(out="sketchforge-demo.step"))
     try:
-        from sketchforge.app.window import run_app  # built by the desktop-app work
-    except ImportError:
-        print("The desktop window is not part of this build yet: running the headless demo instead.")
+        from sketchforge.app.window import run_app
+    except ImportError as exc:  # Qt's system libraries missing: say which, still do something useful
+        print(f"The window cannot start ({exc}); run 'make setup'. Running the headless demo instead.")
         return _demo(argparse.Namespace(out="sketchforge-demo.step"))
-    return run_app()
+    return run_app(["sketchforge"] + ([args.file] if getattr(args, "file", None) else []))
 
 
 if __name__ == "__main__":

@@ -93,6 +93,11 @@ class Session:
         """True when the document differs from the file it was last saved to or opened from."""
         return self.document.revision is not self._saved_revision
 
+    def mark_modified(self) -> None:
+        """Treat the document as unsaved (e.g. recovered work that has no file of its own yet)."""
+        self._saved_revision = None
+        self.changed.emit("Marked as modified")
+
     def new(self) -> None:
         """Start an empty document (the caller asks about unsaved work first)."""
         self.document.changed.disconnect(self.changed.emit)

@@ -67,8 +67,7 @@ def make_window(qtbot, dialogs):
     made = []
 
     def make(session=None, **kwargs):
-        w = MainWindow(session, **kwargs)
-        qtbot.addWidget(w)
+        w = MainWindow(session, **kwargs)  # closed below, after unsaved-work prompts are switched off
         w.show()
         qtbot.waitExposed(w)
         made.append(w)
@@ -79,6 +78,7 @@ def make_window(qtbot, dialogs):
         w.jobs.wait()
         w.confirm_discard = lambda: True
         w.close()
+        w.deleteLater()
     QApplication.processEvents()
     leaked = [w for w in QApplication.topLevelWidgets() if w.isVisible() and w.objectName() != "qtbot"]
     assert not leaked, f"windows left open: {leaked}"

@@ -1,0 +1,168 @@
+"""A user drives the real window: console, strokes, a back end's proposals, undo, files."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtTest import QTest
+
+from sketchforge.modeling.session import Proposal, Session
+
+
+@dataclass
+class ExtrudeTopBackend:
+    """A test back end: proposes pushing the top face up by 10 mm, or by 5 mm."""
+
+    mode: str = "cad"
+    title: str = "test extrusions"
+    seen: list = field(default_factory=list)
+
+    def propose(self, sketch, session, top_k=3):
+        self.seen.append(sketch)
+        body = next(iter(session.bodies))
+        face = session.face_ref(body, "top")
+        ops = [session.operations.get("extrude").from_params({"body": body, "face": face, "distance": d})
+               for d in (10.0, 5.0)]
+        return [Proposal(ops[0], 0.9), Proposal(ops[1], 0.6)][:top_k]
+
+
+def draw(viewport, points, button=Qt.MouseButton.LeftButton):
+    QTest.mousePress(viewport, button, Qt.KeyboardModifier.NoModifier, QPoint(*points[0]))
+    for p in points[1:]:
+        QTest.mouseMove(viewport, QPoint(*p))
+    QTest.mouseRelease(viewport, button, Qt.KeyboardModifier.NoModifier, QPoint(*points[-1]))
+
+
+def test_a_user_builds_sketches_accepts_undoes_saves_and_exports(make_window, qtbot, dialogs, tmp_path):
+    w = make_window(Session())
+    s = w.session
+    # 1. a model made through the console appears in the document and the history
+    w.console.execute("b = session.box((60, 40, 20))")
+    qtbot.waitUntil(lambda: len(s.history) == 1)
+    assert s.bodies["body1"].volume == pytest.approx(48000)
+    assert w.history_panel.findChildren(object)  # the panel exists and was refreshed
+    w.viewport.fit_all()
+
+    # 2. no back end yet: the user is told so
+    w.set_tool("pen")
+    draw(w.viewport, [(100, 100), (140, 110), (180, 120)])
+    w.act_interpret.trigger()
+    assert "No back end is registered" in w.status_label.text()
+
+    # 3. a back end registers; strokes are recorded with their pixels and the camera
+    backend = ExtrudeTopBackend()
+    s.backends.register("cad", backend)
+    w.refresh_modes()
+    draw(w.viewport, [(120, 200), (122, 150), (124, 100)])
+    sketch = w.viewport.sketch(w.mode)
+    assert len(sketch.strokes) == 2
+    assert sketch.strokes[1].uv[0] == pytest.approx([120, 200], abs=1.0)
+    assert sketch.strokes[1].uv[-1] == pytest.approx([124, 100], abs=1.0)
+    assert sketch.camera == w.viewport.camera()
+    assert (sketch.width, sketch.height) == w.viewport.canvas_size()
+
+    # 4. interpret on demand: the best proposal is previewed, Tab cycles, Enter accepts
+    w.viewport.setFocus()
+    w.act_interpret.trigger()
+    qtbot.waitUntil(lambda: len(w.proposals) == 2, timeout=10000)
+    seen = backend.seen[-1]
+    assert seen.camera == sketch.camera and len(seen.strokes) == 2
+    assert np.allclose(seen.strokes[1].uv, sketch.strokes[1].uv)
+    assert w.proposal_index == 0
+    QTest.keyClick(w.viewport, Qt.Key.Key_Tab)
+    assert w.proposal_index == 1
+    QTest.keyClick(w.viewport, Qt.Key.Key_Tab)
+    assert w.proposal_index == 0
+    QTest.keyClick(w.viewport, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: len(s.history) == 2 and not w.jobs.busy, timeout=10000)
+    assert s.bodies["body1"].volume == pytest.approx(60 * 40 * 30)
+    assert w.viewport.strokes() == [] and w.proposals == []
+
+    # 5. undo and redo with the usual shortcuts, consistent with the history panel
+    QTest.keySequence(w, "Ctrl+Z")
+    assert len(s.history) == 1 and s.bodies["body1"].volume == pytest.approx(48000)
+    QTest.keySequence(w, "Ctrl+Shift+Z")
+    assert len(s.history) == 2
+    assert w.isWindowModified()
+
+    # 6. save, reopen, export
+    path = tmp_path / "part.sketchforge"
+    dialogs.queue("save", path)
+    w.act_save_as.trigger()
+    assert path.is_file() and not w.isWindowModified()
+    assert "part.sketchforge" in w.windowTitle()
+    w.new_document()
+    assert s.history == ()
+    assert w.open_path(path)
+    qtbot.waitUntil(lambda: len(s.history) == 2 and not w.jobs.busy, timeout=10000)
+    assert s.bodies["body1"].volume == pytest.approx(72000)
+    out = tmp_path / "part.glb"
+    dialogs.queue("save", out)
+    w.act_export.trigger()
+    qtbot.waitUntil(lambda: out.is_file(), timeout=10000)
+    import trimesh
+    assert trimesh.load(out, force="mesh").bounds is not None
+
+
+def test_escape_dismisses_and_the_model_stays(make_window, qtbot):
+    s = Session()
+    s.box((60, 40, 20))
+    s.backends.register("cad", ExtrudeTopBackend())
+    w = make_window(s)
+    w.set_tool("pen")
+    draw(w.viewport, [(100, 100), (100, 60)])
+    w.act_interpret.trigger()
+    qtbot.waitUntil(lambda: len(w.proposals) == 2, timeout=10000)
+    QTest.keyClick(w.viewport, Qt.Key.Key_Escape)
+    assert w.proposals == [] and len(s.history) == 1
+    assert len(w.viewport.strokes()) == 1
+
+
+def test_live_interpretation_proposes_after_a_pause(make_window, qtbot):
+    s = Session()
+    s.box((60, 40, 20))
+    s.backends.register("cad", ExtrudeTopBackend())
+    w = make_window(s)
+    w.act_live.setChecked(True)
+    w.set_tool("pen")
+    draw(w.viewport, [(100, 100), (100, 60)])
+    qtbot.waitUntil(lambda: len(w.proposals) == 2, timeout=10000)
+
+
+def test_closing_with_unsaved_work_asks_first(make_window, qtbot, dialogs):
+    from PySide6.QtWidgets import QMessageBox
+    w = make_window(Session())
+    w.session.box((10, 10, 10))
+    assert w.isWindowModified()
+    dialogs.queue("question", QMessageBox.StandardButton.Cancel)
+    assert not w.close() and w.isVisible()
+    dialogs.queue("question", QMessageBox.StandardButton.Discard)
+    w.new_document()
+    assert w.session.history == ()
+
+
+def test_a_damaged_file_leaves_the_open_model_alone(make_window, qtbot, tmp_path):
+    w = make_window(Session())
+    w.session.box((10, 10, 10))
+    bad = tmp_path / "bad.sketchforge"
+    bad.write_bytes(b"garbage")
+    w.open_path(bad, confirmed=True)
+    qtbot.waitUntil(lambda: not w.jobs.busy)
+    assert "Could not open" in w.status_label.text()
+    assert len(w.session.history) == 1
+
+
+def test_window_layout_and_preferences_persist(make_window, qtbot):
+    w = make_window(Session())
+    w.act_live.setChecked(True)
+    w._live_toggled(True)
+    w.kind_box.setCurrentIndex(2)
+    w.resize(760, 560)
+    w.close()
+    again = make_window(Session())
+    assert again.act_live.isChecked()
+    assert again.kind_box.currentData() == "valley"
+    assert (again.size().width(), again.size().height()) == (760, 560)
