@@ -171,7 +171,8 @@ def _facts(viewport, offset, dpr, image, centroid) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     args = _args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    log.setLevel(logging.INFO)
     if os.environ.get("QT_QPA_PLATFORM", "xcb") != "xcb" or not os.environ.get("DISPLAY"):
         print("screenshot: needs an X display and QT_QPA_PLATFORM=xcb (the offscreen platform draws no "
               "OpenGL); run packaging/screenshot.sh, which starts Xvfb", file=sys.stderr)

@@ -17,10 +17,15 @@ Stroke coordinates. A point's u, v are Qt's logical mouse (or tablet) position t
 `position().x(), position().y()`: the same continuous coordinates the view is rendered in.
 A mouse reports whole numbers, the corner of the pixel under the hot spot, so a mouse stroke sits
 up to half a pixel up-left of the pixel centres it covered; a tablet reports sub-pixel positions.
+
+GL contexts. pyqtgraph compiles each shader program once per process, so an application with
+more than one GL view over its lifetime sets Qt.AA_ShareOpenGLContexts before it creates the
+QApplication (`app/screenshot.py` does).
 """
 
 from __future__ import annotations
 
+import gc
 import logging
 import math
 import time
@@ -646,18 +651,26 @@ class Viewport(gl.GLViewWidget):
 
     # -- painting ------------------------------------------------------------------------------
     def paintGL(self) -> None:
-        GL.glDepthMask(GL.GL_TRUE)  # the preview may have left it off; the clear needs it on
-        super().paintGL()
-        # Paint into the bound framebuffer, not `self`: while QWidget.grab()/render() runs, a
-        # QPainter on the widget is redirected to the grab's pixmap and the GL picture covers it.
-        dpr = self.devicePixelRatioF()
-        device = QOpenGLPaintDevice(self.deviceWidth(), self.deviceHeight())
-        device.setDevicePixelRatio(dpr)
-        painter = QPainter(device)
+        # No garbage collection while drawing: GL views sit in reference cycles (items <-> view), and
+        # collecting a dropped one runs its GL clean-up, which leaves no context current mid-frame.
+        collecting = gc.isenabled()
+        gc.disable()
         try:
-            self.paint_overlay(painter)
+            GL.glDepthMask(GL.GL_TRUE)  # the preview may have left it off; the clear needs it on
+            super().paintGL()
+            # Paint into the bound framebuffer, not `self`: while QWidget.grab()/render() runs, a
+            # QPainter on the widget is redirected to the grab's pixmap and the GL picture covers it.
+            device = QOpenGLPaintDevice(self.deviceWidth(), self.deviceHeight())
+            device.setDevicePixelRatio(self.devicePixelRatioF())
+            painter = QPainter(device)
+            if painter.isActive():
+                try:
+                    self.paint_overlay(painter)
+                finally:
+                    painter.end()
         finally:
-            painter.end()
+            if collecting:
+                gc.enable()
 
     def paint_overlay(self, painter: QPainter) -> None:
         """Strokes, the axis triad and the proposal label, in logical pixels over the scene."""

@@ -583,6 +583,11 @@ class MainWindow(QMainWindow):
         state = s.value("window/state")
         if state is not None:
             self.restoreState(state)
+        else:  # first start: the viewport gets most of the room
+            docks = [d for d in (self.console,) if d is not None]
+            if docks:
+                self.resizeDocks(docks, [180], Qt.Orientation.Vertical)
+            self.resizeDocks([self.history_dock], [300], Qt.Orientation.Horizontal)
         self.act_live.setChecked(str(s.value("live", "false")).lower() == "true")
         kind = s.value("stroke_kind", "")
         i = self.kind_box.findData(kind or None)
@@ -624,6 +629,9 @@ def _short(value: Any) -> str:
 def run_app(argv: list[str] | None = None) -> int:
     """Start the desktop app; an optional argument is a session file to open."""
     argv = list(sys.argv if argv is None else argv)
+    if QApplication.instance() is None:
+        # pyqtgraph compiles its shaders once per process: GL views must share contexts
+        QApplication.setAttribute(Qt.ApplicationAttribute.AA_ShareOpenGLContexts)
     app = QApplication.instance() or QApplication(argv)
     app.setApplicationName("Sketchforge")
     app.setOrganizationName("Sketchforge")

@@ -10,6 +10,11 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
 
+from PySide6.QtCore import QCoreApplication, Qt  # noqa: E402
+
+# as the app does: GL views share contexts (set before pytest-qt creates the QApplication)
+QCoreApplication.setAttribute(Qt.ApplicationAttribute.AA_ShareOpenGLContexts)
+
 
 @pytest.fixture(autouse=True)
 def app_home(tmp_path, monkeypatch):
