@@ -8,11 +8,8 @@ from __future__ import annotations
 
 import json
 import os
-import select
-import shutil
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -25,43 +22,14 @@ SIZE = (1280, 800)
 
 
 @pytest.fixture(scope="module")
-def x_display(tmp_path_factory):
-    """A private Xvfb; it picks a free display number itself (-displayfd) and reports it."""
-    xvfb, xdpyinfo = shutil.which("Xvfb"), shutil.which("xdpyinfo")
-    if xvfb is None or xdpyinfo is None:
-        pytest.fail("Xvfb and xdpyinfo are needed for the viewport tests and are not installed: run make setup")
-    log = tmp_path_factory.mktemp("xvfb") / "xvfb.log"
-    read_end, write_end = os.pipe()
-    with open(log, "wb") as err:
-        proc = subprocess.Popen([xvfb, "-displayfd", str(write_end), "-screen", "0", "1280x1024x24",
-                                 "-nolisten", "tcp"], pass_fds=(write_end,), stdout=err, stderr=err)
-    os.close(write_end)
+def x_display():
+    """A private Xvfb for this module."""
+    from sketchforge.app.xvfb import XvfbError, private_display
     try:
-        number = b""
-        deadline = time.monotonic() + 15
-        while not number.endswith(b"\n") and time.monotonic() < deadline:
-            ready, _, _ = select.select([read_end], [], [], 0.2)
-            if ready:
-                chunk = os.read(read_end, 16)
-                if not chunk:
-                    break
-                number += chunk
-        if not number.strip():
-            pytest.fail(f"Xvfb did not start: {log.read_text(errors='replace')[-2000:]}")
-        display = f":{int(number)}"
-        while subprocess.run([xdpyinfo, "-display", display], capture_output=True).returncode != 0:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                pytest.fail(f"Xvfb on {display} does not answer: {log.read_text(errors='replace')[-2000:]}")
-            time.sleep(0.1)
-        yield display
-    finally:
-        os.close(read_end)
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        with private_display() as display:
+            yield display
+    except XvfbError as exc:
+        pytest.fail(str(exc))
 
 
 @pytest.fixture(scope="module")
