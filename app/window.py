@@ -620,7 +620,12 @@ def _short(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.3g}"
     if isinstance(value, dict):
-        return value.get("kind", "{…}")
+        kind = value.get("kind", "{…}")
+        if kind == "face" and "normal" in value:
+            return "face facing (" + ", ".join(f"{c:.2g}" for c in value["normal"]) + ")"
+        if kind == "edge" and "point" in value:
+            return "edge at (" + ", ".join(f"{c:.3g}" for c in value["point"]) + ")"
+        return str(kind)
     if isinstance(value, list):
         return f"[{len(value)}]"
     return str(value)
