@@ -384,13 +384,14 @@ class Bevel(Operation):
 
     def _check(self, state: ModelState) -> None:
         b = state.solid(self.body)
-        self._faces(b)
+        self.resolve(b)
         for name, d in (("first set-back", self.distance1), ("second set-back", self.distance2)):
             _positive(d, name, limit=b.diagonal())
         if self.style == "fillet" and abs(self.distance1 - self.distance2) > 1e-9:
             raise OperationError("a fillet has one radius: give both set-backs the same value, or use a chamfer")
 
-    def _faces(self, b: SolidBody) -> tuple[int, int]:
+    def resolve(self, b: SolidBody) -> tuple[int, int]:
+        """The edge index in `b` and the adjacent face that takes `distance1`."""
         idx = self.edge.resolve(b)
         adj = b.edges[idx].faces
         if len(adj) != 2:
@@ -405,7 +406,7 @@ class Bevel(Operation):
     def _apply(self, state: ModelState) -> ModelState:
         self._check(state)
         b = state.solid(self.body)
-        idx, face = self._faces(b)
+        idx, face = self.resolve(b)
         if self.style == "fillet":
             shape = kernel.fillet(b.shape, idx, self.distance1)
         else:
