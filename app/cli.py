@@ -33,7 +33,9 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="sketchforge", description="Sketch-to-3D modeling. With no command, starts the app.")
+    p = _Parser(prog="sketchforge", description="Sketch-to-3D modeling. With no command, starts the app.",
+                epilog="sketchforge data {generate,show} ...: Sketch2CAD training data "
+                       "(see 'sketchforge data --help'; the same as sketchforge-data)")
     p.add_argument("--verbose", action="store_true", help="log what happens")
     sub = p.add_subparsers(dest="command", parser_class=_Parser)
     d = sub.add_parser("demo", help="build the sample model with all four sketch operations and export it")
@@ -58,6 +60,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["data"]:  # its own command line, options included
+        from sketchforge.neural.synth.cli import main as data_main
+        return data_main(argv[1:] or ["--help"])
     try:
         args = _parser().parse_args(argv)
         logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,

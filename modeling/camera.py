@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -47,12 +48,18 @@ class Camera:
 
     # -- frame -------------------------------------------------------------------------------
     def basis(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Right, true-up and forward unit vectors (r, t, f) of the spec."""
+        """Right, true-up and forward unit vectors (r, t, f) of the spec (read-only arrays)."""
+        return self._basis
+
+    @cached_property
+    def _basis(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         f = np.subtract(self.target, self.eye).astype(float)
         f /= np.linalg.norm(f)
         r = np.cross(f, np.asarray(self.up, float))
         r /= np.linalg.norm(r)
         t = np.cross(r, f)
+        for v in (r, t, f):
+            v.setflags(write=False)
         return r, t, f
 
     def scale(self, width: int, height: int) -> float:

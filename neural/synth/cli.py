@@ -1,0 +1,188 @@
+"""`sketchforge-data`: generate Sketch2CAD-style training data, and look at it.
+
+    sketchforge-data generate --out DIR --count N [--size 128] [--seed S] [--workers W]
+                              [--style-factor F] [--step-sample 0.02] [--balance 1,1,1,1] ...
+    sketchforge-data show DIR [--out sheet.png] [--n 24]
+
+Errors (bad arguments, a folder made with other settings, an unreadable dataset) are one line on
+stderr and a non-zero exit status.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from .shards import DataError, GenerateConfig, generate, read_shard, write_file
+
+PROG = "sketchforge-data"
+
+# Stroke colours of the contact sheet per role (RGB): base blue, profile red, offset green.
+ROLE_RGB = {1: (40, 90, 230), 2: (225, 45, 35), 3: (20, 150, 50)}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, not the usage block
+        raise DataError(message)
+
+
+def _balance(text: str) -> tuple[float, float, float, float]:
+    try:
+        w = tuple(float(x) for x in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--balance takes four numbers like 1,1,1,1, got {text!r}") from None
+    if len(w) != 4 or not all(math.isfinite(x) and x >= 0 for x in w) or sum(w) <= 0:
+        raise argparse.ArgumentTypeError(f"--balance takes four non-negative weights (extrude, add/subtract, "
+                                         f"bevel, sweep) with a positive sum, got {text!r}")
+    return w  # type: ignore[return-value]
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog=PROG, description="Sketch2CAD training data: synthetic CAD operations sketched in context.")
+    sub = p.add_subparsers(dest="command", parser_class=_Parser)
+    g = sub.add_parser("generate", help="generate a sharded dataset (resumable)")
+    g.add_argument("--out", required=True, type=Path, help="dataset folder (created; rerun to resume)")
+    g.add_argument("--count", required=True, type=int, help="number of items")
+    g.add_argument("--size", type=int, default=128, help="canvas size in pixels (square)")
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--workers", type=int, default=1, help="worker processes (the data does not depend on it)")
+    g.add_argument("--style-factor", type=float, default=1.0, help=">1 draws messier strokes, <1 neater")
+    g.add_argument("--step-sample", type=float, default=0.02,
+                   help="share of items saved with before/after STEP and a sketch file")
+    g.add_argument("--balance", type=_balance, default=(1.0, 1.0, 1.0, 1.0),
+                   help="class weights extrude,add/subtract,bevel,sweep (default 1,1,1,1)")
+    g.add_argument("--shard-size", type=int, default=128, help="items per shard")
+    g.add_argument("--views-per-op", type=int, default=3, help="views made of each generated operation")
+    g.add_argument("--max-ops", type=int, default=4, help="random operations per sequence: 1..max")
+    g.add_argument("--quiet", action="store_true", help="no progress bar")
+    s = sub.add_parser("show", help="write a contact sheet PNG of a dataset")
+    s.add_argument("dir", type=Path)
+    s.add_argument("--out", type=Path, default=None, help="PNG path (default DIR/contact-sheet.png)")
+    s.add_argument("--n", type=int, default=24, help="number of items")
+    s.add_argument("--cols", type=int, default=6)
+    s.add_argument("--scale", type=int, default=2, help="pixels per item pixel")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        args = _parser().parse_args(argv)
+        if args.command == "generate":
+            return _generate(args)
+        if args.command == "show":
+            return _show(args)
+        raise DataError("give a command: generate or show (see --help)")
+    except (DataError, OSError) as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted; finished shards are kept, rerun the same command to resume", file=sys.stderr)
+        return 130
+
+
+def _generate(args) -> int:
+    cfg = GenerateConfig(count=args.count, size=args.size, seed=args.seed, shard_size=args.shard_size,
+                         views_per_op=args.views_per_op, max_ops=args.max_ops, balance=tuple(args.balance),
+                         style_factor=args.style_factor, step_sample=args.step_sample)
+    m = generate(args.out, cfg, workers=args.workers, progress=not args.quiet)
+    c, ops = m["counts"], m["operations"]
+    share = "n/a" if ops["clean_share"] is None else f"{ops['clean_share']:.1%}"
+    print(f"{c['items']} items in {len(m['shards'])} shards under {args.out}; per class {c['per_class']}; "
+          f"operations applied cleanly: {share}")
+    return 0
+
+
+# -- the contact sheet -------------------------------------------------------------------------
+def _shade(normal: np.ndarray) -> np.ndarray:
+    """A grey Lambert shading (H, W) uint8 of camera-frame normals; white background."""
+    light = np.array([-0.35, 0.5, 0.8])
+    light /= np.linalg.norm(light)
+    n = normal.astype(np.float32)
+    on = np.abs(n).sum(-1) > 0
+    shade = 0.35 + 0.6 * np.clip(n @ light, 0.0, 1.0)
+    return np.where(on, 70 + 150 * shade, 250).astype(np.uint8)
+
+
+def render_tile(normal: np.ndarray, stroke: np.ndarray, role: np.ndarray, scale: int = 2) -> np.ndarray:
+    """One item as an RGB image: the shaded context with its strokes coloured by role."""
+    import cv2
+    grey = _shade(normal)
+    rgb = np.repeat(grey[..., None], 3, axis=2).astype(np.float32)
+    ink = (stroke.astype(np.float32) / 255.0)[..., None]
+    color = np.zeros_like(rgb)
+    for r, c in ROLE_RGB.items():
+        color[role == r] = c
+    rgb = rgb * (1 - ink) + color * ink
+    img = np.clip(rgb, 0, 255).astype(np.uint8)
+    if scale != 1:
+        img = cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR)
+    return img
+
+
+def contact_sheet(root: Path, n: int = 24, cols: int = 6, scale: int = 2) -> np.ndarray:
+    """A grid of the first `n` items of a dataset, each labelled with its operation (RGB)."""
+    import cv2
+    manifest_path = root / "manifest.json"
+    if not manifest_path.exists():
+        raise DataError(f"{root} has no manifest.json; is it a folder made by `{PROG} generate`?")
+    manifest = json.loads(manifest_path.read_text())
+    op_ids = manifest["op_ids"]
+    tiles, labels = [], []
+    for shard in manifest["shards"]:
+        arrays = read_shard(root / shard["npz"])
+        for i in range(len(arrays["item"])):
+            if len(tiles) >= n:
+                break
+            tiles.append(render_tile(arrays["normal"][i], arrays["stroke"][i], arrays["role"][i], scale))
+            labels.append(f"{op_ids[int(arrays['op_id'][i])]} #{int(arrays['item'][i])}")
+        if len(tiles) >= n:
+            break
+    if not tiles:
+        raise DataError(f"{root} holds no items yet")
+    h, w = tiles[0].shape[:2]
+    bar, pad, head = 18, 4, 26
+    cols = max(1, min(cols, len(tiles)))
+    rows = (len(tiles) + cols - 1) // cols
+    sheet = np.full((head + rows * (h + bar + pad) + pad, pad + cols * (w + pad), 3), 255, np.uint8)
+    x = pad
+    for name, r in (("base", 1), ("profile", 2), ("offset", 3)):
+        cv2.rectangle(sheet, (x, 8), (x + 14, 20), ROLE_RGB[r], -1)
+        cv2.putText(sheet, name, (x + 18, 19), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (30, 30, 30), 1, cv2.LINE_AA)
+        x += 90
+    for k, (tile, label) in enumerate(zip(tiles, labels)):
+        r, c = divmod(k, cols)
+        y0 = head + pad + r * (h + bar + pad)
+        x0 = pad + c * (w + pad)
+        cv2.putText(sheet, label, (x0 + 2, y0 + 13), cv2.FONT_HERSHEY_SIMPLEX, 0.42, (20, 20, 20), 1, cv2.LINE_AA)
+        sheet[y0 + bar:y0 + bar + h, x0:x0 + w] = tile
+    return sheet
+
+
+def _show(args) -> int:
+    import cv2
+    if args.n < 1 or args.cols < 1 or not 1 <= args.scale <= 8:
+        raise DataError("--n and --cols must be at least 1 and --scale between 1 and 8")
+    if not args.dir.is_dir():
+        raise DataError(f"{args.dir} is not a folder; give a dataset folder made by `{PROG} generate`")
+    sheet = contact_sheet(args.dir, args.n, args.cols, args.scale)
+    out = args.out or args.dir / "contact-sheet.png"
+    if out.suffix.lower() != ".png":
+        raise DataError(f"--out must end in .png, got {out}")
+    ok, buf = cv2.imencode(".png", cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise DataError("could not encode the contact sheet as PNG")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_file(out, buf.tobytes())
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

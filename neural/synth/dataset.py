@@ -1,0 +1,97 @@
+"""Streaming generated shards into training: a torch `IterableDataset`, one shard in memory per worker.
+
+Shards are split across DataLoader workers (worker w takes every w-th shard of the epoch's
+order), read with `allow_pickle=False`, and their items shuffled within the shard. Each sample is
+a dict of tensors:
+
+    input   float32 (5, H, W)  Sketch2CAD's input: strokes (0 on a stroke, 1 background; ink
+                               coverage c in 0..255 gives 1 - c / 255), context normal in the
+                               camera frame (3, 0 off the model), context depth (1) normalised per
+                               item over the model: 0 nearest .. 1 farthest, background 1
+    op_class int64 ()          0 extrude, 1 add/subtract, 2 bevel, 3 sweep
+    stitch  float32 (1, H, W)  stitching-face mask, 0 / 1
+    role    int64 (H, W)       curve role of stroke pixels: 0 none, 1 base, 2 profile, 3 offset
+    item    int64 ()           global item number (finds the JSON record and any STEP files)
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import IterableDataset, get_worker_info
+
+SAMPLE_SHAPES = {"input": (5, "H", "W"), "op_class": (), "stitch": (1, "H", "W"), "role": ("H", "W"), "item": ()}
+
+
+def normalised_depth(depth: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Depth over the model mapped to 0 (nearest) .. 1 (farthest); background 1, like a cleared z-buffer."""
+    out = np.ones(depth.shape, np.float32)
+    if mask.any():
+        d = depth[mask].astype(np.float32)
+        lo, hi = float(d.min()), float(d.max())
+        out[mask] = (d - lo) / (hi - lo) if hi > lo else 0.0
+    return out
+
+
+def sample_arrays(arrays: dict[str, np.ndarray], i: int) -> dict[str, np.ndarray]:
+    """Item `i` of a shard as numpy arrays in the layout the dataset yields."""
+    mask = arrays["face_id"][i] >= 0
+    strokes = 1.0 - arrays["stroke"][i].astype(np.float32) / 255.0
+    normal = np.moveaxis(arrays["normal"][i].astype(np.float32), -1, 0)
+    depth = normalised_depth(arrays["depth"][i], mask)
+    return {
+        "input": np.concatenate([strokes[None], normal, depth[None]], axis=0),
+        "op_class": np.int64(arrays["op_class"][i]),
+        "stitch": arrays["stitch"][i][None].astype(np.float32),
+        "role": arrays["role"][i].astype(np.int64),
+        "item": np.int64(arrays["item"][i]),
+    }
+
+
+class ShardDataset(IterableDataset):
+    """Streams the items of a generated dataset folder (see `shards.py`), shard by shard."""
+
+    def __init__(self, root: str | Path, shards: Sequence[int] | None = None, shuffle: bool = True,
+                 seed: int = 0) -> None:
+        super().__init__()
+        self.root = Path(root)
+        manifest = self.root / "manifest.json"
+        if not manifest.exists():
+            raise FileNotFoundError(f"{self.root} has no manifest.json; generate the data with "
+                                    "`sketchforge-data generate --out {self.root} ...` first")
+        names = [s["npz"] for s in json.loads(manifest.read_text())["shards"]]
+        if shards is not None:
+            names = [names[k] for k in shards]
+        self.files = [self.root / n for n in names]
+        self.shuffle = shuffle
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Reshuffle differently next time (call once per epoch, before iterating)."""
+        self.epoch = int(epoch)
+
+    def _my_files(self) -> list[Path]:
+        order = list(range(len(self.files)))
+        if self.shuffle:
+            order = np.random.default_rng([self.seed, self.epoch]).permutation(len(self.files)).tolist()
+        info = get_worker_info()
+        if info is not None:
+            order = order[info.id::info.num_workers]
+        return [self.files[k] for k in order]
+
+    def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
+        for path in self._my_files():
+            with np.load(path, allow_pickle=False) as z:
+                arrays = {k: z[k] for k in ("face_id", "stroke", "normal", "depth", "op_class", "stitch",
+                                            "role", "item")}
+            n = len(arrays["item"])
+            order = np.arange(n)
+            if self.shuffle:
+                order = np.random.default_rng([self.seed, self.epoch, int(arrays["item"][0])]).permutation(n)
+            for i in order:
+                yield {k: torch.from_numpy(np.asarray(v)) for k, v in sample_arrays(arrays, int(i)).items()}

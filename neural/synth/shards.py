@@ -1,0 +1,466 @@
+"""Generating a dataset: shards of items written in parallel, resumable, deterministic.
+
+Shard k holds items k * shard_size .. and is made from random generators seeded with (seed, k)
+alone, so its content does not depend on the number of workers or on which shards were made
+before (a resumed run makes exactly the shards a full run would). Each shard is
+
+    shard-KKKKK.npz    arrays only (np.savez_compressed; read with allow_pickle=False), see ARRAYS
+    shard-KKKKK.jsonl  one JSON record per item: ground-truth parameters, history, sketch
+    steps/item-IIIIII-before.step, -after.step, sketches/item-IIIIII.sketch.json
+                       for a sample of items (`step_sample`), to replay them end to end
+
+`progress.json` records the finished shards (with the settings they were made with), so a rerun
+skips them; `manifest.json` documents every array, the settings, the counts and how many of
+the generated operations applied cleanly.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import multiprocessing as mp
+import os
+import queue as queue_mod
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from sketchforge.modeling.exchange import export_step
+from sketchforge.modeling.files import atomic_write, atomic_write_bytes
+
+from .curves import operation_curves
+from .item import ItemConfig, make_item
+from .sequences import CLASS_NAMES, OP_IDS, ClassBalancer, OpStats, SequenceConfig, random_sequence
+from .views import ViewConfig
+
+log = logging.getLogger(__name__)
+
+FORMAT = "sketchforge.sketch2cad-data"
+VERSION = 1
+
+# Every array in a shard: dtype, shape (N items, H = W = size), meaning, values.
+ARRAYS: dict[str, dict] = {
+    "item": {"dtype": "int64", "shape": "(N,)", "meaning": "global item number (names the STEP and sketch files)",
+             "range": "shard * shard_size + position in the shard"},
+    "sequence": {"dtype": "int32", "shape": "(N,)", "meaning": "number of the generated sequence within the shard",
+                 "range": ">= 0"},
+    "step": {"dtype": "int16", "shape": "(N,)",
+             "meaning": "position of the operation among the sequence's random operations", "range": "0 .. max_ops - 1"},
+    "op_class": {"dtype": "uint8", "shape": "(N,)",
+                 "meaning": "Sketch2CAD class: 0 extrude, 1 add/subtract, 2 bevel, 3 sweep", "range": "0..3"},
+    "op_id": {"dtype": "uint8", "shape": "(N,)", "meaning": f"operation id, index into {list(OP_IDS)}",
+              "range": "0..4"},
+    "depth": {"dtype": "float32", "shape": "(N, H, W)",
+              "meaning": "context depth before the operation: distance along the camera's forward axis, mm",
+              "range": "> 0 on the model, 0 on the background (face_id == -1)"},
+    "normal": {"dtype": "float16", "shape": "(N, H, W, 3)",
+               "meaning": "context unit normals before the operation in the camera frame (x right, y up, z towards "
+                          "the viewer; world n -> (n.r, n.t, -n.f) with the sketch-spec basis r, t, f)",
+               "range": "-1..1 (z >= 0) on the model, 0 on the background"},
+    "face_id": {"dtype": "int16", "shape": "(N, H, W)",
+                "meaning": "face of the model before the operation seen at each pixel (global face id of the "
+                           "face-id render; with one body, the B-rep face index)",
+                "range": "-1 background, else 0..faces-1"},
+    "stroke": {"dtype": "uint8", "shape": "(N, H, W)",
+               "meaning": "the rasterised sketch: ink coverage (Sketch2CAD's input channel is 1 - stroke/255)",
+               "range": "0 no ink .. 255 full ink"},
+    "role": {"dtype": "uint8", "shape": "(N, H, W)",
+             "meaning": "curve role of each stroke pixel; exactly the pixels with stroke > 0 have a role",
+             "range": "0 none, 1 base, 2 profile, 3 offset"},
+    "stitch": {"dtype": "uint8", "shape": "(N, H, W)",
+               "meaning": "stitching-face mask: pixels of the face(s) the operation attaches to in the render "
+                          "before it (bevel: both faces beside the edge)",
+               "range": "0 / 1"},
+    "target_faces": {"dtype": "int16", "shape": "(N, 2)",
+                     "meaning": "global face ids of the stitching faces (second is -1 except for a bevel)",
+                     "range": "-1 or 0..faces-1"},
+    "camera": {"dtype": "float32", "shape": "(N, 10)",
+               "meaning": "the view: eye (3), target (3), up (3), fov_y_deg (perspective), world mm",
+               "range": "fov 25..50 degrees"},
+}
+
+
+class DataError(ValueError):
+    """Settings or a folder that generation cannot work with; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class GenerateConfig:
+    """Everything a dataset's content depends on (the worker count is not part of it)."""
+
+    count: int
+    size: int = 128
+    seed: int = 0
+    shard_size: int = 128
+    views_per_op: int = 3
+    max_ops: int = 4
+    balance: tuple[float, float, float, float] = (1.0, 1.0, 1.0, 1.0)
+    style_factor: float = 1.0
+    step_sample: float = 0.02
+
+    def __post_init__(self) -> None:
+        if self.count < 1:
+            raise DataError(f"--count must be at least 1, got {self.count}")
+        if not 16 <= self.size <= 1024:
+            raise DataError(f"--size must be between 16 and 1024 pixels, got {self.size}")
+        if self.seed < 0:
+            raise DataError(f"--seed must be a non-negative integer, got {self.seed}")
+        if self.shard_size < 1:
+            raise DataError(f"--shard-size must be at least 1, got {self.shard_size}")
+        if self.views_per_op < 1:
+            raise DataError(f"--views-per-op must be at least 1, got {self.views_per_op}")
+        if self.max_ops < 1:
+            raise DataError(f"--max-ops must be at least 1, got {self.max_ops}")
+        if not 0.0 <= self.step_sample <= 1.0:
+            raise DataError(f"--step-sample must be a share between 0 and 1, got {self.step_sample}")
+        if not 0.25 <= self.style_factor <= 4.0:
+            raise DataError(f"--style-factor must be between 0.25 and 4, got {self.style_factor}")
+        if len(self.balance) != 4 or any(w < 0 for w in self.balance) or sum(self.balance) <= 0:
+            raise DataError("--balance needs four non-negative weights (extrude, add/subtract, bevel, sweep) "
+                            "with a positive sum, e.g. 1,1,1,1")
+
+    @property
+    def shard_count(self) -> int:
+        return (self.count + self.shard_size - 1) // self.shard_size
+
+    def shard_items(self, k: int) -> int:
+        return min(self.shard_size, self.count - k * self.shard_size)
+
+    def to_json(self) -> dict:
+        d = asdict(self)
+        d["balance"] = list(self.balance)
+        return d
+
+    @staticmethod
+    def from_json(d: dict) -> "GenerateConfig":
+        d = dict(d)
+        d["balance"] = tuple(d["balance"])
+        return GenerateConfig(**d)
+
+    def sequence_config(self) -> SequenceConfig:
+        return SequenceConfig(max_ops=self.max_ops, balance=self.balance)
+
+    def item_config(self) -> ItemConfig:
+        return ItemConfig(self.size, ViewConfig(size=self.size), self.style_factor)
+
+
+def shard_name(k: int) -> str:
+    return f"shard-{k:05d}"
+
+
+def item_name(i: int) -> str:
+    return f"item-{i:06d}"
+
+
+@dataclass
+class ShardResult:
+    """What making one shard produced and how it went."""
+
+    shard: int
+    items: int
+    per_class: list[int]
+    per_op: dict[str, int]
+    ops: dict
+    views: dict
+    sequences: int
+    steps_saved: int
+    seconds: float
+    curve_errors: int = 0
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def make_shard(out: Path, config: GenerateConfig, k: int, on_item: Callable[[], None] | None = None) -> ShardResult:
+    """Generate shard `k` of `config` under `out` (a pure function of (config, k))."""
+    if not 0 <= k < config.shard_count:
+        raise DataError(f"shard {k} does not exist; the dataset has shards 0..{config.shard_count - 1}")
+    t0 = time.perf_counter()
+    n = config.shard_items(k)
+    seq_cfg, item_cfg = config.sequence_config(), config.item_config()
+    seq_rng = np.random.default_rng([config.seed, k, 0])
+    sample_rng = np.random.default_rng([config.seed, k, 2])
+    balancer = ClassBalancer(config.balance)
+    stats = OpStats()
+    tally: dict[str, int] = {}
+    items, meta = [], []
+    seq_no = curve_errors = 0
+    while len(items) < n:
+        if seq_no > 20 * n + 50:
+            raise RuntimeError(f"shard {k}: the generator keeps failing to make items; see the log")
+        for step in random_sequence(seq_rng, seq_cfg, balancer, stats):
+            try:
+                curves = operation_curves(step.op, step.before_body, step.after_body)
+            except ValueError as exc:
+                curve_errors += 1
+                log.warning("no curves for %s: %s", step.op.describe(), exc)
+                balancer.record(step.op_class, 0)
+                continue
+            made = 0
+            for v in range(config.views_per_op):
+                if len(items) >= n:
+                    break
+                rng = np.random.default_rng([config.seed, k, 1, seq_no, step.index, v])
+                it = make_item(step, rng, item_cfg, curves, tally)
+                if it is None:
+                    continue
+                items.append(it)
+                meta.append((seq_no, step.index))
+                made += 1
+                if on_item is not None:
+                    on_item()
+            balancer.record(step.op_class, made)
+            if len(items) >= n:
+                break
+        seq_no += 1
+
+    first = k * config.shard_size
+    sampled = sample_rng.random(n) < config.step_sample
+    arrays = {
+        "item": np.arange(first, first + n, dtype=np.int64),
+        "sequence": np.array([s for s, _ in meta], np.int32),
+        "step": np.array([j for _, j in meta], np.int16),
+    }
+    for name in ARRAYS:
+        if name not in arrays:
+            arrays[name] = np.stack([it.arrays[name] for it in items]).astype(ARRAYS[name]["dtype"])
+    lines = []
+    for i, it in enumerate(items):
+        rec = {"item": first + i, "shard": k, "sequence": meta[i][0], **it.record}
+        if sampled[i]:
+            rec["files"] = _write_replay(out, first + i, it)
+        lines.append(json.dumps(rec, separators=(",", ":")))
+    name = shard_name(k)
+
+    def write_npz(tmp: Path) -> None:
+        with open(tmp, "wb") as fh:
+            np.savez_compressed(fh, **arrays)
+
+    atomic_write(out / f"{name}.npz", write_npz)
+    write_file(out / f"{name}.jsonl", ("\n".join(lines) + "\n").encode("utf-8"))
+    shared(out / f"{name}.npz")
+    per_class = np.bincount(arrays["op_class"], minlength=4).tolist()
+    per_op = {OP_IDS[j]: int(c) for j, c in enumerate(np.bincount(arrays["op_id"], minlength=len(OP_IDS)))}
+    return ShardResult(k, n, per_class, per_op, stats.to_json(), tally, seq_no, int(sampled.sum()),
+                       round(time.perf_counter() - t0, 3), curve_errors)
+
+
+def _write_replay(out: Path, index: int, it) -> dict:
+    """The before / after models as STEP and the sketch file of one item (paths relative to `out`)."""
+    stem = item_name(index)
+    (out / "steps").mkdir(exist_ok=True)
+    (out / "sketches").mkdir(exist_ok=True)
+    files = {"before": f"steps/{stem}-before.step", "after": f"steps/{stem}-after.step",
+             "sketch": f"sketches/{stem}.sketch.json"}
+    export_step(dict(it.step.before.bodies), out / files["before"])
+    export_step(dict(it.step.after.bodies), out / files["after"])
+    it.sketch.save(out / files["sketch"])
+    for f in files.values():
+        shared(out / f)
+    return files
+
+
+def shared(path: Path) -> None:
+    """Give a file written atomically (private temp file) the usual permissions of the umask,
+    so a dataset can be read by the other users of a training machine."""
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(path, 0o666 & ~mask)
+
+
+def write_file(path: Path, data: bytes) -> None:
+    """Write atomically with the usual permissions."""
+    atomic_write_bytes(path, data)
+    shared(path)
+
+
+# -- running many shards ------------------------------------------------------------------------
+_progress_queue = None
+_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def _init_worker(q) -> None:
+    global _progress_queue
+    _progress_queue = q
+    logging.basicConfig(level=logging.WARNING)
+
+
+def _worker(args: tuple[str, dict, int]) -> dict:
+    out, cfg, k = args
+    q = _progress_queue
+    return make_shard(Path(out), GenerateConfig.from_json(cfg), k,
+                      on_item=(lambda: q.put(1)) if q is not None else None).to_json()
+
+
+def _load_progress(out: Path, config: GenerateConfig) -> dict:
+    path = out / "progress.json"
+    if not path.exists():
+        return {"format": FORMAT, "config": config.to_json(), "done": {}}
+    try:
+        prog = json.loads(path.read_text())
+        old = prog["config"]
+        done = prog["done"]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise DataError(f"{path} is damaged; delete it to start {out} afresh") from None
+    if old != config.to_json():
+        diff = sorted(k for k in set(old) | set(config.to_json()) if old.get(k) != config.to_json().get(k))
+        raise DataError(f"{out} holds data made with other settings ({', '.join(diff)} differ); "
+                        "use the same settings to resume, or another --out folder")
+    return {"format": FORMAT, "config": old, "done": done}
+
+
+def _save_progress(out: Path, prog: dict) -> None:
+    write_file(out / "progress.json", json.dumps(prog, indent=1).encode("utf-8"))
+
+
+def generate(out: str | Path, config: GenerateConfig, workers: int = 1, progress: bool = True) -> dict:
+    """Make every shard of `config` under `out` not made already; returns the manifest."""
+    out = Path(out)
+    if workers < 1:
+        raise DataError(f"--workers must be at least 1, got {workers}")
+    if out.exists() and not out.is_dir():
+        raise DataError(f"{out} is a file; give a folder for the dataset")
+    out.mkdir(parents=True, exist_ok=True)
+    prog = _load_progress(out, config)
+    done = prog["done"]
+    pending = [k for k in range(config.shard_count)
+               if str(k) not in done or not (out / f"{shard_name(k)}.npz").exists()
+               or not (out / f"{shard_name(k)}.jsonl").exists()]
+    for k in pending:
+        done.pop(str(k), None)
+    _save_progress(out, prog)
+    bar = None
+    if progress:
+        from tqdm import tqdm
+        bar = tqdm(total=config.count, initial=sum(d["items"] for d in done.values()), unit="item",
+                   desc="generating", dynamic_ncols=True)
+
+    def finished(res: dict) -> None:
+        done[str(res["shard"])] = res
+        _save_progress(out, prog)
+
+    try:
+        if workers == 1 or len(pending) <= 1:
+            for k in pending:
+                finished(make_shard(out, config, k, on_item=(lambda: bar.update(1)) if bar else None).to_json())
+        else:
+            _run_pool(out, config, pending, workers, bar, finished)
+    finally:
+        if bar is not None:
+            bar.close()
+    manifest = build_manifest(config, done)
+    write_file(out / "manifest.json", json.dumps(manifest, indent=1).encode("utf-8"))
+    return manifest
+
+
+def _run_pool(out: Path, config: GenerateConfig, pending: list[int], workers: int, bar,
+              finished: Callable[[dict], None]) -> None:
+    # Spawned workers start with a fresh kernel: OpenCascade is not safe to fork once used. Each
+    # worker keeps to one thread: the processes already fill the cores, and idle BLAS / OpenMP
+    # threads spinning beside them halve the throughput.
+    ctx = mp.get_context("spawn")
+    q = ctx.Queue()
+    saved = {k: os.environ.get(k) for k in _THREAD_VARS}
+    for k in _THREAD_VARS:
+        os.environ.setdefault(k, "1")
+    try:
+        pool = ctx.Pool(min(workers, len(pending)), initializer=_init_worker, initargs=(q,))
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    with pool:
+        jobs = [pool.apply_async(_worker, ((str(out), config.to_json(), k),)) for k in pending]
+        left = set(range(len(jobs)))
+        while left:
+            try:
+                q.get(timeout=0.2)
+                if bar is not None:
+                    bar.update(1)
+            except queue_mod.Empty:
+                pass
+            for j in [j for j in left if jobs[j].ready()]:
+                finished(jobs[j].get())
+                left.discard(j)
+        while True:
+            try:
+                q.get_nowait()
+                if bar is not None:
+                    bar.update(1)
+            except queue_mod.Empty:
+                break
+
+
+def build_manifest(config: GenerateConfig, done: dict) -> dict:
+    """The dataset's self-description: arrays, settings, counts and clean-apply share."""
+    stats = OpStats()
+    views: Counter = Counter()
+    per_class = np.zeros(4, np.int64)
+    per_op: Counter = Counter()
+    shards, items, steps, seqs, seconds = [], 0, 0, 0, 0.0
+    for key in sorted(done, key=int):
+        d = done[key]
+        stats.merge(OpStats.from_json(d["ops"]))
+        views.update(d["views"])
+        per_class += np.asarray(d["per_class"], np.int64)
+        per_op.update(d["per_op"])
+        items += d["items"]
+        steps += d["steps_saved"]
+        seqs += d["sequences"]
+        seconds += d["seconds"]
+        name = shard_name(int(key))
+        shards.append({"npz": f"{name}.npz", "jsonl": f"{name}.jsonl", "items": d["items"]})
+    ops = stats.to_json()
+    return {
+        "format": FORMAT, "version": VERSION,
+        "complete": items == config.count,
+        "config": config.to_json(),
+        "seed": config.seed,
+        "size": [config.size, config.size],
+        "arrays": [{"name": k, **v} for k, v in ARRAYS.items()],
+        "classes": list(CLASS_NAMES),
+        "op_ids": list(OP_IDS),
+        "roles": {"1": "base", "2": "profile", "3": "offset"},
+        "shards": shards,
+        "counts": {"items": items, "per_class": per_class.tolist(), "per_op": dict(per_op),
+                   "sequences": seqs, "items_with_step_files": steps},
+        "operations": {**ops, "note": "random operations only (start bodies excluded); clean_share = "
+                                      "applied / attempted; rejected ones are discarded, never saved"},
+        "views_rejected": dict(views),
+        "worker_seconds": round(seconds, 2),
+        "jsonl_record": {
+            "item": "global item number", "shard": "shard number", "sequence": "sequence in the shard",
+            "op_class": "0..3", "class_name": "Sketch2CAD class name",
+            "operation": "the operation as {op, params}: ground truth in world units (mm, degrees)",
+            "step": "position among the random operations", "history": "operations building the model before it",
+            "target_faces": "face indices in the model before (bevel: the edge's two faces)",
+            "target_face_ids": "their global ids in the face-id render", "view_tries": "cameras drawn",
+            "strokes": "number of strokes", "sketch": "the sketch file (sketch-file spec v1)",
+            "files": "present for sampled items: before/after STEP and sketch paths relative to the dataset",
+        },
+        "generator": {
+            "sequences": "sketchforge.neural.synth.sequences (ranges in its docstring)",
+            "views": "sketchforge.neural.synth.views", "items": "sketchforge.neural.synth.item",
+            "strokes": "sketchforge.neural.synth.strokes (StrokeStyle)",
+        },
+        "when": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "cpu_count": os.cpu_count(),
+    }
+
+
+def read_shard(path: str | Path) -> dict[str, np.ndarray]:
+    """The arrays of one shard (no pickle)."""
+    with np.load(Path(path), allow_pickle=False) as z:
+        return {k: z[k] for k in z.files}
+
+
+def read_records(path: str | Path) -> list[dict]:
+    """The JSON records of one shard, in item order."""
+    with open(path, encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
