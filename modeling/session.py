@@ -289,11 +289,16 @@ class Session:
         return render_context(self.bodies, camera, width, height, lines=lines)
 
     def backend(self, mode: str) -> Backend:
+        """The back end for `mode` (a registered class is instantiated once, on first use)."""
         try:
-            return self.backends.get(mode)
+            backend = self.backends.get(mode)
         except RegistryError:
             raise NoBackendError(f"no interpretation back end is registered for mode {mode!r}"
                                  f" (registered: {', '.join(self.backends.names()) or 'none'})") from None
+        if isinstance(backend, type):
+            backend = backend()
+            self.backends.register(mode, backend, replace=True)
+        return backend
 
     def interpret(self, sketch: Sketch, top_k: int = 3) -> list[Proposal]:
         """Ranked proposals for a sketch from the back end of its mode; the document is not changed."""

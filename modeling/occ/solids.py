@@ -18,7 +18,7 @@ from OCP.BRepPrimAPI import BRepPrimAPI_MakeBox, BRepPrimAPI_MakeCylinder, BRepP
 from OCP.GC import GC_MakeArcOfCircle, GC_MakeCircle
 from OCP.gp import gp_Ax2, gp_Dir, gp_Pnt, gp_Vec
 from OCP.ShapeUpgrade import ShapeUpgrade_UnifySameDomain
-from OCP.Standard import Standard_Failure
+from OCP.Standard import Standard_Failure, Standard_OutOfMemory
 from OCP.StdFail import StdFail_NotDone
 from OCP.TopoDS import TopoDS
 from OCP.TopTools import TopTools_ListOfShape
@@ -49,9 +49,12 @@ def cylinder(radius: float, height: float, base_center) -> object:
 
 def clean(shape) -> object:
     """Merge coplanar faces and collinear edges a boolean leaves behind."""
-    u = ShapeUpgrade_UnifySameDomain(shape, True, True, False)
-    u.Build()
-    return u.Shape()
+    try:
+        u = ShapeUpgrade_UnifySameDomain(shape, True, True, False)
+        u.Build()
+        return u.Shape()
+    except (Standard_Failure, Standard_OutOfMemory, MemoryError):  # e.g. runaway memory on a degenerate result
+        raise KernelError("the kernel could not tidy up the result (it is degenerate)") from None
 
 
 def _boolean(api, a, b, what: str):

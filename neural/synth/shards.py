@@ -283,10 +283,20 @@ _progress_queue = None
 _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
+WORKER_MEMORY = 6 * 2**30  # bytes of address space per worker process
+
+
 def _init_worker(q) -> None:
     global _progress_queue
     _progress_queue = q
     logging.basicConfig(level=logging.WARNING)
+    # A few degenerate booleans make OpenCascade allocate without end. With a cap the kernel fails
+    # with an out-of-memory error instead, which rejects that operation like any other failure
+    # (deterministically), rather than the system killing the worker and the run never finishing.
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    cap = WORKER_MEMORY if hard == resource.RLIM_INFINITY else min(WORKER_MEMORY, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
 
 
 def _worker(args: tuple[str, dict, int]) -> dict:

@@ -46,7 +46,9 @@ def test_a_user_builds_sketches_accepts_undoes_saves_and_exports(make_window, qt
     assert w.history_panel.findChildren(object)  # the panel exists and was refreshed
     w.viewport.fit_all()
 
-    # 2. no back end yet: the user is told so
+    # 2. no back end for the mode: the user is told so
+    s.backends.unregister("cad")
+    w.refresh_modes()
     w.set_tool("pen")
     draw(w.viewport, [(100, 100), (140, 110), (180, 120)])
     w.act_interpret.trigger()
@@ -110,7 +112,7 @@ def test_a_user_builds_sketches_accepts_undoes_saves_and_exports(make_window, qt
 def test_escape_dismisses_and_the_model_stays(make_window, qtbot):
     s = Session()
     s.box((60, 40, 20))
-    s.backends.register("cad", ExtrudeTopBackend())
+    s.backends.register("cad", ExtrudeTopBackend(), replace=True)
     w = make_window(s)
     w.set_tool("pen")
     draw(w.viewport, [(100, 100), (100, 60)])
@@ -124,7 +126,7 @@ def test_escape_dismisses_and_the_model_stays(make_window, qtbot):
 def test_live_interpretation_proposes_after_a_pause(make_window, qtbot):
     s = Session()
     s.box((60, 40, 20))
-    s.backends.register("cad", ExtrudeTopBackend())
+    s.backends.register("cad", ExtrudeTopBackend(), replace=True)
     w = make_window(s)
     w.act_live.setChecked(True)
     w.set_tool("pen")

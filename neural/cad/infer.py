@@ -1,0 +1,157 @@
+"""`CadNet`: the trained interpretation network behind a numpy-in, numpy-out call.
+
+Inputs are prepared by the training data's own code (`synth.dataset.sample_arrays`), so a sketch
+seen here is normalised exactly as the training items were. A canvas of another size than the
+network's is resized to it (ink coverage by area averaging, normals and depth by nearest
+neighbour so the model's outline stays crisp; a non-square canvas is stretched) and the maps are
+resized back. Stroke widths then scale with the canvas: the network was trained on strokes of
+1 to 3 px at 128 px, so a much larger canvas should be drawn with a proportionally wider pen.
+
+At load time each convolution absorbs its batch norm (same function, one pass less per layer), and
+the network runs in the channels-last layout oneDNN prefers on the CPU.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from torch import nn
+
+from ..synth.dataset import sample_arrays
+from .net import CLASS_NAMES, ROLE_NAMES, CadUNet, NetConfig, load_model
+
+log = logging.getLogger(__name__)
+
+__all__ = ["CadNet", "Prediction", "CLASS_NAMES", "ROLE_NAMES"]
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """What the network says about one sketch, at the sketch's own canvas size (H, W)."""
+
+    class_probs: np.ndarray  # (4,) float32, sums to 1: extrude, add/subtract, bevel, sweep
+    stitch: np.ndarray  # (H, W) float32 0..1: probability that the pixel lies on the stitching face
+    roles: np.ndarray  # (H, W) uint8: 0 off the strokes; on them the likeliest of 1 base, 2 profile, 3 offset
+    role_probs: np.ndarray  # (4, H, W) float32: none, base, profile, offset; sums to 1 per pixel
+
+
+class CadNet:
+    """The network in evaluation mode with folded batch norms (a copy: the given model is left as it is);
+    `predict` takes and returns numpy arrays."""
+
+    def __init__(self, model: CadUNet, extra: dict | None = None) -> None:
+        self.config: NetConfig = model.config
+        self.extra = extra or {}
+        self.model = fold_batchnorm(copy.deepcopy(model)).eval().to(memory_format=torch.channels_last)
+
+    @property
+    def size(self) -> int:
+        """The canvas size (square, pixels) the network was trained at."""
+        return self.config.size
+
+    @classmethod
+    def load(cls, path: str | Path, threads: int | None = 1) -> "CadNet":
+        """Read a weight file (safetensors; the config comes from its metadata, nothing is unpickled).
+
+        `threads` fixes torch's intra-op thread count for the process (None leaves it as it is); one
+        thread is the default because the sketch interpretation runs beside the GUI and the CAD kernel.
+        """
+        if threads is not None:
+            if threads < 1:
+                raise ValueError(f"threads must be at least 1, got {threads}")
+            torch.set_num_threads(threads)
+        model, extra = load_model(path)
+        return cls(model, extra)
+
+    def predict(self, stroke: np.ndarray, normal: np.ndarray, depth: np.ndarray) -> Prediction:
+        """Interpret one sketch.
+
+        stroke  (H, W) uint8 ink coverage, 0 no ink .. 255 (bool is taken as 0 / 255)
+        normal  (H, W, 3) float unit normals of the model in the camera frame, 0 off the model
+        depth   (H, W) float distance along the view axis; 0 or inf on the background
+        """
+        stroke, normal, depth = _check_inputs(stroke, normal, depth)
+        h, w = stroke.shape
+        x = self.prepare(stroke, normal, depth)
+        with torch.inference_mode():
+            out = self.model(torch.from_numpy(x)[None].contiguous(memory_format=torch.channels_last))
+            class_probs = torch.softmax(out.class_logits[0], 0).numpy()
+            stitch = torch.sigmoid(out.stitch_logits[0, 0]).numpy()
+            role_probs = torch.softmax(out.role_logits[0], 0).numpy()
+        if (h, w) != stitch.shape:
+            stitch = cv2.resize(stitch, (w, h), interpolation=cv2.INTER_LINEAR)
+            role_probs = np.stack([cv2.resize(p, (w, h), interpolation=cv2.INTER_LINEAR) for p in role_probs])
+            role_probs /= np.maximum(role_probs.sum(0, keepdims=True), 1e-12)
+        roles = np.where(stroke > 0, 1 + role_probs[1:].argmax(0), 0).astype(np.uint8)
+        return Prediction(class_probs.astype(np.float32), np.clip(stitch, 0.0, 1.0).astype(np.float32), roles,
+                          role_probs.astype(np.float32))
+
+    def prepare(self, stroke: np.ndarray, normal: np.ndarray, depth: np.ndarray) -> np.ndarray:
+        """The (5, S, S) float32 network input, made by the training data's `sample_arrays`."""
+        s = self.config.size
+        on_model = np.isfinite(depth) & (depth > 0)
+        depth = np.where(on_model, depth, 0.0).astype(np.float32)
+        if stroke.shape != (s, s):
+            stroke = cv2.resize(stroke, (s, s), interpolation=cv2.INTER_AREA)
+            normal = cv2.resize(normal, (s, s), interpolation=cv2.INTER_NEAREST)
+            depth = cv2.resize(depth, (s, s), interpolation=cv2.INTER_NEAREST)
+            on_model = cv2.resize(on_model.astype(np.uint8), (s, s), interpolation=cv2.INTER_NEAREST) > 0
+        # One-item "shard": the label arrays are placeholders that sample_arrays copies and we drop.
+        arrays = {
+            "face_id": np.where(on_model, 0, -1).astype(np.int16)[None],
+            "stroke": stroke[None],
+            "normal": normal[None],
+            "depth": depth[None],
+            "op_class": np.zeros(1, np.uint8),
+            "stitch": np.zeros((1, s, s), np.uint8),
+            "role": np.zeros((1, s, s), np.uint8),
+            "item": np.zeros(1, np.int64),
+        }
+        return np.ascontiguousarray(sample_arrays(arrays, 0)["input"], dtype=np.float32)
+
+
+def _check_inputs(stroke: np.ndarray, normal: np.ndarray, depth: np.ndarray) -> tuple[np.ndarray, ...]:
+    stroke, normal, depth = np.asarray(stroke), np.asarray(normal), np.asarray(depth)
+    if stroke.ndim != 2 or min(stroke.shape) < 1:
+        raise ValueError(f"stroke must be an (H, W) image, got shape {stroke.shape}")
+    h, w = stroke.shape
+    if normal.shape != (h, w, 3):
+        raise ValueError(f"normal must be (H, W, 3) = ({h}, {w}, 3) like the stroke image, got {normal.shape}")
+    if depth.shape != (h, w):
+        raise ValueError(f"depth must be (H, W) = ({h}, {w}) like the stroke image, got {depth.shape}")
+    if stroke.dtype == np.bool_:
+        stroke = stroke.astype(np.uint8) * 255
+    elif stroke.dtype != np.uint8:
+        if not np.issubdtype(stroke.dtype, np.integer):
+            raise ValueError(f"stroke must hold uint8 ink coverage 0..255, got {stroke.dtype}; "
+                             "scale a 0..1 float image by 255 and convert it")
+        stroke = np.clip(stroke, 0, 255).astype(np.uint8)
+    normal = np.nan_to_num(normal.astype(np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+    depth = np.nan_to_num(depth.astype(np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+    return np.ascontiguousarray(stroke), np.ascontiguousarray(normal), depth
+
+
+def fold_batchnorm(model: CadUNet) -> CadUNet:
+    """Fold every Conv2d -> BatchNorm2d pair (in eval mode) into the convolution; returns the model."""
+    model.eval()
+    for seq in [m for m in model.modules() if isinstance(m, nn.Sequential)]:
+        mods = list(seq)
+        for i in range(len(mods) - 1):
+            conv, bn = mods[i], mods[i + 1]
+            if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d):
+                scale = bn.weight.detach() / torch.sqrt(bn.running_var + bn.eps)
+                fused = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride,
+                                  conv.padding, conv.dilation, conv.groups, bias=True)
+                with torch.no_grad():
+                    fused.weight.copy_(conv.weight.detach() * scale[:, None, None, None])
+                    bias = conv.bias.detach() if conv.bias is not None else torch.zeros_like(scale)
+                    fused.bias.copy_(bn.bias.detach() + (bias - bn.running_mean) * scale)
+                seq[i] = fused
+                seq[i + 1] = nn.Identity()
+    return model

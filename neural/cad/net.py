@@ -1,0 +1,190 @@
+"""One multi-task network for Sketch2CAD interpretation: operation class, stitching face, curve roles.
+
+Why one network rather than the reference's classifier plus one U-Net per operation: the three
+tasks read the same evidence (where the strokes lie on which faces, and how they run against the
+surface normals), so one shared encoder learns it once. On a laptop CPU that is what matters: a
+single forward pass of well under a GFLOP gives every output of an interpretation, where the
+reference spends about 49 GFLOPs (classifier + the chosen U-Net at 256x256) and a second pass
+whenever a caller wants another operation's segmentation. The segmentation heads do not depend on
+the class, so proposals for the top few classes reuse the same maps.
+
+Layout (channels c0..c3, default 16-32-64-128, input 128x128, plain 3x3 conv + BatchNorm + ReLU):
+
+    encoder   e0 c0 @1   e1 c1 @1/2   e2 c2 @1/4   e3 c3 @1/8   bottleneck c3 @1/16
+    class     [global mean, global max] of the bottleneck -> 64 -> 4 logits
+    decoder   feature-pyramid style: upsample, add the skip, one 3x3 conv per scale down to c0 @1
+    heads     1x1 conv at full resolution: stitching-face logit (1), curve-role logits (4)
+
+Additive skips (rather than concatenation) keep the decoder's convolutions narrow: the full
+network is about 0.6 GFLOPs per 128x128 image (counted with `torch.utils.flop_counter`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+from safetensors import safe_open
+from safetensors.torch import save_file
+from torch import nn
+
+from sketchforge.modeling.files import atomic_write
+
+FORMAT = "sketchforge.cadnet"
+VERSION = 1
+CLASS_NAMES = ("extrude", "add/subtract", "bevel", "sweep")
+ROLE_NAMES = ("none", "base", "profile", "offset")
+
+
+@dataclass(frozen=True)
+class NetConfig:
+    """Everything the network's shape depends on; stored in every weight file's metadata."""
+
+    channels: tuple[int, int, int, int] = (16, 32, 64, 128)
+    size: int = 128
+    in_channels: int = 5
+    classes: int = 4
+    roles: int = 4
+    class_hidden: int = 64
+
+    def __post_init__(self) -> None:
+        if len(self.channels) != 4 or any(int(c) < 1 for c in self.channels):
+            raise ValueError(f"channels needs four positive widths, got {self.channels}")
+        if self.size % 16:
+            raise ValueError(f"the input size must be a multiple of 16 (four halvings), got {self.size}")
+
+    def to_json(self) -> dict:
+        d = asdict(self)
+        d["channels"] = list(self.channels)
+        return d
+
+    @staticmethod
+    def from_json(d: dict) -> "NetConfig":
+        d = dict(d)
+        d["channels"] = tuple(int(c) for c in d["channels"])
+        return NetConfig(**d)
+
+
+class Outputs(NamedTuple):
+    """Raw network outputs (logits)."""
+
+    class_logits: torch.Tensor  # (B, classes)
+    stitch_logits: torch.Tensor  # (B, 1, H, W)
+    role_logits: torch.Tensor  # (B, roles, H, W)
+
+
+def _conv(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+
+
+class CadUNet(nn.Module):
+    """The multi-task encoder-decoder; input (B, 5, H, W) as `ShardDataset` yields it."""
+
+    def __init__(self, config: NetConfig = NetConfig()) -> None:
+        super().__init__()
+        self.config = config
+        c0, c1, c2, c3 = config.channels
+        self.e0 = _conv(config.in_channels, c0)
+        self.e1 = nn.Sequential(_conv(c0, c1, 2), _conv(c1, c1))
+        self.e2 = nn.Sequential(_conv(c1, c2, 2), _conv(c2, c2))
+        self.e3 = nn.Sequential(_conv(c2, c3, 2), _conv(c3, c3))
+        self.bottleneck = nn.Sequential(_conv(c3, c3, 2), _conv(c3, c3))
+        self.class_head = nn.Sequential(nn.Linear(2 * c3, config.class_hidden), nn.ReLU(inplace=True),
+                                        nn.Linear(config.class_hidden, config.classes))
+        self.lateral = nn.Conv2d(c3, c3, 1)
+        self.d3 = _conv(c3, c2)
+        self.d2 = _conv(c2, c1)
+        self.d1 = _conv(c1, c0)
+        self.d0 = _conv(c0, c0)
+        self.stitch_head = nn.Conv2d(c0, 1, 1)
+        self.role_head = nn.Conv2d(c0, config.roles, 1)
+
+    def forward(self, x: torch.Tensor) -> Outputs:
+        s0 = self.e0(x)
+        s1 = self.e1(s0)
+        s2 = self.e2(s1)
+        s3 = self.e3(s2)
+        b = self.bottleneck(s3)
+        pooled = torch.cat([b.mean(dim=(2, 3)), b.amax(dim=(2, 3))], dim=1)
+        logits = self.class_head(pooled)
+        y = self.d3(s3 + _up(self.lateral(b)))
+        y = self.d2(s2 + _up(y))
+        y = self.d1(s1 + _up(y))
+        y = self.d0(s0 + _up(y))
+        return Outputs(logits, self.stitch_head(y), self.role_head(y))
+
+
+def _up(x: torch.Tensor) -> torch.Tensor:
+    return F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
+
+
+def count_flops(model: nn.Module, size: int | None = None) -> int:
+    """FLOPs of one forward pass on one image (multiply-add = 2), counted by torch's FlopCounterMode."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    cfg = model.config
+    size = size or cfg.size
+    x = torch.zeros(1, cfg.in_channels, size, size)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode(), FlopCounterMode(display=False) as counter:
+            model(x)
+    finally:
+        model.train(was_training)
+    return int(counter.get_total_flops())
+
+
+def count_params(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+# -- weight files ------------------------------------------------------------------------------
+def save_weights(model: CadUNet, path: str | Path, extra: dict | None = None) -> None:
+    """Write the model's state as safetensors, atomically; the config (and `extra`) go in the metadata."""
+    tensors = {k: v.detach().contiguous().clone() for k, v in model.state_dict().items()}
+    meta = {"format": FORMAT, "version": str(VERSION), "config": json.dumps(model.config.to_json())}
+    if extra:
+        meta["extra"] = json.dumps(extra)
+    atomic_write(Path(path), lambda tmp: save_file(tensors, str(tmp), metadata=meta))
+    readable(Path(path))
+
+
+def readable(path: Path) -> None:
+    """Give a file written atomically (a private temp file) the umask's usual permissions, so
+    weights and checkpoints can be read by the other users of a training machine."""
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(path, 0o666 & ~mask)
+
+
+def read_weights(path: str | Path) -> tuple[NetConfig, dict[str, torch.Tensor], dict]:
+    """The config, tensors and extra metadata of a weight file (safetensors; nothing is unpickled)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no weight file at {path}; train one with `sketchforge-train-cad` "
+                                "or pick the file shipped under assets/cad/")
+    with safe_open(str(path), framework="pt") as fh:
+        meta = fh.metadata() or {}
+        if meta.get("format") != FORMAT or "config" not in meta:
+            raise ValueError(f"{path} is not a Sketchforge CAD network weight file (no '{FORMAT}' metadata)")
+        if int(meta.get("version", "0")) > VERSION:
+            raise ValueError(f"{path} was written by a newer Sketchforge (format version {meta['version']}); "
+                             "update Sketchforge to read it")
+        tensors = {k: fh.get_tensor(k) for k in fh.keys()}
+    config = NetConfig.from_json(json.loads(meta["config"]))
+    extra = json.loads(meta["extra"]) if "extra" in meta else {}
+    return config, tensors, extra
+
+
+def load_model(path: str | Path) -> tuple[CadUNet, dict]:
+    """A model built from a weight file's own config, with its weights; returns (model, extra)."""
+    config, tensors, extra = read_weights(path)
+    model = CadUNet(config)
+    model.load_state_dict(tensors, strict=True)
+    return model, extra

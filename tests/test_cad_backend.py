@@ -1,0 +1,103 @@
+"""The CAD back end end to end: shipped weights, real sketches, bad input, the interpret command."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sketchforge.app.cli import main
+from sketchforge.modeling.camera import Camera
+from sketchforge.modeling.session import Session
+from sketchforge.modeling.sketch import Sketch, Stroke
+from sketchforge.neural.cad.backend import WEIGHTS, CadBackend
+
+
+@pytest.fixture(scope="module")
+def items(tmp_path_factory):
+    """A few generated items with their before/after models and sketch files (a seed never trained on)."""
+    from sketchforge.neural.synth.shards import GenerateConfig, generate
+    out = tmp_path_factory.mktemp("items")
+    generate(out, GenerateConfig(count=8, size=128, seed=424242, shard_size=8, step_sample=1.0), workers=1,
+             progress=False)
+    return out
+
+
+def sketches(root: Path):
+    for sk in sorted((root / "sketches").glob("*.sketch.json")):
+        item = sk.name.split(".")[0].split("-")[1]
+        yield sk, root / "steps" / f"item-{item}-before.step"
+
+
+def test_the_back_end_is_registered_and_the_weights_ship():
+    assert WEIGHTS.is_file() and WEIGHTS.stat().st_size < 10 * 2**20
+    assert "cad" in Session().backends.names()
+
+
+def test_proposals_for_generated_sketches_are_valid_operations(items):
+    backend = CadBackend()
+    seen = 0
+    for sk, before in sketches(items):
+        s = Session()
+        s.import_file(before)
+        state = s.document.state
+        props = backend.propose(Sketch.load(sk), s, top_k=3)
+        assert len(props) <= 3 and s.document.state is state  # the document is not changed
+        for p in props:
+            assert p.operation.id in ("extrude", "add", "subtract", "bevel", "sweep")
+            assert 0.0 <= p.score <= 1.0
+            p.operation.apply(state)  # each proposal applies
+        seen += bool(props)
+    assert seen >= 4  # most sketches are read as something
+
+
+def _box_sketch(strokes):
+    cam = Camera.looking_at((0, 0, 10), 200, -60, 30)
+    return Sketch(cam, 640, 480, tuple(Stroke(np.column_stack([p, np.ones(len(p)), np.arange(len(p))]))
+                                       for p in strokes))
+
+
+@pytest.mark.parametrize("strokes", [
+    [],                                                       # nothing drawn
+    [np.array([[320.0, 240.0]])],                             # a single dot
+    [np.array([[5.0, 5.0], [60.0, 8.0], [120.0, 10.0]])],    # off the model, in the sky
+    [np.column_stack([np.linspace(200, 440, 10000), 240 + 20 * np.sin(np.linspace(0, 30, 10000))])],
+])
+def test_bad_or_odd_input_never_crashes_and_changes_nothing(strokes):
+    s = Session()
+    s.box((60, 40, 20))
+    before = (s.history, dict(s.bodies))
+    props = CadBackend().propose(_box_sketch(strokes), s, top_k=3)
+    assert isinstance(props, list)
+    for p in props:
+        p.operation.apply(s.document.state)
+    assert (s.history, dict(s.bodies)) == before
+
+
+def test_a_camera_that_sees_nothing_gives_nothing():
+    s = Session()
+    s.box((60, 40, 20))
+    cam = Camera((0, 0, 500), (0, 0, 1000), (0, 1, 0), "perspective", 35.0)  # looking away
+    sk = Sketch(cam, 320, 240, (Stroke(np.array([[10.0, 10, 1, 0], [200, 100, 1, 10]])),))
+    assert CadBackend().propose(sk, s) == []
+
+
+def test_interpret_command_applies_the_best_proposal_and_reports(items, tmp_path, capsys):
+    codes = []
+    for sk, before in list(sketches(items))[:3]:
+        out, report = tmp_path / f"{sk.stem}.step", tmp_path / f"{sk.stem}.json"
+        code = main(["interpret", "--model", str(before), "--sketch", str(sk), "--out", str(out),
+                     "--report", str(report), "--top", "3"])
+        err = capsys.readouterr().err.strip()
+        codes.append(code)
+        if code == 0:
+            data = json.loads(report.read_text())
+            assert data["mode"] == "cad" and 1 <= len(data["proposals"]) <= 3
+            assert set(data["proposals"][0]) >= {"operation", "params", "score"}
+            assert data["seconds"] > 0 and out.stat().st_size > 1000
+        else:
+            assert code == 1 and "nothing recognised" in err and not out.exists()
+    assert 0 in codes

@@ -1,0 +1,183 @@
+"""The Sketch2CAD interpretation network: its size, that it learns, that a run resumes exactly where
+it stopped, that weight files round-trip, and that `CadNet.predict` answers in the documented form."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors import safe_open
+
+from sketchforge.neural.cad.infer import CadNet
+from sketchforge.neural.cad.net import CadUNet, NetConfig, count_flops, load_model, save_weights
+from sketchforge.neural.cad.train import (LossWeights, TrainConfig, TrainError, augment, compute_losses,
+                                          main as train_main, train)
+from sketchforge.neural.synth.dataset import ShardDataset
+from sketchforge.neural.synth.shards import GenerateConfig, generate, read_shard
+
+SIZE = 64
+SMALL = (8, 16, 32, 64)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Small convolutions run fastest on one thread, and the timing no longer depends on the machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("cad") / "data"
+    generate(out, GenerateConfig(count=64, size=SIZE, seed=11, shard_size=32, step_sample=0.0),
+             workers=1, progress=False)
+    return out
+
+
+@pytest.fixture(scope="module")
+def batch(dataset) -> dict[str, torch.Tensor]:
+    items = list(ShardDataset(dataset, shuffle=False))[:12]
+    return {k: torch.stack([it[k] for it in items]) for k in items[0]}
+
+
+def _config(dataset: Path, **kw) -> TrainConfig:
+    base = dict(data=str(dataset), val=str(dataset), epochs=2, batch=8, seed=5, workers=0, val_every=0,
+                channels=SMALL)
+    return TrainConfig(**{**base, **kw})
+
+
+def test_full_size_network_stays_under_a_gigaflop():
+    model = CadUNet(NetConfig())
+    flops = count_flops(model)
+    assert 0.1e9 < flops < 1.0e9, f"{flops / 1e9:.3f} GFLOPs per 128x128 image"
+    out = model.eval()(torch.zeros(2, 5, 128, 128))
+    assert out.class_logits.shape == (2, 4)
+    assert out.stitch_logits.shape == (2, 1, 128, 128)
+    assert out.role_logits.shape == (2, 4, 128, 128)
+
+
+def test_loss_falls_when_fitting_one_batch(batch):
+    torch.manual_seed(0)
+    model = CadUNet(NetConfig(channels=SMALL, size=SIZE))
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    weights = LossWeights((1.0, 1.0, 1.0, 1.0), 2.0)
+    first = None
+    for _ in range(30):
+        losses = compute_losses(model(batch["input"]), batch, weights)
+        opt.zero_grad()
+        losses["total"].backward()
+        opt.step()
+        first = first if first is not None else {k: float(v.detach()) for k, v in losses.items()}
+    with torch.inference_mode():
+        last = {k: float(v) for k, v in compute_losses(model(batch["input"]), batch, weights).items()}
+    assert last["total"] < 0.5 * first["total"], (first, last)
+    for task in ("class", "stitch", "role"):
+        assert last[task] < first[task], (task, first, last)
+
+
+def test_augmentation_keeps_roles_on_the_ink_only(batch):
+    gen = torch.Generator().manual_seed(3)
+    out = augment(batch, gen)
+    ink = out["input"][:, 0] < 1.0
+    assert torch.equal(out["role"] > 0, ink & (out["role"] > 0))
+    assert not torch.equal(out["input"], batch["input"]), "some sketches change"
+    assert torch.equal(out["input"][:, 1:], batch["input"][:, 1:]), "the context channels never change"
+    assert torch.equal(out["stitch"], batch["stitch"]) and torch.equal(out["op_class"], batch["op_class"])
+
+
+def _params(run: Path) -> dict[str, torch.Tensor]:
+    with safe_open(str(run / "checkpoint.safetensors"), framework="pt") as fh:
+        return {k: fh.get_tensor(k) for k in fh.keys()}
+
+
+def test_a_resumed_run_takes_the_same_steps_as_an_uninterrupted_one(dataset, tmp_path):
+    cfg = _config(dataset)
+    whole = train(cfg, tmp_path / "whole", max_steps=5, progress=False)
+    train(cfg, tmp_path / "split", max_steps=3, progress=False)
+    state = json.loads((tmp_path / "split" / "state.json").read_text())
+    assert state["step"] == 3 and state["finished"] == "steps"
+    resumed = train(cfg, tmp_path / "split", max_steps=5, progress=False)
+    assert resumed["step"] == whole["step"] == 5
+    a, b = _params(tmp_path / "whole"), _params(tmp_path / "split")
+    assert a.keys() == b.keys() and any(k.startswith("optimizer.") for k in a)
+    for k in a:
+        assert torch.equal(a[k], b[k]), f"{k} differs after resuming"
+    lines = [json.loads(s) for s in (tmp_path / "split" / "log.jsonl").read_text().splitlines()]
+    assert {"class_acc", "stitch_iou", "role_acc"} <= lines[-1].keys()
+    assert (tmp_path / "split" / "best.safetensors").is_file()
+
+
+def test_resuming_with_other_settings_is_refused(dataset, tmp_path):
+    train(_config(dataset), tmp_path / "run", max_steps=1, progress=False)
+    with pytest.raises(TrainError, match="other settings"):
+        train(_config(dataset, lr=1e-3), tmp_path / "run", max_steps=2, progress=False)
+
+
+def test_command_line_reports_bad_arguments_in_one_line(tmp_path, capsys):
+    assert train_main(["--data", str(tmp_path / "none"), "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("sketchforge-train-cad: error:") and "manifest.json" in err and "\n" not in err
+
+
+def _context(dataset: Path, i: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    a = read_shard(dataset / "shard-00000.npz")
+    depth = a["depth"][i].copy()
+    depth[a["face_id"][i] < 0] = np.inf
+    return a["stroke"][i], a["normal"][i].astype(np.float32), depth
+
+
+def test_weight_files_round_trip_and_predict_in_the_documented_form(dataset, batch, tmp_path):
+    torch.manual_seed(1)
+    model = CadUNet(NetConfig(channels=SMALL, size=SIZE))
+    model.train()
+    model(batch["input"])  # batch-norm statistics that are not the defaults
+    model.eval()
+    save_weights(model, tmp_path / "w.safetensors", extra={"note": "test"})
+    loaded, extra = load_model(tmp_path / "w.safetensors")
+    assert extra == {"note": "test"} and loaded.config == model.config
+    with torch.inference_mode():
+        for x, y in zip(model(batch["input"]), loaded.eval()(batch["input"])):
+            assert torch.equal(x, y)
+
+    net = CadNet.load(tmp_path / "w.safetensors", threads=None)
+    stroke, normal, depth = _context(dataset)
+    p = net.predict(stroke, normal, depth)
+    q = CadNet(model).predict(stroke, normal, depth)
+    for name in ("class_probs", "stitch", "roles", "role_probs"):
+        np.testing.assert_array_equal(getattr(p, name), getattr(q, name))
+
+    assert p.class_probs.shape == (4,) and p.class_probs.dtype == np.float32
+    assert abs(float(p.class_probs.sum()) - 1.0) < 1e-5
+    assert p.stitch.shape == (SIZE, SIZE) and 0.0 <= p.stitch.min() and p.stitch.max() <= 1.0
+    assert p.roles.shape == (SIZE, SIZE) and p.roles.dtype == np.uint8
+    np.testing.assert_array_equal(p.roles > 0, stroke > 0)
+    assert p.role_probs.shape == (4, SIZE, SIZE)
+    np.testing.assert_allclose(p.role_probs.sum(0), 1.0, atol=1e-5)
+
+    # The predictor's input is the training input, and folding batch norms keeps the function.
+    item = next(iter(ShardDataset(dataset, shuffle=False)))
+    np.testing.assert_array_equal(net.prepare(stroke, normal, depth), item["input"].numpy())
+    with torch.inference_mode():
+        ref = torch.sigmoid(model(item["input"][None]).stitch_logits[0, 0]).numpy()
+    np.testing.assert_allclose(p.stitch, ref, atol=1e-4)
+
+
+def test_other_canvas_sizes_are_resized_and_bad_input_is_refused(dataset):
+    net = CadNet(CadUNet(NetConfig(channels=SMALL, size=SIZE)))
+    stroke, normal, depth = _context(dataset)
+    big = (np.kron(stroke, np.ones((2, 3), np.uint8)), np.repeat(np.repeat(normal, 2, 0), 3, 1),
+           np.repeat(np.repeat(depth, 2, 0), 3, 1))
+    p = net.predict(*big)
+    assert p.stitch.shape == (2 * SIZE, 3 * SIZE) and p.role_probs.shape == (4, 2 * SIZE, 3 * SIZE)
+    np.testing.assert_array_equal(p.roles > 0, big[0] > 0)
+    empty = net.predict(np.zeros((SIZE, SIZE), bool), np.zeros((SIZE, SIZE, 3)), np.zeros((SIZE, SIZE)))
+    assert not empty.roles.any() and np.isfinite(empty.class_probs).all()
+    with pytest.raises(ValueError, match="normal must be"):
+        net.predict(stroke, normal[:, :, :2], depth)
+    with pytest.raises(ValueError, match="uint8 ink"):
+        net.predict(stroke.astype(np.float32) / 255, normal, depth)
