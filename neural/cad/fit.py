@@ -966,10 +966,17 @@ def _fit_extrude(fit: _Fit) -> list[_Candidate]:
 
 
 # -- add / subtract -------------------------------------------------------------------------------
-def _fit_prism(fit: _Fit) -> list[_Candidate]:
+def _base_and_offset(fit: "_Fit") -> tuple[np.ndarray, np.ndarray]:
+    """Base and offset stroke points; in tiny drawings the later offset strokes cover the base in the
+    role map, so the offset points then stand for the base."""
     base_pts, offset = fit.points[BASE], fit.points[OFFSET]
-    if len(base_pts) < 6:  # tiny drawings: the later offset strokes cover the base in the role map
-        base_pts, offset = offset, np.zeros((0, 2))
+    if len(base_pts) < 6:
+        return offset, np.zeros((0, 2))
+    return base_pts, offset
+
+
+def _fit_prism(fit: _Fit) -> list[_Candidate]:
+    base_pts, offset = _base_and_offset(fit)
     out = []
     for face, conf in fit.planar_faces():
         info = fit.body.faces[face]
@@ -1426,9 +1433,7 @@ def _sweep_paths(fit: _Fit, model: _SweepModel) -> list[tuple[float, object, flo
 
 
 def _fit_sweep(fit: _Fit) -> list[_Candidate]:
-    base_pts, offset = fit.points[BASE], fit.points[OFFSET]
-    if len(base_pts) < 6:  # tiny drawings: the later offset strokes cover the base in the role map
-        base_pts, offset = offset, np.zeros((0, 2))
+    base_pts, offset = _base_and_offset(fit)
     out = []
     for face, conf in fit.planar_faces():
         info = fit.body.faces[face]
