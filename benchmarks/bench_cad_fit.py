@@ -35,11 +35,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import write  # noqa: E402
 from sketchforge.modeling.exchange import import_step  # noqa: E402
-from sketchforge.modeling.operations import ArcPath, Bevel, Operation  # noqa: E402
 from sketchforge.modeling.session import Session  # noqa: E402
 from sketchforge.modeling.sketch import Sketch  # noqa: E402
 from sketchforge.neural.cad.fit import CLASS_NAMES, NetOutputs, fit_proposals  # noqa: E402
-from sketchforge.neural.cad.metrics import volume_iou  # noqa: E402
+from sketchforge.neural.cad.metrics import distance_error, sign_of, volume_iou  # noqa: E402
 from sketchforge.neural.synth.shards import GenerateConfig, generate, read_records, read_shard  # noqa: E402
 
 BODY = "body1"
@@ -53,46 +52,6 @@ def items(root: Path):
         arrays = read_shard(root / shard["npz"])
         for i, rec in enumerate(read_records(root / shard["jsonl"])):
             yield {k: v[i] for k, v in arrays.items()}, rec
-
-
-def distance_error(op: Operation, gt: Operation, before) -> float:
-    """Relative error of the fitted size against the ground truth (NaN when not comparable)."""
-    if op.id != gt.id and not {op.id, gt.id} <= {"add", "subtract"}:
-        return math.nan
-    if gt.id == "extrude":
-        return abs(op.distance - gt.distance) / abs(gt.distance)
-    if gt.id in ("add", "subtract"):
-        return abs(op.distance - gt.distance) / gt.distance
-    if gt.id == "bevel":
-        return _bevel_error(op, gt, before)
-    return abs(_path_length(op.path) - _path_length(gt.path)) / _path_length(gt.path)
-
-
-def _path_length(path) -> float:
-    return path.radius * math.radians(path.angle_deg) if isinstance(path, ArcPath) else path.length
-
-
-def _bevel_error(op: Bevel, gt: Bevel, before) -> float:
-    """Mean relative set-back error, each set-back compared on the face it lies on."""
-    try:
-        e_op, f_op = op.resolve(before)
-        e_gt, f_gt = gt.resolve(before)
-    except Exception:  # noqa: BLE001 - an edge that does not resolve is not comparable
-        return math.nan
-    if e_op != e_gt:
-        return math.nan
-    fitted = (op.distance1, op.distance2) if f_op == f_gt else (op.distance2, op.distance1)
-    return float(np.mean([abs(a - b) / b for a, b in zip(fitted, (gt.distance1, gt.distance2))]))
-
-
-def sign_of(op: Operation) -> int | None:
-    if op.id == "extrude":
-        return 1 if op.distance > 0 else -1
-    if op.id in ("add", "subtract"):
-        return 1 if op.id == "add" else -1
-    if op.id == "sweep":
-        return 1 if op.mode == "add" else -1
-    return None
 
 
 def evaluate(root: Path, limit: int | None) -> list[dict]:

@@ -112,6 +112,36 @@ def test_a_resumed_run_takes_the_same_steps_as_an_uninterrupted_one(dataset, tmp
     assert (tmp_path / "split" / "best.safetensors").is_file()
 
 
+def test_stroke_pooled_class_head_reads_where_the_ink_is(batch):
+    torch.manual_seed(1)
+    model = CadUNet(NetConfig(channels=SMALL, size=SIZE, stroke_pool=True)).eval()
+    x = batch["input"][:2].clone()
+    with torch.inference_mode():
+        base = model(x)
+        moved = x.clone()
+        moved[:, 0] = torch.roll(x[:, 0], shifts=(9, 7), dims=(1, 2))  # same strokes, elsewhere on the model
+        other = model(moved)
+    assert base.class_logits.shape == (2, 4)
+    assert not torch.allclose(base.class_logits, other.class_logits)
+    # weight files written before the option existed still load: the default is the bottleneck-only head
+    assert NetConfig.from_json({k: v for k, v in NetConfig().to_json().items() if k != "stroke_pool"}).stroke_pool is False
+
+
+def test_a_run_can_start_from_other_weights_and_fresh_heads_start_fresh(dataset, tmp_path):
+    torch.manual_seed(2)
+    donor = CadUNet(NetConfig(channels=SMALL, size=SIZE))
+    save_weights(donor, tmp_path / "donor.safetensors")
+    cfg = _config(dataset, stroke_pool=True, init=str(tmp_path / "donor.safetensors"), lr=1e-9)
+    train(cfg, tmp_path / "run", max_steps=1, progress=False)
+    got = _params(tmp_path / "run")
+    for k in ("e0.0.weight", "e3.1.0.weight", "d0.0.weight", "role_head.weight"):  # taken from the donor
+        assert torch.allclose(got[k], donor.state_dict()[k], atol=1e-6), k
+    assert got["class_head.0.weight"].shape[1] > 2 * SMALL[3], "the wider class head starts fresh"
+    with pytest.raises(TrainError, match="not a file"):
+        train(_config(dataset, init=str(tmp_path / "missing.safetensors")), tmp_path / "other", max_steps=1,
+              progress=False)
+
+
 def test_resuming_with_other_settings_is_refused(dataset, tmp_path):
     train(_config(dataset), tmp_path / "run", max_steps=1, progress=False)
     with pytest.raises(TrainError, match="other settings"):

@@ -176,6 +176,30 @@ def test_loader_streams_documented_shapes_and_every_item_once(dataset):
     assert seen == list(range(COUNT))
 
 
+def test_merged_sets_stream_every_item_of_each(dataset, tmp_path, capsys):
+    from sketchforge.neural.synth.dataset import ShardDataset
+    other = tmp_path / "sets" / "seed-8"
+    generate(other, GenerateConfig(count=8, size=96, seed=8, shard_size=8, step_sample=0.0), workers=1,
+             progress=False)
+    out = tmp_path / "merged"
+    assert data_main(["merge", "--out", str(out), str(dataset), str(other)]) == 0
+    assert "32 items" in capsys.readouterr().out
+    m = json.loads((out / "manifest.json").read_text())
+    assert m["seed"] == [7, 8] and m["counts"]["items"] == COUNT + 8 and len(m["sources"]) == 2
+    items = [(int(s["item"]), int(s["op_class"])) for s in ShardDataset(out, shuffle=False)]
+    assert len(items) == COUNT + 8
+    first = [(int(s["item"]), int(s["op_class"])) for s in ShardDataset(dataset, shuffle=False)]
+    assert items[:COUNT] == first
+    # the same set twice, or sets of different sizes, are refused in one line
+    assert data_main(["merge", "--out", str(tmp_path / "twice"), str(dataset), str(dataset)]) == 2
+    assert "share a seed" in capsys.readouterr().err
+    small = tmp_path / "sets" / "small"
+    generate(small, GenerateConfig(count=4, size=64, seed=9, shard_size=4, step_sample=0.0), workers=1,
+             progress=False)
+    assert data_main(["merge", "--out", str(tmp_path / "mixed"), str(dataset), str(small)]) == 2
+    assert "canvas sizes" in capsys.readouterr().err
+
+
 def test_cli_errors_are_one_line(tmp_path, capsys):
     assert data_main(["generate", "--out", str(tmp_path / "x"), "--count", "0"]) == 2
     err = capsys.readouterr().err.strip()

@@ -18,12 +18,25 @@ from OCP.BRepPrimAPI import BRepPrimAPI_MakeBox, BRepPrimAPI_MakeCylinder, BRepP
 from OCP.GC import GC_MakeArcOfCircle, GC_MakeCircle
 from OCP.gp import gp_Ax2, gp_Dir, gp_Pnt, gp_Vec
 from OCP.ShapeUpgrade import ShapeUpgrade_UnifySameDomain
-from OCP.Standard import Standard_Failure, Standard_OutOfMemory
-from OCP.StdFail import StdFail_NotDone
 from OCP.TopoDS import TopoDS
 from OCP.TopTools import TopTools_ListOfShape
 
 from .topology import edges, faces, solid_count
+
+
+def _kernel_exceptions() -> tuple[type[BaseException], ...]:
+    """Every exception type OpenCascade raises. In the Python binding they do not share the C++
+    base class (Standard_ConstructionError is not a Standard_Failure there), so catching
+    Standard_Failure alone lets, say, a chamfer's construction error escape as a crash."""
+    import importlib
+    found: set[type[BaseException]] = {MemoryError}
+    for name in ("Standard", "StdFail", "gp", "Geom", "Geom2d", "TopoDS"):
+        module = importlib.import_module(f"OCP.{name}")
+        found.update(v for v in vars(module).values() if isinstance(v, type) and issubclass(v, BaseException))
+    return tuple(sorted(found, key=lambda t: t.__name__))
+
+
+OCC_ERRORS = _kernel_exceptions()
 
 
 class KernelError(RuntimeError):
@@ -53,7 +66,7 @@ def clean(shape) -> object:
         u = ShapeUpgrade_UnifySameDomain(shape, True, True, False)
         u.Build()
         return u.Shape()
-    except (Standard_Failure, Standard_OutOfMemory, MemoryError):  # e.g. runaway memory on a degenerate result
+    except OCC_ERRORS:  # e.g. runaway memory on a degenerate result
         raise KernelError("the kernel could not tidy up the result (it is degenerate)") from None
 
 
@@ -66,7 +79,7 @@ def _boolean(api, a, b, what: str):
     api.SetRunParallel(False)
     try:
         api.Build()
-    except (Standard_Failure, StdFail_NotDone):
+    except OCC_ERRORS:
         raise KernelError(f"the kernel could not {what} the shapes") from None
     if not api.IsDone():
         raise KernelError(f"the kernel could not {what} the shapes")
@@ -114,7 +127,7 @@ def prism(face, vector) -> object:
         if not mk.IsDone():
             raise KernelError("the kernel could not extrude the profile")
         return mk.Shape()
-    except (Standard_Failure, StdFail_NotDone) as exc:
+    except OCC_ERRORS as exc:
         raise KernelError(f"the kernel could not extrude the profile ({exc})") from None
 
 
@@ -126,7 +139,7 @@ def arc_path(start, tangent, end):
             raise KernelError("the arc path is degenerate")
         edge = BRepBuilderAPI_MakeEdge(arc.Value()).Edge()
         return BRepBuilderAPI_MakeWire(edge).Wire()
-    except (Standard_Failure, StdFail_NotDone) as exc:
+    except OCC_ERRORS as exc:
         raise KernelError(f"the arc path is degenerate ({exc})") from None
 
 
@@ -137,7 +150,7 @@ def pipe(profile_face, path_wire) -> object:
         if not mk.IsDone():
             raise KernelError("the kernel could not sweep the profile along the path")
         return mk.Shape()
-    except (Standard_Failure, StdFail_NotDone) as exc:
+    except OCC_ERRORS as exc:
         raise KernelError(f"the kernel could not sweep the profile along the path ({exc})") from None
 
 
@@ -149,7 +162,7 @@ def chamfer(shape, edge_index: int, face_index: int, d1: float, d2: float):
         if not mk.IsDone():
             raise KernelError("the chamfer does not fit: the set-backs are too large for the faces beside the edge")
         return clean(mk.Shape())
-    except (Standard_Failure, StdFail_NotDone):
+    except OCC_ERRORS:
         raise KernelError("the chamfer does not fit: the set-backs are too large for the faces beside the edge") from None
 
 
@@ -161,7 +174,7 @@ def fillet(shape, edge_index: int, radius: float):
         if not mk.IsDone():
             raise KernelError("the fillet does not fit: the radius is too large for the faces beside the edge")
         return clean(mk.Shape())
-    except (Standard_Failure, StdFail_NotDone):
+    except OCC_ERRORS:
         raise KernelError("the fillet does not fit: the radius is too large for the faces beside the edge") from None
 
 

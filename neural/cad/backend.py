@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -28,8 +30,21 @@ WEIGHTS = Path(__file__).resolve().parents[2] / "assets" / "cad" / "cadnet.safet
 MAX_POINTS = 4000  # per stroke; longer strokes are resampled (a 10,000-point stroke is fine)
 
 
+@dataclass
+class Interpretation:
+    """What the last `propose` call did: time per stage (seconds) and the network's class reading."""
+
+    seconds: dict[str, float] = field(default_factory=dict)  # view, net, fit, total
+    class_probs: np.ndarray | None = None  # None when the sketch never reached the network
+    proposals: int = 0
+
+
 class CadBackend:
-    """Interprets `cad` sketches with the shipped network and the parameter fitting."""
+    """Interprets `cad` sketches with the shipped network and the parameter fitting.
+
+    `last` describes the most recent interpretation (stage times, the network's class
+    probabilities), for the status bar and the benchmarks.
+    """
 
     mode = "cad"
     title = "CAD operations (Sketch2CAD)"
@@ -38,6 +53,7 @@ class CadBackend:
         self.weights = Path(weights) if weights is not None else WEIGHTS
         self._net = None
         self._lock = threading.Lock()
+        self.last = Interpretation()
 
     @property
     def net(self):
@@ -53,25 +69,42 @@ class CadBackend:
     def propose(self, sketch: Sketch, session, top_k: int = 3) -> list:
         """Ranked proposals; [] when nothing is recognised. Never changes the document."""
         from .fit import NetOutputs, fit_proposals, rasterise_sketch
-        sketch = _tidy(sketch)
-        if sketch is None:
-            return []
-        solids = {k: b for k, b in session.bodies.items() if isinstance(b, SolidBody)}
-        if not solids:
-            return []
-        size = self.net.size
-        framed = frame_sketch(sketch, solids, size)
-        context = render_context(solids, framed.camera, size, size, lines=False)
-        stroke = rasterise_sketch(framed.sketch, size, size)
-        if not (stroke > 0).any() or not context.mask.any():
-            return []
-        body = _body_under(stroke, context)
-        if body is None:
-            return []
-        depth = np.where(context.mask, context.depth, 0.0).astype(np.float32)
-        pred = self.net.predict(stroke, view_normals(context.normal, framed.camera), depth)
-        outputs = NetOutputs(pred.class_probs, pred.stitch, pred.roles)
-        return fit_proposals(session, body, framed.sketch, context, stroke, outputs, top_k=top_k)
+        t0 = time.perf_counter()
+        info = Interpretation()
+        self.last = info
+        net = self.net  # loaded before the clock's first stage
+        t = time.perf_counter()
+        try:
+            sketch = _tidy(sketch)
+            if sketch is None:
+                return []
+            solids = {k: b for k, b in session.bodies.items() if isinstance(b, SolidBody)}
+            if not solids:
+                return []
+            size = net.size
+            framed = frame_sketch(sketch, solids, size)
+            context = render_context(solids, framed.camera, size, size, lines=False)
+            stroke = rasterise_sketch(framed.sketch, size, size)
+            if not (stroke > 0).any() or not context.mask.any():
+                return []
+            body = _body_under(stroke, context)
+            if body is None:
+                return []
+            depth = np.where(context.mask, context.depth, 0.0).astype(np.float32)
+            normals = view_normals(context.normal, framed.camera)
+            info.seconds["view"] = time.perf_counter() - t
+            t = time.perf_counter()
+            pred = net.predict(stroke, normals, depth)
+            info.class_probs = pred.class_probs
+            info.seconds["net"] = time.perf_counter() - t
+            t = time.perf_counter()
+            outputs = NetOutputs(pred.class_probs, pred.stitch, pred.roles)
+            proposals = fit_proposals(session, body, framed.sketch, context, stroke, outputs, top_k=top_k)
+            info.seconds["fit"] = time.perf_counter() - t
+            info.proposals = len(proposals)
+            return proposals
+        finally:
+            info.seconds["total"] = time.perf_counter() - t0
 
 
 def _tidy(sketch: Sketch) -> Sketch | None:

@@ -11,7 +11,10 @@ the class, so proposals for the top few classes reuse the same maps.
 Layout (channels c0..c3, default 16-32-64-128, input 128x128, plain 3x3 conv + BatchNorm + ReLU):
 
     encoder   e0 c0 @1   e1 c1 @1/2   e2 c2 @1/4   e3 c3 @1/8   bottleneck c3 @1/16
-    class     [global mean, global max] of the bottleneck -> 64 -> 4 logits
+    class     [global mean, global max] of the bottleneck -> 64 -> 4 logits; with `stroke_pool`,
+              also the full-resolution decoder features averaged over the ink of each curve role
+              (weights: the role head's own probabilities, not back-propagated) and each role's
+              share of the ink
     decoder   feature-pyramid style: upsample, add the skip, one 3x3 conv per scale down to c0 @1
     heads     1x1 conv at full resolution: stitching-face logit (1), curve-role logits (4)
 
@@ -51,6 +54,10 @@ class NetConfig:
     classes: int = 4
     roles: int = 4
     class_hidden: int = 64
+    # The class head also reads the decoder's full-resolution features pooled over the ink of each
+    # curve role. Whether a line leaves a face along its normal (add) or slanted (sweep) is a
+    # full-resolution, per-stroke fact that global pooling of the 1/16 bottleneck blurs away.
+    stroke_pool: bool = False
 
     def __post_init__(self) -> None:
         if len(self.channels) != 4 or any(int(c) < 1 for c in self.channels):
@@ -94,7 +101,8 @@ class CadUNet(nn.Module):
         self.e2 = nn.Sequential(_conv(c1, c2, 2), _conv(c2, c2))
         self.e3 = nn.Sequential(_conv(c2, c3, 2), _conv(c3, c3))
         self.bottleneck = nn.Sequential(_conv(c3, c3, 2), _conv(c3, c3))
-        self.class_head = nn.Sequential(nn.Linear(2 * c3, config.class_hidden), nn.ReLU(inplace=True),
+        pooled = 2 * c3 + ((config.roles - 1) * (c0 + 1) if config.stroke_pool else 0)
+        self.class_head = nn.Sequential(nn.Linear(pooled, config.class_hidden), nn.ReLU(inplace=True),
                                         nn.Linear(config.class_hidden, config.classes))
         self.lateral = nn.Conv2d(c3, c3, 1)
         self.d3 = _conv(c3, c2)
@@ -110,13 +118,30 @@ class CadUNet(nn.Module):
         s2 = self.e2(s1)
         s3 = self.e3(s2)
         b = self.bottleneck(s3)
-        pooled = torch.cat([b.mean(dim=(2, 3)), b.amax(dim=(2, 3))], dim=1)
-        logits = self.class_head(pooled)
         y = self.d3(s3 + _up(self.lateral(b)))
         y = self.d2(s2 + _up(y))
         y = self.d1(s1 + _up(y))
         y = self.d0(s0 + _up(y))
-        return Outputs(logits, self.stitch_head(y), self.role_head(y))
+        roles = self.role_head(y)
+        pooled = [b.mean(dim=(2, 3)), b.amax(dim=(2, 3))]
+        if self.config.stroke_pool:
+            pooled += _role_pool(y, roles, x[:, :1])
+        logits = self.class_head(torch.cat(pooled, dim=1))
+        return Outputs(logits, self.stitch_head(y), roles)
+
+
+def _role_pool(y: torch.Tensor, role_logits: torch.Tensor, stroke: torch.Tensor) -> list[torch.Tensor]:
+    """Features averaged over the ink of each curve role (base, profile, offset), and each role's ink share.
+
+    `stroke` is the input's stroke channel (0 ink .. 1 paper). The role weights are detached: the
+    class loss should not bend the segmentation towards what helps classification.
+    """
+    ink = (1.0 - stroke).clamp(0.0, 1.0)
+    w = torch.softmax(role_logits.detach(), dim=1)[:, 1:] * ink  # (B, R-1, H, W)
+    mass = w.sum(dim=(2, 3))  # (B, R-1)
+    feats = torch.einsum("brhw,bchw->brc", w, y) / (mass[..., None] + 1e-3)
+    share = mass / (ink.sum(dim=(2, 3)) + 1e-3)
+    return [feats.flatten(1), share]
 
 
 def _up(x: torch.Tensor) -> torch.Tensor:

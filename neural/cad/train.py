@@ -50,7 +50,8 @@ from torch.utils.data import DataLoader
 from sketchforge.modeling.files import atomic_write, atomic_write_bytes
 
 from ..synth.dataset import ShardDataset
-from .net import FORMAT, VERSION, CadUNet, NetConfig, Outputs, count_flops, count_params, readable, save_weights
+from .net import (FORMAT, VERSION, CadUNet, NetConfig, Outputs, count_flops, count_params, read_weights, readable,
+                  save_weights)
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,8 @@ class TrainConfig:
     val_every: int = 250
     augment: bool = True
     channels: tuple[int, int, int, int] = (16, 32, 64, 128)
+    stroke_pool: bool = False  # NetConfig.stroke_pool: the class head also reads role-pooled features
+    init: str | None = None  # weight file to start from (tensors of matching name and shape)
 
     def to_json(self) -> dict:
         d = dict(self.__dict__)
@@ -333,7 +336,8 @@ def train(config: TrainConfig, out: str | Path, threads: int | None = None, max_
 
     torch.manual_seed(config.seed)
     # channels-last convolutions run about 1.5x faster on the CPU (oneDNN's native layout).
-    model = CadUNet(NetConfig(channels=config.channels, size=size)).to(memory_format=torch.channels_last)
+    model = CadUNet(NetConfig(channels=config.channels, size=size, stroke_pool=config.stroke_pool))
+    model = model.to(memory_format=torch.channels_last)
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     steps_per_epoch = max(int(train_manifest["counts"]["items"]) // config.batch, 1)
     total_steps = steps_per_epoch * config.epochs
@@ -346,6 +350,8 @@ def train(config: TrainConfig, out: str | Path, threads: int | None = None, max_
                              "use the same settings to continue it, or another --out folder")
         log.info("continuing %s at epoch %d, step %d", run, state["epoch"], state["step"])
     else:
+        if config.init is not None:
+            _warm_start(model, config.init)
         state = {
             "format": STATE_FORMAT, "version": 1, "config": config.to_json(),
             "epoch": 0, "batch_in_epoch": 0, "step": 0, "items_seen": 0,
@@ -464,6 +470,18 @@ def train(config: TrainConfig, out: str | Path, threads: int | None = None, max_
     return state
 
 
+def _warm_start(model: CadUNet, path: str) -> None:
+    """Copy every tensor of a weight file whose name and shape match the model's (a new head starts fresh)."""
+    _, tensors, _ = read_weights(path)
+    own = model.state_dict()
+    taken = {k: v for k, v in tensors.items() if k in own and own[k].shape == v.shape}
+    if not taken:
+        raise TrainError(f"--init {path} shares no tensor with this network; pick weights of the same widths")
+    model.load_state_dict(taken, strict=False)
+    fresh = sorted(k for k in own if k not in taken)
+    log.info("started from %s: %d tensors taken, %d fresh (%s)", path, len(taken), len(fresh), ", ".join(fresh))
+
+
 def _just_validated(state: dict, config: TrainConfig) -> bool:
     return bool(config.val_every) and state["step"] % config.val_every == 0
 
@@ -480,6 +498,8 @@ def _append(path: Path, record: dict) -> None:
 
 
 def _check(config: TrainConfig) -> None:
+    if config.init is not None and not Path(config.init).is_file():
+        raise TrainError(f"--init {config.init} is not a file; give a weight file such as assets/cad/cadnet.safetensors")
     if config.epochs < 1:
         raise TrainError(f"--epochs must be at least 1, got {config.epochs}")
     if config.batch < 2:
@@ -519,6 +539,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--val-every", type=int, default=250, help="validate every N steps as well as at epoch ends")
     p.add_argument("--channels", default="16,32,64,128", help="encoder widths c0,c1,c2,c3")
     p.add_argument("--no-augment", action="store_true", help="train on the rendered strokes as they are")
+    p.add_argument("--stroke-pool", action="store_true",
+                   help="the class head also reads decoder features pooled over each curve role's ink")
+    p.add_argument("--init", type=Path, default=None,
+                   help="start from this weight file (tensors of matching name and shape; new heads start fresh)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
 
@@ -538,7 +562,8 @@ def main(argv: list[str] | None = None) -> int:
         config = TrainConfig(data=str(a.data), val=str(a.val) if a.val is not None else None, epochs=a.epochs,
                              batch=a.batch, lr=a.lr, weight_decay=a.weight_decay, seed=a.seed, workers=a.workers,
                              val_every=a.val_every, augment=not a.no_augment,
-                             channels=channels)  # type: ignore[arg-type]
+                             channels=channels, stroke_pool=a.stroke_pool,  # type: ignore[arg-type]
+                             init=str(a.init) if a.init is not None else None)
         state = train(config, a.out, threads=a.threads, max_minutes=a.max_minutes, patience=a.patience,
                       max_steps=a.max_steps, progress=not a.quiet)
     except (TrainError, FileNotFoundError) as exc:

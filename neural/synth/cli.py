@@ -3,6 +3,7 @@
     sketchforge-data generate --out DIR --count N [--size 128] [--seed S] [--workers W]
                               [--style-factor F] [--step-sample 0.02] [--balance 1,1,1,1] ...
     sketchforge-data show DIR [--out sheet.png] [--n 24]
+    sketchforge-data merge --out DIR SET SET [SET ...]
 
 Errors (bad arguments, a folder made with other settings, an unreadable dataset) are one line on
 stderr and a non-zero exit status.
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .shards import DataError, GenerateConfig, generate, read_shard, write_file
+from .shards import DataError, GenerateConfig, generate, merge_sets, read_shard, write_file
 
 PROG = "sketchforge-data"
 
@@ -67,6 +68,9 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--n", type=int, default=24, help="number of items")
     s.add_argument("--cols", type=int, default=6)
     s.add_argument("--scale", type=int, default=2, help="pixels per item pixel")
+    m = sub.add_parser("merge", help="one training set from several finished sets (a manifest, no copies)")
+    m.add_argument("--out", required=True, type=Path, help="folder for the merged manifest")
+    m.add_argument("sets", nargs="+", type=Path, help="finished dataset folders of one canvas size")
     return p
 
 
@@ -78,7 +82,12 @@ def main(argv: list[str] | None = None) -> int:
             return _generate(args)
         if args.command == "show":
             return _show(args)
-        raise DataError("give a command: generate or show (see --help)")
+        if args.command == "merge":
+            m = merge_sets(args.out, args.sets)
+            print(f"{m['counts']['items']} items in {len(m['shards'])} shards of {len(args.sets)} sets under "
+                  f"{args.out}; per class {m['counts']['per_class']}")
+            return 0
+        raise DataError("give a command: generate, show or merge (see --help)")
     except (DataError, OSError) as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2

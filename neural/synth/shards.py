@@ -25,7 +25,7 @@ import time
 from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -354,7 +354,9 @@ def generate(out: str | Path, config: GenerateConfig, workers: int = 1, progress
         _save_progress(out, prog)
 
     try:
-        if workers == 1 or len(pending) <= 1:
+        # One worker runs in this process; more run in capped worker processes, even for one shard
+        # left (a resumed run's last shard is as likely as any to meet a runaway boolean).
+        if workers == 1:
             for k in pending:
                 finished(make_shard(out, config, k, on_item=(lambda: bar.update(1)) if bar else None).to_json())
         else:
@@ -462,6 +464,49 @@ def build_manifest(config: GenerateConfig, done: dict) -> dict:
         "when": time.strftime("%Y-%m-%dT%H:%M:%S"),
         "cpu_count": os.cpu_count(),
     }
+
+
+def merge_sets(out: str | Path, roots: Sequence[str | Path]) -> dict:
+    """A dataset folder `out` whose manifest lists the shards of several finished sets (no copies:
+    the shards are named relative to `out`, so keep the folders where they are). The sets must
+    have the same canvas size and different seeds; counts add up, `sources` records each set."""
+    out = Path(out)
+    if len(roots) < 2:
+        raise DataError("merge needs at least two dataset folders")
+    manifests = []
+    for root in roots:
+        path = Path(root) / "manifest.json"
+        if not path.is_file():
+            raise DataError(f"{root} has no manifest.json; finish it with `sketchforge-data generate` first")
+        manifests.append(json.loads(path.read_text()))
+    sizes = {tuple(m["size"]) for m in manifests}
+    if len(sizes) > 1:
+        raise DataError(f"the sets have different canvas sizes {sorted(sizes)}; merge sets of one size")
+    seeds = [m["seed"] for m in manifests]
+    if len(set(map(json.dumps, seeds))) < len(seeds):
+        raise DataError(f"two sets share a seed ({seeds}): their items would repeat")
+    out.mkdir(parents=True, exist_ok=True)
+    merged = dict(manifests[0])
+    shards, per_class, per_op = [], np.zeros(4, np.int64), Counter()
+    items = seqs = steps = 0
+    for root, m in zip(roots, manifests):
+        rel = Path(os.path.relpath(Path(root).resolve(), out.resolve()))
+        shards += [{**s, "npz": str(rel / s["npz"]), "jsonl": str(rel / s["jsonl"])} for s in m["shards"]]
+        c = m["counts"]
+        per_class += np.asarray(c["per_class"], np.int64)
+        per_op.update(c["per_op"])
+        items, seqs, steps = items + c["items"], seqs + c["sequences"], steps + c["items_with_step_files"]
+    merged.update(
+        complete=all(m.get("complete", False) for m in manifests), seed=seeds, shards=shards,
+        counts={"items": items, "per_class": per_class.tolist(), "per_op": dict(per_op), "sequences": seqs,
+                "items_with_step_files": steps},
+        sources=[{"path": str(r), "seed": m["seed"], "config": m["config"], "items": m["counts"]["items"]}
+                 for r, m in zip(roots, manifests)],
+        when=time.strftime("%Y-%m-%dT%H:%M:%S"))
+    for key in ("operations", "views_rejected", "worker_seconds"):
+        merged.pop(key, None)
+    write_file(out / "manifest.json", json.dumps(merged, indent=1).encode("utf-8"))
+    return merged
 
 
 def read_shard(path: str | Path) -> dict[str, np.ndarray]:

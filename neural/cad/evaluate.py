@@ -1,0 +1,369 @@
+"""Held-out evaluation of the `cad` interpretation: the network's maps, and whole interpretations.
+
+    sketchforge-eval-cad --data data/test [--weights W] [--limit N] [--pipeline N] [--workers 2]
+                         [--out results.json]
+
+Two parts, both on a set made by `sketchforge-data generate` with a seed never used in training:
+
+network   every item's stored input (the generator's own view and raster) through the network:
+          operation accuracy with the confusion matrix, stitching-face IoU (sigmoid > 0.5 against
+          the mask, mean over items), curve-role accuracy over stroke pixels. Fast (batched).
+pipeline  the first N items interpreted exactly as the app does it: the item's history is
+          replayed into a `Session` (the model before the operation), the item's sketch file goes
+          through the `cad` back end (framing, context renders, network, fitting), and the
+          proposals are compared with the recorded operation applied to the same model:
+            - the top proposal's operation (extrude, add, subtract, bevel, sweep) and its class;
+            - the class the network gave the framed view (before fitting re-ranks);
+            - relative size error and sign of the top proposal (`metrics.distance_error`);
+            - volume IoU of the applied result against the truth, top proposal and best of the top 3;
+            - IoU of the changed region alone (`metrics.changed_iou`), which small operations need;
+            - seconds per stage (view = framing + context renders, net, fit) and in total.
+          Items run in worker processes (one thread each), whole shards per process.
+
+Writes the figures as JSON (`--out`) and prints a table. The benchmark `benchmarks/bench_cad.py`
+runs this on the test sets and adds the timing and command-line replay figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import multiprocessing as mp
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+PROG = "sketchforge-eval-cad"
+CLASS_NAMES = ("extrude", "add/subtract", "bevel", "sweep")
+OP_CLASS = {"extrude": 0, "add": 1, "subtract": 1, "bevel": 2, "sweep": 3}
+IOU_OK = 0.95
+BODY = "body1"
+_THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+class EvalError(ValueError):
+    """A set or weight file evaluation cannot use; the message says what to do."""
+
+
+def manifest(root: Path) -> dict:
+    path = Path(root) / "manifest.json"
+    if not path.is_file():
+        raise EvalError(f"{root} has no manifest.json; make the set with `sketchforge-data generate` "
+                        "(rerun it to finish an interrupted one)")
+    return json.loads(path.read_text())
+
+
+# -- the network's maps ---------------------------------------------------------------------------
+def evaluate_network(weights: Path, root: Path, limit: int | None = None, batch: int = 64) -> dict:
+    """Operation accuracy + confusion, stitching-face IoU and role accuracy on the stored inputs."""
+    import torch
+
+    from ..synth.dataset import ShardDataset
+    from .net import load_model
+    from .train import evaluate
+
+    model, extra = load_model(weights)
+    model = model.to(memory_format=torch.channels_last)
+    ds = ShardDataset(root, shuffle=False, seed=0)
+
+    def batches() -> Iterator[dict]:
+        buf: list[dict] = []
+        seen = 0
+        for item in ds:
+            if limit is not None and seen >= limit:
+                break
+            buf.append(item)
+            seen += 1
+            if len(buf) == batch:
+                yield _collate(buf)
+                buf = []
+        if buf:
+            yield _collate(buf)
+
+    t = time.perf_counter()
+    res = evaluate(model, batches())
+    res["seconds"] = round(time.perf_counter() - t, 1)
+    res["per_class_acc"] = [round(row[i] / max(sum(row), 1), 4) for i, row in enumerate(res["confusion"])]
+    res.pop("score", None)
+    return res
+
+
+def _collate(items: list[dict]) -> dict:
+    from torch.utils.data import default_collate
+    return default_collate(items)
+
+
+# -- whole interpretations ------------------------------------------------------------------------
+def _records(root: Path, m: dict) -> list[list[dict]]:
+    from ..synth.shards import read_records
+    return [read_records(root / s["jsonl"]) for s in m["shards"]]
+
+
+def _session_for(history: list[dict]):
+    from sketchforge.modeling.session import Session
+    session = Session()
+    for step in history:
+        session.apply(session.operations.get(step["op"]).from_params(step["params"]))
+    return session
+
+
+def interpret_item(backend, session, rec: dict, top_k: int = 3) -> dict:
+    """One item through the back end, scored against its recorded operation. Never changes `session`."""
+    from sketchforge.modeling.sketch import Sketch
+
+    from .metrics import changed_iou, distance_error, sign_of, volume_iou
+
+    gt = session.operations.get(rec["operation"]["op"]).from_params(rec["operation"]["params"])
+    before = session.solid(BODY)
+    truth = gt.apply(session.document.state).solid(BODY)
+    sketch = Sketch.from_json(rec["sketch"])
+    revision = session.document.revision
+    try:
+        proposals = backend.propose(sketch, session, top_k=top_k)
+        error = None
+    except Exception as exc:  # noqa: BLE001 - counted as a failed item, the message is kept
+        proposals, error = [], f"{type(exc).__name__}: {exc}"
+    if session.document.revision is not revision:
+        raise RuntimeError("interpreting changed the document")
+    info = backend.last
+    ious, changed = [], None
+    for k, p in enumerate(proposals):
+        try:
+            result = p.operation.apply(session.document.state).solid(BODY)
+        except Exception:  # noqa: BLE001 - proposals are validated when made; score 0 if one still fails
+            ious.append(0.0)
+            continue
+        ious.append(volume_iou(result, truth))
+        if k == 0:
+            changed = changed_iou(before, truth, result)
+    top = proposals[0].operation if proposals else None
+    probs = info.class_probs
+    return {
+        "item": rec["item"], "shard": rec["shard"], "class": int(rec["op_class"]), "op": gt.id,
+        "proposals": [p.operation.id for p in proposals],
+        "op_ok": bool(top is not None and top.id == gt.id),
+        "class_ok": bool(top is not None and OP_CLASS[top.id] == OP_CLASS[gt.id]),
+        "net_class": int(np.argmax(probs)) if probs is not None else None,
+        "distance_error": distance_error(top, gt, before) if top is not None else math.nan,
+        "sign_ok": None if sign_of(gt) is None else bool(top is not None and sign_of(top) == sign_of(gt)),
+        "iou_top1": ious[0] if ious else 0.0,
+        "iou_top3": max(ious) if ious else 0.0,
+        "changed_iou_top1": changed if changed is not None else 0.0,
+        "seconds": {k: round(v, 5) for k, v in info.seconds.items()},
+        "error": error,
+    }
+
+
+def _shard_rows(args: tuple[str, str | None, int, int, int]) -> list[dict]:
+    root, weights, shard, first, count = args
+    from .backend import CadBackend
+    backend = CadBackend(weights)
+    records = _records(Path(root), manifest(Path(root)))[shard][first:first + count]
+    rows: list[dict] = []
+    cache: tuple[str, object] | None = None
+    for rec in records:
+        key = json.dumps(rec["history"], sort_keys=True)
+        if cache is None or cache[0] != key:
+            cache = (key, _session_for(rec["history"]))
+        rows.append(interpret_item(backend, cache[1], rec))
+    return rows
+
+
+def evaluate_pipeline(root: Path, weights: Path | None = None, limit: int | None = None, workers: int = 2,
+                      progress: bool = True) -> list[dict]:
+    """Rows of `interpret_item` for the first `limit` items (all when None), in item order."""
+    m = manifest(root)
+    jobs, left = [], limit if limit is not None else m["counts"]["items"]
+    for k, s in enumerate(m["shards"]):
+        if left <= 0:
+            break
+        n = min(int(s["items"]), left)
+        # half shards keep both workers busy to the end of a short run
+        step = max(8, (n + 1) // 2) if limit is not None and limit < 4 * 128 else n
+        for first in range(0, n, step):
+            jobs.append((str(root), str(weights) if weights else None, k, first, min(step, n - first)))
+        left -= n
+    bar = None
+    if progress:
+        from tqdm import tqdm
+        bar = tqdm(total=sum(j[4] for j in jobs), unit="item", desc="interpreting", dynamic_ncols=True)
+    results: dict[int, list[dict]] = {}
+    try:
+        if workers <= 1:
+            for i, job in enumerate(jobs):
+                results[i] = _shard_rows(job)
+                if bar is not None:
+                    bar.update(job[4])
+        else:
+            ctx = mp.get_context("spawn")
+            saved = {k: os.environ.get(k) for k in _THREAD_VARS}
+            for k in _THREAD_VARS:
+                os.environ[k] = "1"
+            try:
+                pool = ctx.Pool(min(workers, len(jobs)), initializer=_one_thread)
+            finally:
+                for k, v in saved.items():
+                    os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
+            with pool:
+                for i, rows in pool.imap(_indexed, list(enumerate(jobs))):
+                    results[i] = rows
+                    if bar is not None:
+                        bar.update(len(rows))
+    finally:
+        if bar is not None:
+            bar.close()
+    return [r for i in sorted(results) for r in results[i]]
+
+
+def _one_thread() -> None:
+    import torch
+    torch.set_num_threads(1)
+
+
+def _indexed(job: tuple[int, tuple]) -> tuple[int, list[dict]]:
+    return job[0], _shard_rows(job[1])
+
+
+def summarise(rows: list[dict]) -> dict:
+    """Figures of pipeline rows: overall, per class, and the confusion of the top proposal's class."""
+    def figures(sel: list[dict]) -> dict:
+        if not sel:
+            return {}
+        err = np.array([r["distance_error"] for r in sel], float)
+        signs = [r["sign_ok"] for r in sel if r["sign_ok"] is not None]
+        net = [r["net_class"] == r["class"] for r in sel if r["net_class"] is not None]
+        total = np.array([r["seconds"].get("total", 0.0) for r in sel]) * 1e3
+        return {
+            "items": len(sel),
+            "top1_op_accuracy": _r(np.mean([r["op_ok"] for r in sel])),
+            "top1_class_accuracy": _r(np.mean([r["class_ok"] for r in sel])),
+            "network_class_accuracy": _r(np.mean(net)) if net else None,
+            "median_rel_distance_error": _r(np.nanmedian(err)) if np.isfinite(err).any() else None,
+            "distance_compared": int(np.isfinite(err).sum()),
+            "sign_accuracy": _r(np.mean(signs)) if signs else None,
+            "iou95_top1": _r(np.mean([r["iou_top1"] >= IOU_OK for r in sel])),
+            "iou95_top3": _r(np.mean([r["iou_top3"] >= IOU_OK for r in sel])),
+            "mean_iou_top1": _r(np.mean([r["iou_top1"] for r in sel])),
+            "changed_iou_median": _r(np.median([r["changed_iou_top1"] for r in sel])),
+            "changed_iou80_top1": _r(np.mean([r["changed_iou_top1"] >= 0.8 for r in sel])),
+            "no_proposal": int(sum(not r["proposals"] for r in sel)),
+            "errors": int(sum(r["error"] is not None for r in sel)),
+            "ms_total_p50": round(float(np.median(total)), 1),
+            "ms_total_p95": round(float(np.percentile(total, 95)), 1),
+        }
+
+    confusion = np.zeros((4, 5), np.int64)  # truth class x (predicted class, or 4: no proposal)
+    for r in rows:
+        confusion[r["class"], OP_CLASS[r["proposals"][0]] if r["proposals"] else 4] += 1
+    stages = {}
+    for stage in ("view", "net", "fit", "total"):
+        ms = np.array([r["seconds"][stage] for r in rows if stage in r["seconds"]]) * 1e3
+        if len(ms):
+            stages[stage] = {"p50": round(float(np.median(ms)), 1), "p95": round(float(np.percentile(ms, 95)), 1)}
+    return {"all": figures(rows),
+            "per_class": {CLASS_NAMES[c]: figures([r for r in rows if r["class"] == c]) for c in range(4)},
+            "confusion_top1": {"rows": "truth " + ", ".join(CLASS_NAMES),
+                               "columns": "top proposal " + ", ".join(CLASS_NAMES) + ", no proposal",
+                               "counts": confusion.tolist()},
+            "stage_ms": stages}
+
+
+def _r(x) -> float:
+    return round(float(x), 4)
+
+
+def table(network: dict | None, pipeline: dict | None) -> str:
+    lines = []
+    if network:
+        lines.append(f"network ({network['items']} items): operation {network['class_acc']:.4f}, "
+                     f"stitching-face IoU {network['stitch_iou']:.4f}, curve roles {network['role_acc']:.4f}")
+        lines.append("  confusion (rows truth, columns prediction: " + ", ".join(CLASS_NAMES) + ")")
+        for name, row in zip(CLASS_NAMES, network["confusion"]):
+            lines.append(f"  {name:13s} " + " ".join(f"{v:6d}" for v in row))
+    if pipeline:
+        head = (f"{'class':13s} {'n':>5s} {'op':>6s} {'class':>6s} {'net':>6s} {'dist':>6s} {'sign':>6s} "
+                f"{'IoU1':>6s} {'IoU3':>6s} {'chg':>6s} {'p50ms':>6s} {'p95ms':>6s}")
+        lines.append(head)
+        for name, f in [*pipeline["per_class"].items(), ("all", pipeline["all"])]:
+            if not f:
+                continue
+            lines.append(f"{name:13s} {f['items']:5d} {f['top1_op_accuracy']:6.3f} {f['top1_class_accuracy']:6.3f} "
+                         f"{_f(f['network_class_accuracy'])} {_f(f['median_rel_distance_error'])} "
+                         f"{_f(f['sign_accuracy'])} {f['iou95_top1']:6.3f} {f['iou95_top3']:6.3f} "
+                         f"{f['changed_iou_median']:6.3f} {f['ms_total_p50']:6.1f} {f['ms_total_p95']:6.1f}")
+        lines.append("  stages (ms): " + ", ".join(f"{k} p50 {v['p50']} p95 {v['p95']}"
+                                                   for k, v in pipeline["stage_ms"].items()))
+    return "\n".join(lines)
+
+
+def _f(x) -> str:
+    return f"{x:6.3f}" if x is not None else f"{'-':>6s}"
+
+
+# -- command line ---------------------------------------------------------------------------------
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, not the usage block
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog=PROG, description="Evaluate the cad interpretation on a held-out set (see the module docs).")
+    p.add_argument("--data", required=True, type=Path, help="a set made by `sketchforge-data generate` (unseen seed)")
+    p.add_argument("--weights", type=Path, default=None, help="network weights (default: the shipped ones)")
+    p.add_argument("--limit", type=int, default=None, help="network part: at most this many items (default all)")
+    p.add_argument("--pipeline", type=int, default=None,
+                   help="whole interpretations of the first N items (default all; 0 skips them)")
+    p.add_argument("--workers", type=int, default=2, help="processes for the interpretations (one thread each)")
+    p.add_argument("--out", type=Path, default=None, help="write the figures and per-item rows here (JSON)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+def run(data: Path, weights: Path | None = None, limit: int | None = None, pipeline: int | None = None,
+        workers: int = 2, progress: bool = True) -> dict:
+    """Both parts; the dictionary `--out` writes."""
+    from .backend import WEIGHTS
+    m = manifest(data)
+    weights = Path(weights) if weights is not None else WEIGHTS
+    if not weights.is_file():
+        raise EvalError(f"no weight file at {weights}; train one with sketchforge-train-cad")
+    t = time.perf_counter()
+    net = evaluate_network(weights, data, limit)
+    rows = evaluate_pipeline(data, weights, pipeline, workers, progress) if pipeline != 0 else []
+    return {
+        "data": {"path": str(data), "seed": m.get("seed"), "items": m["counts"]["items"],
+                 "style_factor": m["config"].get("style_factor"), "size": m["size"][0]},
+        "weights": str(weights), "iou_threshold": IOU_OK, "workers": workers,
+        "network": net, "pipeline": summarise(rows) if rows else None, "rows": rows,
+        "seconds": round(time.perf_counter() - t, 1),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    a = _parser().parse_args(argv)
+    try:
+        if a.workers < 1:
+            raise EvalError(f"--workers must be at least 1, got {a.workers}")
+        res = run(a.data, a.weights, a.limit, a.pipeline, a.workers, not a.quiet)
+    except (EvalError, FileNotFoundError, ValueError) as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+    if a.out is not None:
+        from sketchforge.modeling.files import atomic_write_bytes
+        atomic_write_bytes(a.out, json.dumps(res, indent=1).encode("utf-8"))
+    print(table(res["network"], res["pipeline"]))
+    if a.out is not None:
+        print(f"wrote {a.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
