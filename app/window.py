@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,7 @@ class MainWindow(QMainWindow):
         self.proposals: list[Proposal] = []
         self.previews: list[Any] = []  # ghost bodies per proposal (None when it did not apply)
         self.proposal_index = 0
+        self._last_interpretation = ""  # " · 84 ms (view 12, network 11, fitting 61)" after an interpretation
         self._interpreting_sketch: Sketch | None = None
 
         from .viewport import Viewport
@@ -475,21 +477,24 @@ class MainWindow(QMainWindow):
         session = self.session
 
         def job(progress):
+            t = time.perf_counter()
             proposals = session.interpret(sketch)
             previews = []
             for k, p in enumerate(proposals):
                 progress(k, len(proposals))
                 try:
-                    previews.append(p.operation.apply(state))
+                    previews.append(p.apply_to(state))
                 except Exception as exc:  # a proposal that does not apply is shown as such
                     previews.append(exc)
-            return proposals, previews, state
+            return proposals, previews, state, _interpretation_note(session.backend(sketch.mode),
+                                                                    time.perf_counter() - t)
 
         return self.jobs.run("Interpreting", job, self._proposals_ready,
                              lambda msg: self.show_message(f"Interpretation failed: {msg}", error=True))
 
     def _proposals_ready(self, result) -> None:
-        proposals, previews, state = result
+        proposals, previews, state, note = result
+        self._last_interpretation = note
         if state is not self.session.document.state or not self.viewport.strokes():
             return  # the model or the sketch changed meanwhile: stale
         self.proposals, self.previews, self.proposal_index = list(proposals), list(previews), 0
@@ -510,7 +515,7 @@ class MainWindow(QMainWindow):
         else:
             changed = {k: b for k, b in preview.bodies.items() if self.session.bodies.get(k) is not b}
             self.viewport.set_ghost(changed, label)
-        self.show_message("Tab: next proposal · Enter: accept · Esc: dismiss")
+        self.show_message("Tab: next proposal · Enter: accept · Esc: dismiss" + self._last_interpretation)
 
     def next_proposal(self) -> None:
         if self.proposals:
@@ -614,6 +619,16 @@ class MainWindow(QMainWindow):
             self.console.shutdown()
         self.bridge.detach()
         event.accept()
+
+
+def _interpretation_note(backend, seconds: float) -> str:
+    """' · 84 ms (view 12, network 11, fitting 61)': the last interpretation's time for the status bar;
+    the stages where the back end reports them (`last.seconds`)."""
+    note = f" · {seconds * 1e3:.0f} ms"
+    stages = getattr(getattr(backend, "last", None), "seconds", None) or {}
+    names = {"view": "view", "net": "network", "fit": "fitting"}
+    parts = [f"{names[k]} {stages[k] * 1e3:.0f}" for k in names if k in stages]
+    return note + (f" ({', '.join(parts)})" if parts else "")
 
 
 def _short(value: Any) -> str:

@@ -34,6 +34,16 @@ class Proposal:
     operation: Operation
     score: float
     extra: Mapping[str, Any] = field(default_factory=dict)
+    # A back end that already applied the operation (to check it) may hand over the state it got,
+    # with the state it applied it to; `apply_to` then reuses it instead of running the kernel again.
+    base: ModelState | None = field(default=None, compare=False, repr=False)
+    result: ModelState | None = field(default=None, compare=False, repr=False)
+
+    def apply_to(self, state: ModelState) -> ModelState:
+        """The state after this proposal's operation (raises OperationError like `Operation.apply`)."""
+        if self.result is not None and self.base is state:
+            return self.result
+        return self.operation.apply(state)
 
     def to_json(self) -> dict:
         return {"operation": self.operation.id, "params": self.operation.params(), "score": float(self.score),

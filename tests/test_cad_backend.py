@@ -49,8 +49,14 @@ def test_proposals_for_generated_sketches_are_valid_operations(items):
         for p in props:
             assert p.operation.id in ("extrude", "add", "subtract", "bevel", "sweep")
             assert 0.0 <= p.score <= 1.0
-            p.operation.apply(state)  # each proposal applies
+            fresh = p.operation.apply(state)  # each proposal applies
+            kept = p.apply_to(state)  # and hands over the result the fitting already computed
+            assert kept is p.result and kept.solid("body1").volume == pytest.approx(fresh.solid("body1").volume)
         seen += bool(props)
+        if props:
+            t = backend.last.seconds  # stage times for the status bar and the benchmarks
+            assert set(t) == {"view", "net", "fit", "total"} and t["total"] >= t["view"] + t["net"] + t["fit"]
+            assert backend.last.class_probs.shape == (4,) and backend.last.proposals == len(props)
     assert seen >= 4  # most sketches are read as something
 
 
@@ -101,3 +107,27 @@ def test_interpret_command_applies_the_best_proposal_and_reports(items, tmp_path
         else:
             assert code == 1 and "nothing recognised" in err and not out.exists()
     assert 0 in codes
+
+
+def test_evaluation_command_scores_a_held_out_set(items, tmp_path, capsys):
+    from sketchforge.neural.cad.evaluate import main as eval_main
+    out = tmp_path / "figures.json"
+    assert eval_main(["--data", str(items), "--pipeline", "8", "--workers", "1", "--quiet", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "network (8 items)" in printed and "stages (ms)" in printed
+    res = json.loads(out.read_text())
+    net, pipe = res["network"], res["pipeline"]
+    assert net["items"] == 8 and sum(map(sum, net["confusion"])) == 8
+    assert 0.0 <= net["stitch_iou"] <= 1.0 and 0.0 <= net["role_acc"] <= 1.0
+    assert len(res["rows"]) == 8 and pipe["all"]["items"] == 8
+    assert sum(map(sum, pipe["confusion_top1"]["counts"])) == 8
+    for r in res["rows"]:
+        assert r["error"] is None and 0.0 <= r["iou_top1"] <= r["iou_top3"] <= 1.0
+        assert r["op"] in ("extrude", "add", "subtract", "bevel", "sweep")
+    # an interpretation that matches the recorded operation scores (nearly) 1 on the whole part
+    good = [r for r in res["rows"] if r["op_ok"] and r["distance_error"] < 0.02]
+    assert all(r["iou_top1"] > 0.97 for r in good)
+    # a folder that is not a data set: one line, exit 2
+    assert eval_main(["--data", str(tmp_path), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "no manifest.json" in err and len(err.splitlines()) == 1

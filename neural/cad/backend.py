@@ -10,6 +10,7 @@ Registered through the `sketchforge.backends` entry-point group like any plugin'
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -50,7 +51,10 @@ class CadBackend:
     title = "CAD operations (Sketch2CAD)"
 
     def __init__(self, weights: str | Path | None = None) -> None:
-        self.weights = Path(weights) if weights is not None else WEIGHTS
+        # SKETCHFORGE_CAD_WEIGHTS picks other weights for the app and the command line (to compare runs)
+        if weights is None:
+            weights = os.environ.get("SKETCHFORGE_CAD_WEIGHTS") or WEIGHTS
+        self.weights = Path(weights)
         self._net = None
         self._lock = threading.Lock()
         self.last = Interpretation()
