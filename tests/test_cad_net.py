@@ -142,6 +142,25 @@ def test_a_run_can_start_from_other_weights_and_fresh_heads_start_fresh(dataset,
               progress=False)
 
 
+def test_batchnorm_statistics_are_recomputed_from_training_batches(batch):
+    from sketchforge.neural.cad.train import recalibrate_batchnorm
+    torch.manual_seed(4)
+    model = CadUNet(NetConfig(channels=SMALL, size=SIZE))
+    for m in model.modules():  # statistics that drifted far from what the weights produce
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.fill_(5.0)
+            m.running_var.fill_(0.01)
+    with torch.no_grad():
+        wanted = model.train()(batch["input"]).class_logits  # normalised by the batch's own statistics
+        drifted = model.eval()(batch["input"]).class_logits
+        recalibrate_batchnorm(model, [batch])
+        assert not model.training  # the mode is kept
+        fixed = model(batch["input"]).class_logits
+    assert not torch.allclose(drifted, wanted, atol=1e-2)
+    # one batch: the running variance is unbiased, the batch normalisation biased, hence the tolerance
+    assert torch.allclose(fixed, wanted, atol=1e-2, rtol=1e-2)
+
+
 def test_resuming_with_other_settings_is_refused(dataset, tmp_path):
     train(_config(dataset), tmp_path / "run", max_steps=1, progress=False)
     with pytest.raises(TrainError, match="other settings"):

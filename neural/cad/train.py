@@ -45,6 +45,7 @@ import torch
 import torch.nn.functional as F
 from safetensors import safe_open
 from safetensors.torch import save_file
+from torch import nn
 from torch.utils.data import DataLoader
 
 from sketchforge.modeling.files import atomic_write, atomic_write_bytes
@@ -59,6 +60,11 @@ PROG = "sketchforge-train-cad"
 STATE_FORMAT = "sketchforge.cadnet-train-state"
 OPTIMIZER_PREFIX = "optimizer."
 WARMUP_STEPS = 200
+# Batch-norm statistics are recomputed before every validation from this many training batches
+# (not augmented): the running averages kept during training lag the weights, and in one run they
+# drifted so far that the evaluated network read every sketch as an extrude while the training
+# loss kept falling ("precise BN", Wu & Johnson 2021).
+PRECISE_BN_BATCHES = 16
 FINAL_LR_SHARE = 0.05
 
 
@@ -215,6 +221,25 @@ def evaluate(model: CadUNet, batches: Iterable[dict[str, torch.Tensor]]) -> dict
               "role_acc": role_right / max(role_total, 1), "confusion": confusion.tolist()}
     result["score"] = (result["class_acc"] + result["stitch_iou"] + result["role_acc"]) / 3.0
     return result
+
+
+@torch.no_grad()
+def recalibrate_batchnorm(model: CadUNet, batches: Iterable[dict[str, torch.Tensor]]) -> None:
+    """Replace every BatchNorm's running mean and variance by their plain average over `batches`."""
+    norms = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
+    momenta = [m.momentum for m in norms]
+    was_training = model.training
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average
+    model.train()
+    try:
+        for batch in batches:
+            model(batch["input"].contiguous(memory_format=torch.channels_last))
+    finally:
+        for m, momentum in zip(norms, momenta):
+            m.momentum = momentum
+        model.train(was_training)
 
 
 # -- schedule, checkpoints ---------------------------------------------------------------------
@@ -380,11 +405,17 @@ def train(config: TrainConfig, out: str | Path, threads: int | None = None, max_
     def elapsed() -> float:
         return time.perf_counter() - started
 
+    calibration: list[dict[str, torch.Tensor]] = []
+
     def validate(kind: str) -> bool:
         """Log a validation, keep the best weights; True when patience has run out."""
         if val_loader is None:
             return False
         t = time.perf_counter()
+        if not calibration:  # the same batches every time, so a resumed run validates the same way
+            cal = make_loader(config.data, config.batch, 0, config.seed + 7919, shuffle=True, drop_last=True)
+            calibration.extend(b for _, b in zip(range(PRECISE_BN_BATCHES), cal))
+        recalibrate_batchnorm(model, calibration)
         res = evaluate(model, val_loader)
         rec = {"kind": kind, "epoch": state["epoch"], "step": state["step"], **res,
                "val_seconds": round(time.perf_counter() - t, 2),
