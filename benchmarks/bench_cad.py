@@ -2,7 +2,7 @@
 the command line replayed from files.
 
     .venv/bin/python benchmarks/bench_cad.py [--test data/test] [--messy data/test-messy]
-        [--messy-pipeline 1024] [--timing 200] [--replay 200] [--workers 2] [--weights W]
+        [--messy-pipeline 512] [--timing 200] [--replay 200] [--workers 2] [--weights W]
 
 Sets (made here when missing; seeds 3 and 4 are never used for training or validation):
 
@@ -114,7 +114,7 @@ def main() -> None:
     ap.add_argument("--test", type=Path, default=ROOT / "data" / "test")
     ap.add_argument("--messy", type=Path, default=ROOT / "data" / "test-messy")
     ap.add_argument("--pipeline", type=int, default=None, help="test items interpreted (default all)")
-    ap.add_argument("--messy-pipeline", type=int, default=1024)
+    ap.add_argument("--messy-pipeline", type=int, default=512)
     ap.add_argument("--timing", type=int, default=200)
     ap.add_argument("--replay", type=int, default=200)
     ap.add_argument("--workers", type=int, default=2)

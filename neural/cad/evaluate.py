@@ -15,7 +15,8 @@ pipeline  the first N items interpreted exactly as the app does it: the item's h
             - the top proposal's operation (extrude, add, subtract, bevel, sweep) and its class;
             - the class the network gave the framed view (before fitting re-ranks);
             - relative size error and sign of the top proposal (`metrics.distance_error`);
-            - volume IoU of the applied result against the truth, top proposal and best of the top 3;
+            - volume IoU of the applied result against the truth, top proposal and best of the top 3
+              (the lower proposals are scored only while none has reached the 0.95 threshold);
             - IoU of the changed region alone (`metrics.changed_iou`), which small operations need;
             - seconds per stage (view = framing + context renders, net, fit) and in total.
           Items run in worker processes (one thread each), whole shards per process.
@@ -133,8 +134,10 @@ def interpret_item(backend, session, rec: dict, top_k: int = 3) -> dict:
     info = backend.last
     ious, changed = [], None
     for k, p in enumerate(proposals):
+        if ious and max(ious) >= IOU_OK:
+            break  # the top-3 figure only asks whether one reaches the threshold
         try:
-            result = p.operation.apply(session.document.state).solid(BODY)
+            result = p.apply_to(session.document.state).solid(BODY)
         except Exception:  # noqa: BLE001 - proposals are validated when made; score 0 if one still fails
             ious.append(0.0)
             continue
@@ -163,7 +166,8 @@ def _shard_rows(args: tuple[str, str | None, int, int, int]) -> list[dict]:
     root, weights, shard, first, count = args
     from .backend import CadBackend
     backend = CadBackend(weights)
-    records = _records(Path(root), manifest(Path(root)))[shard][first:first + count]
+    from ..synth.shards import read_records
+    records = read_records(Path(root) / manifest(Path(root))["shards"][shard]["jsonl"])[first:first + count]
     rows: list[dict] = []
     cache: tuple[str, object] | None = None
     for rec in records:
