@@ -127,6 +127,10 @@ def test_evaluation_command_scores_a_held_out_set(items, tmp_path, capsys):
     # an interpretation that matches the recorded operation scores (nearly) 1 on the whole part
     good = [r for r in res["rows"] if r["op_ok"] and r["distance_error"] < 0.02]
     assert all(r["iou_top1"] > 0.97 for r in good)
+    # an item whose recorded operation no longer replays is counted apart, not scored
+    from sketchforge.neural.cad.evaluate import summarise
+    again = summarise(res["rows"] + [{"item": 99, "shard": 0, "class": 0, "op": "extrude", "unreplayable": "refused"}])
+    assert again["unreplayable"] == 1 and again["all"] == pipe["all"]
     # a folder that is not a data set: one line, exit 2
     assert eval_main(["--data", str(tmp_path), "--quiet"]) == 2
     err = capsys.readouterr().err.strip()
