@@ -61,8 +61,7 @@ def replay(root: Path, limit: int, weights: Path | None) -> list[dict]:
     from sketchforge.modeling.exchange import import_step
     from sketchforge.neural.cad.metrics import changed_iou, volume_iou
 
-    m = E.manifest(root)
-    recs = [r for recs in E._records(root, m) for r in recs if r.get("files")][:limit]
+    recs = [r for shard in E.records(root) for r in shard if r.get("files")][:limit]
     exe = Path(sys.executable).parent / "sketchforge"
     tmp = Path(tempfile.mkdtemp(prefix="cad-replay-"))
 

@@ -39,9 +39,9 @@ from typing import Iterator
 
 import numpy as np
 
+from ..synth.sequences import CLASS_NAMES, OP_CLASS
+
 PROG = "sketchforge-eval-cad"
-CLASS_NAMES = ("extrude", "add/subtract", "bevel", "sweep")
-OP_CLASS = {"extrude": 0, "add": 1, "subtract": 1, "bevel": 2, "sweep": 3}
 IOU_OK = 0.95
 BODY = "body1"
 _THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
@@ -63,6 +63,7 @@ def manifest(root: Path) -> dict:
 def evaluate_network(weights: Path, root: Path, limit: int | None = None, batch: int = 64) -> dict:
     """Operation accuracy + confusion, stitching-face IoU and role accuracy on the stored inputs."""
     import torch
+    from torch.utils.data import default_collate
 
     from ..synth.dataset import ShardDataset
     from .net import load_model
@@ -81,10 +82,10 @@ def evaluate_network(weights: Path, root: Path, limit: int | None = None, batch:
             buf.append(item)
             seen += 1
             if len(buf) == batch:
-                yield _collate(buf)
+                yield default_collate(buf)
                 buf = []
         if buf:
-            yield _collate(buf)
+            yield default_collate(buf)
 
     t = time.perf_counter()
     res = evaluate(model, batches())
@@ -94,15 +95,11 @@ def evaluate_network(weights: Path, root: Path, limit: int | None = None, batch:
     return res
 
 
-def _collate(items: list[dict]) -> dict:
-    from torch.utils.data import default_collate
-    return default_collate(items)
-
-
 # -- whole interpretations ------------------------------------------------------------------------
-def _records(root: Path, m: dict) -> list[list[dict]]:
+def records(root: Path) -> list[list[dict]]:
+    """The JSON records of every shard of a set, shard by shard."""
     from ..synth.shards import read_records
-    return [read_records(root / s["jsonl"]) for s in m["shards"]]
+    return [read_records(root / s["jsonl"]) for s in manifest(root)["shards"]]
 
 
 def _session_for(history: list[dict]):
@@ -167,11 +164,11 @@ def _shard_rows(args: tuple[str, str | None, int, int, int]) -> list[dict]:
     from .backend import CadBackend
     backend = CadBackend(weights)
     from ..synth.shards import read_records
-    records = read_records(Path(root) / manifest(Path(root))["shards"][shard]["jsonl"])[first:first + count]
+    recs = read_records(Path(root) / manifest(Path(root))["shards"][shard]["jsonl"])[first:first + count]
     from sketchforge.modeling.operations import OperationError
     rows: list[dict] = []
     cache: tuple[str, object] | None = None
-    for rec in records:
+    for rec in recs:
         key = json.dumps(rec["history"], sort_keys=True)
         try:
             if cache is None or cache[0] != key:
