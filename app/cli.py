@@ -194,7 +194,7 @@ def _interpret(args) -> int:
     if not proposals:
         raise CliError("nothing recognised in the sketch; draw the operation's lines over the model", EXIT_FAILED)
     try:
-        session.apply(proposals[0].operation)
+        session.accept(proposals[0])
     except _user_errors() as exc:
         raise CliError(f"the best proposal could not be applied: {exc}", EXIT_FAILED) from None
     _write(session, args.out)

@@ -537,7 +537,7 @@ class MainWindow(QMainWindow):
             self._keep_sketch(sketch)
             self.show_message(f"Applied {p.operation.describe()}")
 
-        return self.jobs.run(f"Applying {p.operation.title}", lambda progress: self.session.apply(p.operation),
+        return self.jobs.run(f"Applying {p.operation.title}", lambda progress: self.session.accept(p),
                              done, lambda msg: self.show_message(f"Could not apply: {msg}", error=True))
 
     def dismiss_proposals(self) -> None:

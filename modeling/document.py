@@ -92,9 +92,12 @@ class Document:
         self._blobs.setdefault(key, bytes(data))
         return key
 
-    def apply(self, op: Operation) -> ModelState:
-        """Append `op` to the history; raises OperationError and changes nothing if it fails."""
-        new = op.apply(self.state)
+    def apply(self, op: Operation, result: ModelState | None = None) -> ModelState:
+        """Append `op` to the history; raises OperationError and changes nothing if it fails.
+
+        `result` is the state `op` gives on the current state when the caller already has it (a
+        proposal checked by its back end); the kernel then does not run again."""
+        new = result if result is not None else op.apply(self.state)
         self._commit(f"{op.describe()}", _Snapshot(self.history + (op,), self._snap.states + (new,)))
         return new
 

@@ -126,6 +126,12 @@ class Session:
         self.document.apply(op)
         return op
 
+    def accept(self, proposal: Proposal) -> Operation:
+        """Apply a back end's proposal, reusing the result it was checked with when it was made on
+        the current model (raises OperationError and changes nothing if it does not apply)."""
+        self.document.apply(proposal.operation, proposal.apply_to(self.document.state))
+        return proposal.operation
+
     def undo(self) -> bool:
         return self.document.undo()
 

@@ -60,6 +60,32 @@ def test_proposals_for_generated_sketches_are_valid_operations(items):
     assert seen >= 4  # most sketches are read as something
 
 
+def test_accepting_a_proposal_commits_its_checked_result_once_and_undoes(items):
+    backend = CadBackend()
+    for sk, before in sketches(items):
+        s = Session()
+        s.import_file(before)
+        props = backend.propose(Sketch.load(sk), s, top_k=3)
+        if not props:
+            continue
+        start = s.document.state
+        s.accept(props[0])
+        assert s.document.state is props[0].result  # the kernel did not run a second time
+        assert s.history[-1] is props[0].operation
+        assert s.undo() and s.document.state is start
+        # on a changed model the proposal is applied afresh, never its stale result
+        s.box((5.0, 5.0, 5.0), origin=(500.0, 0.0, 0.0))
+        changed = s.document.state
+        try:
+            s.accept(props[0])
+        except Exception:  # noqa: BLE001 - refused on the new model: nothing may have changed
+            assert s.document.state is changed
+        else:
+            assert s.document.state is not props[0].result and len(s.document.state.bodies) == 2
+        return
+    pytest.fail("no sketch gave a proposal")
+
+
 def _box_sketch(strokes):
     cam = Camera.looking_at((0, 0, 10), 200, -60, 30)
     return Sketch(cam, 640, 480, tuple(Stroke(np.column_stack([p, np.ones(len(p)), np.arange(len(p))]))

@@ -58,6 +58,19 @@ def test_stroke_pixels_are_exactly_the_pixels_with_a_role(dataset):
         assert set(np.unique(arrays["role"])) <= {0, 1, 2, 3}
 
 
+def test_every_sweep_item_shows_its_path(dataset):
+    """The path is what tells a sweep from a prism: each sweep sketch has path strokes across at
+    least 15% of the canvas (ink pixels of the profile role along its length)."""
+    sweeps = 0
+    for a, rec in _items(dataset):
+        if rec["operation"]["op"] != "sweep":
+            continue
+        sweeps += 1
+        path_px = int((a["role"] == 2).sum())
+        assert path_px >= 0.15 * CONFIG.size * 0.7, (rec["item"], path_px)
+    assert sweeps >= 3
+
+
 def test_labels_match_the_recorded_operation(dataset):
     for a, rec in _items(dataset):
         assert a["op_class"] == rec["op_class"] == OP_CLASS[rec["operation"]["op"]]
@@ -228,3 +241,31 @@ def test_generator_loads_no_torch_and_no_qt():
     r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "[]"
+
+
+def _stalling_worker(args):
+    """The shard worker, except that shard 1 hangs as a runaway kernel operation would."""
+    import time as time_mod
+
+    from sketchforge.neural.synth import shards as shards_mod
+    if args[2] == 1:
+        q = shards_mod._progress_queue
+        q.put(("start", 1))
+        time_mod.sleep(120)
+    return shards_mod._worker(args)
+
+
+def test_a_stalled_shard_is_given_up_and_the_rest_is_made(tmp_path, capsys):
+    config = GenerateConfig(count=24, size=64, seed=11, shard_size=8, step_sample=0.0)
+    out = tmp_path / "stall"
+    import time as time_mod
+    t = time_mod.monotonic()
+    m = generate(out, config, workers=2, progress=False, stall_seconds=4.0, work=_stalling_worker)
+    assert time_mod.monotonic() - t < 90
+    assert list(m["failed_shards"]) == ["1"] and "did not finish" in m["failed_shards"]["1"]
+    assert [s["npz"] for s in m["shards"]] == ["shard-00000.npz", "shard-00002.npz"]
+    assert m["counts"]["items"] == 16 and not m["complete"]
+    # a rerun keeps the failed shard out (it would stall again) unless asked to retry it
+    assert generate(out, config, workers=2, progress=False)["failed_shards"] == m["failed_shards"]
+    again = generate(out, config, workers=2, progress=False, retry_failed=True)
+    assert again["complete"] and not again["failed_shards"] and again["counts"]["items"] == 24

@@ -252,3 +252,24 @@ def test_sketch_strokes_have_time_and_pressure():
         length = float(np.linalg.norm(np.diff(s.points, axis=0), axis=1).sum())
         speed = length / (t[-1] / 1000.0)  # mean px/s: a minimum-jerk stroke averages 1/1.875 of its peak
         assert 300 / 1.875 * 0.9 <= speed <= 900 / 1.875 * 1.1 or len(s.points) < 4
+
+
+def test_a_sweep_view_is_only_kept_when_its_path_shows():
+    """A sweep differs from a prism only by its path, so a view hiding most of it is no sweep sketch."""
+    from sketchforge.neural.synth.item import ItemConfig, path_shows
+
+    op, before, after, _ = _apply("sweep line")
+    curves = operation_curves(op, before, after)
+    config = ItemConfig(size=W)
+    cam = Camera.looking_at((20, 0, 22), 60, -70, 20)  # close to the sweep, its path across the view
+    depth = render_context({"b": after}, cam, W, H, lines=False).depth
+    runs = visible_runs(curves, cam, W, H, depth)
+    assert path_shows(curves, runs, cam, W, config)
+    without_path = [r for r in runs if r[1] != "profile"]
+    assert not path_shows(curves, without_path, cam, W, config)
+    # a quarter of each path run left: under half of the path shows
+    cut = [(r[0][: max(2, len(r[0]) // 4)], r[1], r[2]) if r[1] == "profile" else r for r in runs]
+    assert not path_shows(curves, cut, cam, W, config)
+    # the same view on a canvas far too small for the path to span 15% of it
+    small = ItemConfig(size=W, min_path_canvas=0.9)
+    assert not path_shows(curves, runs, cam, W, small)

@@ -39,7 +39,7 @@ from typing import Iterator
 
 import numpy as np
 
-from ..synth.sequences import CLASS_NAMES, OP_CLASS
+from ..labels import CLASS_NAMES, OP_CLASS
 
 PROG = "sketchforge-eval-cad"
 IOU_OK = 0.95
@@ -52,11 +52,11 @@ class EvalError(ValueError):
 
 
 def manifest(root: Path) -> dict:
-    path = Path(root) / "manifest.json"
-    if not path.is_file():
-        raise EvalError(f"{root} has no manifest.json; make the set with `sketchforge-data generate` "
-                        "(rerun it to finish an interrupted one)")
-    return json.loads(path.read_text())
+    from ..synth.reading import DataError, read_manifest
+    try:
+        return read_manifest(root)
+    except DataError as exc:
+        raise EvalError(str(exc)) from None
 
 
 # -- the network's maps ---------------------------------------------------------------------------
@@ -87,12 +87,59 @@ def evaluate_network(weights: Path, root: Path, limit: int | None = None, batch:
         if buf:
             yield default_collate(buf)
 
+    recs = {r["item"]: r for shard in records(root) for r in shard}
+    strokes = _StrokeRoles(recs)
     t = time.perf_counter()
-    res = evaluate(model, batches())
+    res = evaluate(model, batches(), on_batch=strokes)
     res["seconds"] = round(time.perf_counter() - t, 1)
+    res["stroke_role_acc"] = strokes.accuracy()
+    res["role_confusion_per_class"] = {
+        "rows": "truth base, profile, offset", "columns": "predicted base, profile, offset",
+        **{CLASS_NAMES[c]: strokes.confusion[c].tolist() for c in range(4)}}
+    res["role_acc_per_class"] = [None if strokes.confusion[c].sum() == 0 else
+                                 round(float(np.trace(strokes.confusion[c]) / strokes.confusion[c].sum()), 4)
+                                 for c in range(4)]
     res["per_class_acc"] = [round(row[i] / max(sum(row), 1), 4) for i, row in enumerate(res["confusion"])]
     res.pop("score", None)
     return res
+
+
+class _StrokeRoles:
+    """Curve-role accuracy as the fitting reads the roles: each stroke is split into runs of one
+    role by a vote along it (`fit._stroke_runs`, the same code the back end runs), and every point
+    of a run that lies on a labelled stroke pixel counts right when the run's role is the label."""
+
+    def __init__(self, recs: dict[int, dict]) -> None:
+        self.recs = recs
+        self.right = self.total = 0
+        self.confusion = np.zeros((4, 3, 3), np.int64)  # per class: truth role x predicted role (pixels)
+
+    def __call__(self, batch: dict, out) -> None:
+        from sketchforge.modeling.sketch import Sketch
+
+        from .fit import _stroke_runs
+        probs = out.role_logits[:, 1:].argmax(1).numpy() + 1
+        ink = batch["role"].numpy() > 0
+        labels = batch["role"].numpy()
+        for k, c in enumerate(batch["op_class"].tolist()):
+            np.add.at(self.confusion[int(c)], (labels[k][ink[k]] - 1, probs[k][ink[k]] - 1), 1)
+        for k, item in enumerate(batch["item"].tolist()):
+            rec = self.recs.get(int(item))
+            if rec is None:
+                continue
+            truth = batch["role"][k].numpy()
+            h, w = truth.shape
+            roles = np.where(ink[k], probs[k], 0).astype(np.uint8)
+            for run in _stroke_runs(Sketch.from_json(rec["sketch"]), roles, w, h):
+                iu = np.clip(np.floor(run.uv[:, 0]).astype(int), 0, w - 1)
+                iv = np.clip(np.floor(run.uv[:, 1]).astype(int), 0, h - 1)
+                t = truth[iv, iu]
+                on = t > 0
+                self.right += int((t[on] == run.role).sum())
+                self.total += int(on.sum())
+
+    def accuracy(self) -> float | None:
+        return self.right / self.total if self.total else None
 
 
 # -- whole interpretations ------------------------------------------------------------------------
@@ -154,9 +201,23 @@ def interpret_item(backend, session, rec: dict, top_k: int = 3) -> dict:
         "iou_top1": ious[0] if ious else 0.0,
         "iou_top3": max(ious) if ious else 0.0,
         "changed_iou_top1": changed if changed is not None else 0.0,
+        "sketch_span": sketch_span(sketch),
         "seconds": {k: round(v, 5) for k, v in info.seconds.items()},
         "error": error,
     }
+
+
+def sketch_span(sketch) -> float:
+    """How much of its canvas a sketch covers: the longer side of its strokes' bounding box over
+    the longer canvas side (a small operation on a whole-part view draws a few pixels)."""
+    pts = [s.uv for s in sketch.strokes if len(s.points)]
+    if not pts:
+        return 0.0
+    uv = np.concatenate(pts)
+    return float(np.ptp(uv, axis=0).max() / max(sketch.width, sketch.height))
+
+
+SPAN_BINS = (0.0, 0.12, 0.25, 1e9)  # sketch span buckets of the summary (share of the canvas)
 
 
 def _shard_rows(args: tuple[str, str | None, int, int, int]) -> list[dict]:
@@ -277,7 +338,12 @@ def summarise(rows: list[dict]) -> dict:
         ms = np.array([r["seconds"][stage] for r in rows if stage in r["seconds"]]) * 1e3
         if len(ms):
             stages[stage] = {"p50": round(float(np.median(ms)), 1), "p95": round(float(np.percentile(ms, 95)), 1)}
-    return {"all": figures(rows), "unreplayable": len(skipped),
+    by_span = {}
+    for lo, hi in zip(SPAN_BINS[:-1], SPAN_BINS[1:]):
+        sel = [r for r in rows if lo <= r.get("sketch_span", -1.0) < hi]
+        if sel:
+            by_span[f"{lo:g}-{hi:g}" if hi < 1e9 else f">={lo:g}"] = figures(sel)
+    return {"all": figures(rows), "unreplayable": len(skipped), "per_sketch_span": by_span,
             "per_class": {CLASS_NAMES[c]: figures([r for r in rows if r["class"] == c]) for c in range(4)},
             "confusion_top1": {"rows": "truth " + ", ".join(CLASS_NAMES),
                                "columns": "top proposal " + ", ".join(CLASS_NAMES) + ", no proposal",
@@ -294,6 +360,11 @@ def table(network: dict | None, pipeline: dict | None) -> str:
     if network:
         lines.append(f"network ({network['items']} items): operation {network['class_acc']:.4f}, "
                      f"stitching-face IoU {network['stitch_iou']:.4f}, curve roles {network['role_acc']:.4f}")
+        if network.get("role_acc_per_class"):
+            per = ", ".join(f"{n} {'-' if a is None else f'{a:.3f}'}"
+                            for n, a in zip(CLASS_NAMES, network["role_acc_per_class"]))
+            lines.append(f"  curve roles per class: {per}; along strokes as the fitting reads them: "
+                         f"{_f(network.get('stroke_role_acc'))}")
         lines.append("  confusion (rows truth, columns prediction: " + ", ".join(CLASS_NAMES) + ")")
         for name, row in zip(CLASS_NAMES, network["confusion"]):
             lines.append(f"  {name:13s} " + " ".join(f"{v:6d}" for v in row))
@@ -301,7 +372,8 @@ def table(network: dict | None, pipeline: dict | None) -> str:
         head = (f"{'class':13s} {'n':>5s} {'op':>6s} {'class':>6s} {'net':>6s} {'dist':>6s} {'sign':>6s} "
                 f"{'IoU1':>6s} {'IoU3':>6s} {'chg':>6s} {'p50ms':>6s} {'p95ms':>6s}")
         lines.append(head)
-        for name, f in [*pipeline["per_class"].items(), ("all", pipeline["all"])]:
+        spans = [(f"span {k}", v) for k, v in pipeline.get("per_sketch_span", {}).items()]
+        for name, f in [*pipeline["per_class"].items(), ("all", pipeline["all"]), *spans]:
             if not f:
                 continue
             lines.append(f"{name:13s} {f['items']:5d} {f['top1_op_accuracy']:6.3f} {f['top1_class_accuracy']:6.3f} "

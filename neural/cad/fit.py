@@ -51,12 +51,12 @@ from sketchforge.modeling.render import ContextRenders, render_context
 from sketchforge.modeling.session import Proposal
 from sketchforge.modeling.sketch import Sketch
 
+from ..labels import CLASS_NAMES
 from ..synth.curves import Curve
 from ..synth.visibility import visible_runs
 
 log = logging.getLogger(__name__)
 
-CLASS_NAMES = ("extrude", "add/subtract", "bevel", "sweep")
 NONE, BASE, PROFILE, OFFSET = 0, 1, 2, 3
 _ROLE_IDS = {"base": BASE, "profile": PROFILE, "offset": OFFSET}
 

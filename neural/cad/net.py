@@ -38,10 +38,10 @@ from torch import nn
 
 from sketchforge.modeling.files import atomic_write
 
+from ..labels import CLASS_NAMES, ROLE_NAMES  # noqa: F401 - re-exported for the inference module
+
 FORMAT = "sketchforge.cadnet"
 VERSION = 1
-CLASS_NAMES = ("extrude", "add/subtract", "bevel", "sweep")
-ROLE_NAMES = ("none", "base", "profile", "offset")
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,7 @@ from torch.utils.data import DataLoader
 from sketchforge.modeling.files import atomic_write, atomic_write_bytes
 
 from ..synth.dataset import ShardDataset
+from ..synth.reading import DataError, read_manifest
 from .net import (FORMAT, VERSION, CadUNet, NetConfig, Outputs, count_flops, count_params, read_weights, readable,
                   save_weights)
 
@@ -188,9 +189,10 @@ def augment(batch: dict[str, torch.Tensor], gen: torch.Generator) -> dict[str, t
 
 # -- validation --------------------------------------------------------------------------------
 @torch.inference_mode()
-def evaluate(model: CadUNet, batches: Iterable[dict[str, torch.Tensor]]) -> dict:
+def evaluate(model: CadUNet, batches: Iterable[dict[str, torch.Tensor]], on_batch=None) -> dict:
     """Class accuracy, mean stitching-face IoU (sigmoid > 0.5 vs mask) and role accuracy on stroke pixels
-    (every stroke pixel has a role, so the predicted one is the likeliest of base, profile, offset)."""
+    (every stroke pixel has a role, so the predicted one is the likeliest of base, profile, offset).
+    `on_batch(batch, outputs)` sees each batch with the network's outputs (for further figures)."""
     was_training = model.training
     model.eval()
     correct = items = 0
@@ -200,6 +202,8 @@ def evaluate(model: CadUNet, batches: Iterable[dict[str, torch.Tensor]]) -> dict
     try:
         for batch in batches:
             out = model(batch["input"].contiguous(memory_format=torch.channels_last))
+            if on_batch is not None:
+                on_batch(batch, out)
             pred = out.class_logits.argmax(1)
             correct += int((pred == batch["op_class"]).sum())
             for t, p in zip(batch["op_class"].tolist(), pred.tolist()):
@@ -294,14 +298,10 @@ def load_checkpoint(run: Path, model: CadUNet, opt: torch.optim.Optimizer) -> di
 
 
 def _manifest(root: Path) -> dict:
-    path = root / "manifest.json"
-    if not path.is_file():
-        raise TrainError(f"{root} has no manifest.json; generate the data first with "
-                         f"`sketchforge-data generate --out {root} --count N --seed S`")
     try:
-        return json.loads(path.read_text())
-    except ValueError:
-        raise TrainError(f"{path} is damaged; regenerate the dataset") from None
+        return read_manifest(root)
+    except DataError as exc:
+        raise TrainError(str(exc)) from None
 
 
 # -- the loop ----------------------------------------------------------------------------------

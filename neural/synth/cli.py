@@ -12,7 +12,6 @@ stderr and a non-zero exit status.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import math
 import sys
@@ -20,7 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .shards import DataError, GenerateConfig, generate, merge_sets, read_shard, write_file
+from .shards import (STALL_SECONDS, DataError, GenerateConfig, generate, merge_sets, read_manifest, read_shard,
+                     write_file)
 
 PROG = "sketchforge-data"
 
@@ -61,6 +61,9 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--shard-size", type=int, default=128, help="items per shard")
     g.add_argument("--views-per-op", type=int, default=3, help="views made of each generated operation")
     g.add_argument("--max-ops", type=int, default=4, help="random operations per sequence: 1..max")
+    g.add_argument("--stall-minutes", type=float, default=STALL_SECONDS / 60,
+                   help="with --workers >= 2, give up a shard that makes no item for this long (default 15)")
+    g.add_argument("--retry-failed", action="store_true", help="try shards given up by an earlier run again")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     s = sub.add_parser("show", help="write a contact sheet PNG of a dataset")
     s.add_argument("dir", type=Path)
@@ -100,11 +103,17 @@ def _generate(args) -> int:
     cfg = GenerateConfig(count=args.count, size=args.size, seed=args.seed, shard_size=args.shard_size,
                          views_per_op=args.views_per_op, max_ops=args.max_ops, balance=tuple(args.balance),
                          style_factor=args.style_factor, step_sample=args.step_sample)
-    m = generate(args.out, cfg, workers=args.workers, progress=not args.quiet)
+    if not args.stall_minutes > 0:
+        raise DataError(f"--stall-minutes must be positive, got {args.stall_minutes}")
+    m = generate(args.out, cfg, workers=args.workers, progress=not args.quiet,
+                 stall_seconds=60.0 * args.stall_minutes, retry_failed=args.retry_failed)
     c, ops = m["counts"], m["operations"]
     share = "n/a" if ops["clean_share"] is None else f"{ops['clean_share']:.1%}"
     print(f"{c['items']} items in {len(m['shards'])} shards under {args.out}; per class {c['per_class']}; "
           f"operations applied cleanly: {share}")
+    if m["failed_shards"]:
+        print(f"{len(m['failed_shards'])} shard(s) given up ({', '.join(m['failed_shards'])}): a kernel operation "
+              "did not finish; the set is usable without them (rerun with --retry-failed to try again)")
     return 0
 
 
@@ -138,10 +147,7 @@ def render_tile(normal: np.ndarray, stroke: np.ndarray, role: np.ndarray, scale:
 def contact_sheet(root: Path, n: int = 24, cols: int = 6, scale: int = 2) -> np.ndarray:
     """A grid of the first `n` items of a dataset, each labelled with its operation (RGB)."""
     import cv2
-    manifest_path = root / "manifest.json"
-    if not manifest_path.exists():
-        raise DataError(f"{root} has no manifest.json; is it a folder made by `{PROG} generate`?")
-    manifest = json.loads(manifest_path.read_text())
+    manifest = read_manifest(root)
     op_ids = manifest["op_ids"]
     tiles, labels = [], []
     for shard in manifest["shards"]:

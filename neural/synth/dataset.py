@@ -16,13 +16,14 @@ a dict of tensors:
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Iterator, Sequence
 
 import numpy as np
 import torch
 from torch.utils.data import IterableDataset, get_worker_info
+
+from .reading import read_manifest
 
 SAMPLE_SHAPES = {"input": (5, "H", "W"), "op_class": (), "stitch": (1, "H", "W"), "role": ("H", "W"), "item": ()}
 
@@ -59,11 +60,7 @@ class ShardDataset(IterableDataset):
                  seed: int = 0) -> None:
         super().__init__()
         self.root = Path(root)
-        manifest = self.root / "manifest.json"
-        if not manifest.exists():
-            raise FileNotFoundError(f"{self.root} has no manifest.json; generate the data with "
-                                    "`sketchforge-data generate --out {self.root} ...` first")
-        names = [s["npz"] for s in json.loads(manifest.read_text())["shards"]]
+        names = [s["npz"] for s in read_manifest(self.root)["shards"]]
         if shards is not None:
             names = [names[k] for k in shards]
         self.files = [self.root / n for n in names]

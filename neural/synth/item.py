@@ -19,6 +19,16 @@ operation has one) and at least two curve roles (one for a bevel) leave visible 
 least `min_visible` (40%) of the curves' projected length survives hidden-line removal and the
 canvas edges. A pocket's offset curve is often wholly hidden, as it is for a person looking at
 the part: the sketch then has base and profile strokes only, which still fix the depth.
+
+A sweep is told apart from a prism by its path alone (the profile role): the same base and
+offset outlines, joined by lines along the path instead of along the face normal. A view is
+therefore only accepted for a sweep when its path shows: at least `min_path_share` (50%) of the
+path's projected length is visible, and the visible part spans at least `min_path_canvas` (15%)
+of the canvas width. A person drawing a sweep draws its path where it can be seen, and turns the
+model when it cannot; a slanted pocket seen through its opening, with a path of a few pixels,
+is a pocket to anyone reading the sketch. (Measured on a set made without this rule: the
+network read 40-58% of the sweeps with less than half their path visible as sweeps, and 32-39%
+of those whose path spans under 20 pixels of 128, against 97% above 40 pixels.)
 """
 
 from __future__ import annotations
@@ -29,6 +39,7 @@ import numpy as np
 
 from sketchforge.modeling.camera import Camera
 from sketchforge.modeling.render import ContextRenders, render_context
+from sketchforge.modeling.operations import Sweep
 from sketchforge.modeling.sketch import Sketch
 
 from . import raster, strokes as strokes_mod, visibility
@@ -44,6 +55,8 @@ class ItemConfig:
     view: ViewConfig = field(default_factory=ViewConfig)
     style_factor: float = 1.0  # >1 draws messier strokes (`StrokeStyle.stronger`)
     min_visible: float = 0.4  # share of the curves' projected length that must stay visible
+    min_path_share: float = 0.5  # a sweep's path: share of its projected length that must stay visible
+    min_path_canvas: float = 0.15  # a sweep's path: visible length as a share of the canvas width
 
     def style(self) -> "strokes_mod.StrokeStyle":
         base = strokes_mod.StrokeStyle()
@@ -81,6 +94,13 @@ def _run_length(runs) -> float:
     return float(sum(np.linalg.norm(np.diff(p, axis=0), axis=1).sum() for p, _, _ in runs if len(p) > 1))
 
 
+def path_shows(curves: list[Curve], runs, camera: Camera, size: int, config: ItemConfig) -> bool:
+    """Whether a sweep's path (its profile curves) is visible enough in `runs` (see the module notes)."""
+    full = _projected_length([c for c in curves if c.role == "profile"], camera, size)
+    seen = _run_length([r for r in runs if r[1] == "profile"])
+    return full > 0 and seen >= config.min_path_share * full and seen >= config.min_path_canvas * size
+
+
 class _SketchCheck:
     """The `accept` test of `find_view`: the visible runs must show the operation; keeps them."""
 
@@ -99,6 +119,8 @@ class _SketchCheck:
             return False
         full = _projected_length(self.curves, camera, size)
         if full <= 0 or _run_length(runs) < self.config.min_visible * full:
+            return False
+        if isinstance(self.step.op, Sweep) and not path_shows(self.curves, runs, camera, size, self.config):
             return False
         self.runs, self.after = runs, after
         return True

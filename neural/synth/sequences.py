@@ -55,10 +55,9 @@ from sketchforge.modeling.operations import (AddPrism, ArcPath, Bevel, Box, Circ
 from sketchforge.modeling.params import ParamError
 from sketchforge.modeling.refs import EdgeRef, FaceRef, ReferenceError, from_face_coords, to_face_coords
 
+from ..labels import CLASS_NAMES, OP_CLASS, OP_IDS  # noqa: F401 - re-exported for the data modules
+
 BODY = "body1"
-CLASS_NAMES = ("extrude", "add/subtract", "bevel", "sweep")
-OP_IDS = ("extrude", "add", "subtract", "bevel", "sweep")  # `op_id` arrays index this tuple
-OP_CLASS = {"extrude": 0, "add": 1, "subtract": 1, "bevel": 2, "sweep": 3}
 START_KINDS = ("box", "plate", "cylinder", "lblock")
 
 

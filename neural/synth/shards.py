@@ -12,6 +12,12 @@ before (a resumed run makes exactly the shards a full run would). Each shard is
 `progress.json` records the finished shards (with the settings they were made with), so a rerun
 skips them; `manifest.json` documents every array, the settings, the counts and how many of
 the generated operations applied cleanly.
+
+A random operation can, rarely, keep the CAD kernel busy for many minutes (it cannot be
+interrupted from Python). With several workers, a shard that makes no item for `stall_seconds`
+is given up: the workers are stopped, the shard is recorded as failed in `progress.json` and in
+the manifest's `failed_shards`, and the others go on. A rerun does not retry failed shards unless
+asked (`retry_failed`): the shard is a pure function of the settings, so it would stall again.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from sketchforge.modeling.exchange import export_step
 from sketchforge.modeling.files import atomic_write, atomic_write_bytes
 
 from .curves import operation_curves
+from .reading import DataError, read_manifest, read_records, read_shard  # noqa: F401 - part of this API
 from .item import ItemConfig, make_item
 from .sequences import CLASS_NAMES, OP_IDS, ClassBalancer, OpStats, SequenceConfig, random_sequence
 from .views import ViewConfig
@@ -82,10 +89,6 @@ ARRAYS: dict[str, dict] = {
                "meaning": "the view: eye (3), target (3), up (3), fov_y_deg (perspective), world mm",
                "range": "fov 25..50 degrees"},
 }
-
-
-class DataError(ValueError):
-    """Settings or a folder that generation cannot work with; the message says what to do."""
 
 
 @dataclass(frozen=True)
@@ -299,17 +302,23 @@ def _init_worker(q) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
 
 
+STALL_SECONDS = 900.0  # a shard making no item for this long is given up (a shard takes ~1 min)
+
+
 def _worker(args: tuple[str, dict, int]) -> dict:
+    """Make one shard in a worker process, telling the parent when it starts and at each item."""
     out, cfg, k = args
     q = _progress_queue
+    if q is not None:
+        q.put(("start", k))
     return make_shard(Path(out), GenerateConfig.from_json(cfg), k,
-                      on_item=(lambda: q.put(1)) if q is not None else None).to_json()
+                      on_item=(lambda: q.put(("item", k))) if q is not None else None).to_json()
 
 
 def _load_progress(out: Path, config: GenerateConfig) -> dict:
     path = out / "progress.json"
     if not path.exists():
-        return {"format": FORMAT, "config": config.to_json(), "done": {}}
+        return {"format": FORMAT, "config": config.to_json(), "done": {}, "failed": {}}
     try:
         prog = json.loads(path.read_text())
         old = prog["config"]
@@ -320,15 +329,21 @@ def _load_progress(out: Path, config: GenerateConfig) -> dict:
         diff = sorted(k for k in set(old) | set(config.to_json()) if old.get(k) != config.to_json().get(k))
         raise DataError(f"{out} holds data made with other settings ({', '.join(diff)} differ); "
                         "use the same settings to resume, or another --out folder")
-    return {"format": FORMAT, "config": old, "done": done}
+    failed = prog.get("failed", {})
+    return {"format": FORMAT, "config": old, "done": done, "failed": failed if isinstance(failed, dict) else {}}
 
 
 def _save_progress(out: Path, prog: dict) -> None:
     write_file(out / "progress.json", json.dumps(prog, indent=1).encode("utf-8"))
 
 
-def generate(out: str | Path, config: GenerateConfig, workers: int = 1, progress: bool = True) -> dict:
-    """Make every shard of `config` under `out` not made already; returns the manifest."""
+def generate(out: str | Path, config: GenerateConfig, workers: int = 1, progress: bool = True,
+             stall_seconds: float = STALL_SECONDS, retry_failed: bool = False, work: Callable | None = None) -> dict:
+    """Make every shard of `config` under `out` not made already; returns the manifest.
+
+    With `workers` > 1 a shard making no item for `stall_seconds` is given up and recorded as
+    failed (see the module notes); failed shards are skipped on a rerun unless `retry_failed`.
+    `work` replaces the shard worker function (a module-level function, for tests)."""
     out = Path(out)
     if workers < 1:
         raise DataError(f"--workers must be at least 1, got {workers}")
@@ -336,10 +351,12 @@ def generate(out: str | Path, config: GenerateConfig, workers: int = 1, progress
         raise DataError(f"{out} is a file; give a folder for the dataset")
     out.mkdir(parents=True, exist_ok=True)
     prog = _load_progress(out, config)
-    done = prog["done"]
+    done, failed = prog["done"], prog["failed"]
+    if retry_failed:
+        failed.clear()
     pending = [k for k in range(config.shard_count)
-               if str(k) not in done or not (out / f"{shard_name(k)}.npz").exists()
-               or not (out / f"{shard_name(k)}.jsonl").exists()]
+               if str(k) not in failed and (str(k) not in done or not (out / f"{shard_name(k)}.npz").exists()
+               or not (out / f"{shard_name(k)}.jsonl").exists())]
     for k in pending:
         done.pop(str(k), None)
     _save_progress(out, prog)
@@ -353,24 +370,45 @@ def generate(out: str | Path, config: GenerateConfig, workers: int = 1, progress
         done[str(res["shard"])] = res
         _save_progress(out, prog)
 
+    def gave_up(k: int, reason: str) -> None:
+        failed[str(k)] = reason
+        log.warning("shard %d given up: %s", k, reason)
+        _save_progress(out, prog)
+
     try:
         # One worker runs in this process; more run in capped worker processes, even for one shard
         # left (a resumed run's last shard is as likely as any to meet a runaway boolean).
-        if workers == 1:
+        if workers == 1 and work is None:
             for k in pending:
                 finished(make_shard(out, config, k, on_item=(lambda: bar.update(1)) if bar else None).to_json())
         else:
-            _run_pool(out, config, pending, workers, bar, finished)
+            _run_pool(out, config, pending, workers, bar, finished, gave_up, stall_seconds, work or _worker)
     finally:
         if bar is not None:
             bar.close()
-    manifest = build_manifest(config, done)
+    manifest = build_manifest(config, done, failed)
     write_file(out / "manifest.json", json.dumps(manifest, indent=1).encode("utf-8"))
     return manifest
 
 
 def _run_pool(out: Path, config: GenerateConfig, pending: list[int], workers: int, bar,
-              finished: Callable[[dict], None]) -> None:
+              finished: Callable[[dict], None], gave_up: Callable[[int, str], None], stall_seconds: float,
+              work: Callable) -> None:
+    """Make the `pending` shards in worker processes; a shard silent for `stall_seconds` is given
+    up: every worker is stopped (the kernel cannot be interrupted) and the pool restarts for the
+    shards still to make (a shard is a pure function of the settings, so redoing one is exact)."""
+    todo = list(pending)
+    while todo:
+        stalled, made = _pool_round(out, config, todo, workers, bar, finished, stall_seconds, work)
+        todo = [k for k in todo if k not in made and k != stalled]
+        if stalled is None:
+            break
+        gave_up(stalled, f"no item for {stall_seconds:.0f} s: a kernel operation did not finish")
+
+
+def _pool_round(out: Path, config: GenerateConfig, todo: list[int], workers: int, bar,
+                finished: Callable[[dict], None], stall_seconds: float, work: Callable) -> tuple[int | None, set[int]]:
+    """One pool over `todo`: returns the shard given up (or None) and the shards made."""
     # Spawned workers start with a fresh kernel: OpenCascade is not safe to fork once used. Each
     # worker keeps to one thread: the processes already fill the cores, and idle BLAS / OpenMP
     # threads spinning beside them halve the throughput.
@@ -380,36 +418,63 @@ def _run_pool(out: Path, config: GenerateConfig, pending: list[int], workers: in
     for k in _THREAD_VARS:
         os.environ.setdefault(k, "1")
     try:
-        pool = ctx.Pool(min(workers, len(pending)), initializer=_init_worker, initargs=(q,))
+        pool = ctx.Pool(min(workers, len(todo)), initializer=_init_worker, initargs=(q,))
     finally:
         for k, v in saved.items():
             if v is None:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
-    with pool:
-        jobs = [pool.apply_async(_worker, ((str(out), config.to_json(), k),)) for k in pending]
-        left = set(range(len(jobs)))
+    made: set[int] = set()
+    active: dict[int, float] = {}  # running shard -> time of its last sign of life
+    counted: dict[int, int] = {}  # items shown on the bar per running shard (taken back if redone)
+    stalled, clean = None, False
+    try:
+        jobs = {k: pool.apply_async(work, ((str(out), config.to_json(), k),)) for k in todo}
+        left = set(jobs)
+
+        def drain(block: bool) -> None:
+            while True:
+                try:
+                    kind, k = q.get(timeout=0.2) if block else q.get_nowait()
+                except queue_mod.Empty:
+                    return
+                block = False
+                active[k] = time.monotonic()
+                if kind == "item":
+                    counted[k] = counted.get(k, 0) + 1
+                    if bar is not None:
+                        bar.update(1)
+
         while left:
-            try:
-                q.get(timeout=0.2)
-                if bar is not None:
-                    bar.update(1)
-            except queue_mod.Empty:
-                pass
-            for j in [j for j in left if jobs[j].ready()]:
-                finished(jobs[j].get())
-                left.discard(j)
-        while True:
-            try:
-                q.get_nowait()
-                if bar is not None:
-                    bar.update(1)
-            except queue_mod.Empty:
+            drain(True)
+            for k in [k for k in left if jobs[k].ready()]:
+                res = jobs[k].get()
+                finished(res)
+                made.add(k)
+                left.discard(k)
+                active.pop(k, None)
+                counted.pop(k, None)
+            now = time.monotonic()
+            late = [k for k, t in active.items() if k in left and now - t > stall_seconds]
+            if late:
+                stalled = late[0]
                 break
+        else:
+            drain(False)
+        clean = stalled is None
+    finally:
+        if not clean:  # a stalled shard, an error or an interrupt: stop the workers now
+            pool.terminate()
+            if bar is not None:  # items of the shards cut short are made again (or never)
+                bar.update(-sum(counted.values()))
+        else:
+            pool.close()
+        pool.join()
+    return stalled, made
 
 
-def build_manifest(config: GenerateConfig, done: dict) -> dict:
+def build_manifest(config: GenerateConfig, done: dict, failed: dict | None = None) -> dict:
     """The dataset's self-description: arrays, settings, counts and clean-apply share."""
     stats = OpStats()
     views: Counter = Counter()
@@ -440,6 +505,7 @@ def build_manifest(config: GenerateConfig, done: dict) -> dict:
         "op_ids": list(OP_IDS),
         "roles": {"1": "base", "2": "profile", "3": "offset"},
         "shards": shards,
+        "failed_shards": {k: failed[k] for k in sorted(failed or {}, key=int)},
         "counts": {"items": items, "per_class": per_class.tolist(), "per_op": dict(per_op),
                    "sequences": seqs, "items_with_step_files": steps},
         "operations": {**ops, "note": "random operations only (start bodies excluded); clean_share = "
@@ -475,10 +541,7 @@ def merge_sets(out: str | Path, roots: Sequence[str | Path]) -> dict:
         raise DataError("merge needs at least two dataset folders")
     manifests = []
     for root in roots:
-        path = Path(root) / "manifest.json"
-        if not path.is_file():
-            raise DataError(f"{root} has no manifest.json; finish it with `sketchforge-data generate` first")
-        manifests.append(json.loads(path.read_text()))
+        manifests.append(read_manifest(root))
     sizes = {tuple(m["size"]) for m in manifests}
     if len(sizes) > 1:
         raise DataError(f"the sets have different canvas sizes {sorted(sizes)}; merge sets of one size")
@@ -507,15 +570,3 @@ def merge_sets(out: str | Path, roots: Sequence[str | Path]) -> dict:
         merged.pop(key, None)
     write_file(out / "manifest.json", json.dumps(merged, indent=1).encode("utf-8"))
     return merged
-
-
-def read_shard(path: str | Path) -> dict[str, np.ndarray]:
-    """The arrays of one shard (no pickle)."""
-    with np.load(Path(path), allow_pickle=False) as z:
-        return {k: z[k] for k in z.files}
-
-
-def read_records(path: str | Path) -> list[dict]:
-    """The JSON records of one shard, in item order."""
-    with open(path, encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
