@@ -7,7 +7,9 @@ Two parts, both on a set made by `sketchforge-data generate` with a seed never u
 
 network   every item's stored input (the generator's own view and raster) through the network:
           operation accuracy with the confusion matrix, stitching-face IoU (sigmoid > 0.5 against
-          the mask, mean over items), curve-role accuracy over stroke pixels. Fast (batched).
+          the mask, mean over items), curve-role accuracy over stroke pixels (also per operation
+          class with its role confusion, and along strokes after the fitting's vote along each
+          stroke, `fit._stroke_runs`). Fast (batched).
 pipeline  the first N items interpreted exactly as the app does it: the item's history is
           replayed into a `Session` (the model before the operation), the item's sketch file goes
           through the `cad` back end (framing, context renders, network, fitting), and the
@@ -18,7 +20,9 @@ pipeline  the first N items interpreted exactly as the app does it: the item's h
             - volume IoU of the applied result against the truth, top proposal and best of the top 3
               (the lower proposals are scored only while none has reached the 0.95 threshold);
             - IoU of the changed region alone (`metrics.changed_iou`), which small operations need;
-            - seconds per stage (view = framing + context renders, net, fit) and in total.
+            - seconds per stage (view = framing + context renders, net, fit) and in total;
+            - how much of the canvas the sketch spans (`sketch_span`): the summary gives every
+              figure per class, overall, and per span bucket (`SPAN_BINS`).
           Items run in worker processes (one thread each), whole shards per process.
 
 Writes the figures as JSON (`--out`) and prints a table. The benchmark `benchmarks/bench_cad.py`
