@@ -131,7 +131,7 @@ class _StrokeRoles:
             rec = self.recs.get(int(item))
             if rec is None:
                 continue
-            truth = batch["role"][k].numpy()
+            truth = labels[k]
             h, w = truth.shape
             roles = np.where(ink[k], probs[k], 0).astype(np.uint8)
             for run in _stroke_runs(Sketch.from_json(rec["sketch"]), roles, w, h):
@@ -149,7 +149,7 @@ class _StrokeRoles:
 # -- whole interpretations ------------------------------------------------------------------------
 def records(root: Path) -> list[list[dict]]:
     """The JSON records of every shard of a set, shard by shard."""
-    from ..synth.shards import read_records
+    from ..synth.reading import read_records
     return [read_records(root / s["jsonl"]) for s in manifest(root)["shards"]]
 
 
@@ -228,7 +228,7 @@ def _shard_rows(args: tuple[str, str | None, int, int, int]) -> list[dict]:
     root, weights, shard, first, count = args
     from .backend import CadBackend
     backend = CadBackend(weights)
-    from ..synth.shards import read_records
+    from ..synth.reading import read_records
     recs = read_records(Path(root) / manifest(Path(root))["shards"][shard]["jsonl"])[first:first + count]
     from sketchforge.modeling.operations import OperationError
     rows: list[dict] = []

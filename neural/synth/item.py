@@ -38,8 +38,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sketchforge.modeling.camera import Camera
-from sketchforge.modeling.render import ContextRenders, render_context
 from sketchforge.modeling.operations import Sweep
+from sketchforge.modeling.render import ContextRenders, render_context
 from sketchforge.modeling.sketch import Sketch
 
 from . import raster, strokes as strokes_mod, visibility

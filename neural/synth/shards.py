@@ -39,8 +39,8 @@ from sketchforge.modeling.exchange import export_step
 from sketchforge.modeling.files import atomic_write, atomic_write_bytes
 
 from .curves import operation_curves
-from .reading import DataError, read_manifest, read_records, read_shard  # noqa: F401 - part of this API
 from .item import ItemConfig, make_item
+from .reading import DataError, read_manifest, read_records, read_shard  # noqa: F401 - part of this API
 from .sequences import CLASS_NAMES, OP_IDS, ClassBalancer, OpStats, SequenceConfig, random_sequence
 from .views import ViewConfig
 
@@ -354,9 +354,11 @@ def generate(out: str | Path, config: GenerateConfig, workers: int = 1, progress
     done, failed = prog["done"], prog["failed"]
     if retry_failed:
         failed.clear()
-    pending = [k for k in range(config.shard_count)
-               if str(k) not in failed and (str(k) not in done or not (out / f"{shard_name(k)}.npz").exists()
-               or not (out / f"{shard_name(k)}.jsonl").exists())]
+    def made(k: int) -> bool:
+        name = shard_name(k)
+        return str(k) in done and (out / f"{name}.npz").exists() and (out / f"{name}.jsonl").exists()
+
+    pending = [k for k in range(config.shard_count) if str(k) not in failed and not made(k)]
     for k in pending:
         done.pop(str(k), None)
     _save_progress(out, prog)
@@ -400,10 +402,9 @@ def _run_pool(out: Path, config: GenerateConfig, pending: list[int], workers: in
     todo = list(pending)
     while todo:
         stalled, made = _pool_round(out, config, todo, workers, bar, finished, stall_seconds, work)
+        if stalled is not None:
+            gave_up(stalled, f"no item for {stall_seconds:.0f} s: a kernel operation did not finish")
         todo = [k for k in todo if k not in made and k != stalled]
-        if stalled is None:
-            break
-        gave_up(stalled, f"no item for {stall_seconds:.0f} s: a kernel operation did not finish")
 
 
 def _pool_round(out: Path, config: GenerateConfig, todo: list[int], workers: int, bar,
