@@ -23,7 +23,7 @@ from sketchforge.modeling.render import render_context
 from sketchforge.modeling.sketch import Sketch
 
 from ..synth.item import view_normals
-from .framing import frame_sketch
+from ..framing import frame_sketch
 
 log = logging.getLogger(__name__)
 

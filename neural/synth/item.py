@@ -1,6 +1,10 @@
 """One labelled training item: an operation of a sequence, seen from one accepted view.
 
 An item holds
+- the sketch file: the strokes on the canvas of the random view they were drawn in;
+- the arrays the networks read, in the view the interpreter would frame that sketch in
+  (`neural.framing`: the whole part, or the strokes up close when they are small in it), so that
+  training and interpretation see a sketch the same way:
 - the context: depth, normal and face-id renders of the model *before* the operation;
 - the sketch: the operation's curves (`curves.operation_curves`), the parts visible against a
   depth render of the model *after* it (`visibility.visible_runs`), drawn as a person would
@@ -33,7 +37,7 @@ of those whose path spans under 20 pixels of 128, against 97% above 40 pixels.)
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -42,6 +46,7 @@ from sketchforge.modeling.operations import Sweep
 from sketchforge.modeling.render import ContextRenders, render_context
 from sketchforge.modeling.sketch import Sketch
 
+from ..framing import carry, frame_sketch
 from . import raster, strokes as strokes_mod, visibility
 from .curves import Curve, operation_curves
 from .sequences import CLASS_NAMES, Step
@@ -135,18 +140,42 @@ def make_item(step: Step, rng: np.random.Generator, config: ItemConfig, curves: 
     if curves is None:
         curves = operation_curves(step.op, step.before_body, step.after_body)
     check = _SketchCheck(step, curves, config)
-    view = find_view(step, rng, config.view, accept=check, tally=tally)
+    pts = np.concatenate([c.points for c in curves]) if curves else np.zeros((0, 3))
+    focus = None
+    if len(pts):
+        centre = 0.5 * (pts.min(axis=0) + pts.max(axis=0))
+        focus = (centre, float(np.linalg.norm(pts - centre, axis=1).max()))
+    view = find_view(step, rng, config.view, accept=check, tally=tally, focus=focus)
     if view is None:
         return None
     size = config.size
     drawn = strokes_mod.humanise(check.runs, rng, config.style())
-    stroke_img, role_img = raster.rasterise(drawn, size, size)
-    if not (stroke_img > 0).any():
-        if tally is not None:
-            tally["empty"] = tally.get("empty", 0) + 1
-        return None
     sketch = Sketch(view.camera, size, size, tuple(raster.to_sketch_strokes(drawn, rng)), "cad")
-    return Item(_arrays(step, view, stroke_img, role_img), _record(step, view, sketch, drawn), sketch, step)
+    framed = _framed_view(step, view, sketch, size)
+    if framed is None:
+        _count(tally, "framed_out")
+        return None
+    seen = [replace(d, points=carry(view.camera, framed.camera, d.points, size, size, size)) for d in drawn]
+    stroke_img, role_img = raster.rasterise(seen, size, size)
+    if not (stroke_img > 0).any():
+        _count(tally, "empty")
+        return None
+    return Item(_arrays(step, framed, stroke_img, role_img), _record(step, view, sketch, drawn), sketch, step)
+
+
+def _count(tally: dict | None, what: str) -> None:
+    if tally is not None:
+        tally[what] = tally.get(what, 0) + 1
+
+
+def _framed_view(step: Step, view: View, sketch: Sketch, size: int) -> View | None:
+    """The view the networks read: the sketch framed as the interpreter frames it, with the
+    context rendered again for it; None when the target faces fall out of it."""
+    framed = frame_sketch(sketch, step.before.bodies, size)
+    before = render_context(step.before.bodies, framed.camera, size, size, lines=False)
+    if not np.isin(before.face_id, [g for g in view.target_ids if g >= 0]).any():
+        return None
+    return View(framed.camera, before, view.target_ids, view.tries)
 
 
 def _arrays(step: Step, view: View, stroke_img: np.ndarray, role_img: np.ndarray) -> dict[str, np.ndarray]:

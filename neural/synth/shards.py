@@ -86,8 +86,11 @@ ARRAYS: dict[str, dict] = {
                      "meaning": "global face ids of the stitching faces (second is -1 except for a bevel)",
                      "range": "-1 or 0..faces-1"},
     "camera": {"dtype": "float32", "shape": "(N, 10)",
-               "meaning": "the view: eye (3), target (3), up (3), fov_y_deg (perspective), world mm",
-               "range": "fov 25..50 degrees"},
+               "meaning": "the view of the arrays: the sketch's camera turned about its eye by "
+                          "neural.framing (as the interpreter frames it): eye (3), target (3), up (3), "
+                          "fov_y_deg (perspective), world mm; the record's sketch keeps the camera it was "
+                          "drawn with",
+               "range": "fov up to 50 degrees; narrower where a small sketch is seen up close"},
 }
 
 

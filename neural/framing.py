@@ -1,11 +1,21 @@
-"""Seeing a sketch the way the networks were trained: a square view around the model and strokes.
+"""The square view a sketch network reads: around the strokes, with the model as context.
 
-The training data shows whole parts in square 128 x 128 views. A user's canvas is any size and
-the part may sit anywhere on it, so the interpreter turns the camera about its eye (a pure
-rotation: the image changes by an exact homography) to look at the centre of the region that
-holds the model's silhouette and the strokes, narrows the field of view to that region (square,
-with a margin) and carries every stroke point into the new view through its ray. Orthographic
-cameras are shifted and zoomed instead.
+A user's canvas is any size, and the part may sit anywhere on it; an operation may be drawn over
+the whole part or as a small pocket on one face. The networks read a square view of fixed size
+(128 x 128) in which the strokes are large enough to tell their curve roles apart, so the view is
+chosen from the sketch itself:
+
+* the region of the model's silhouette and the strokes (square, with a margin `MARGIN`), when
+  the strokes span at least half of it (`FOCUS`): the whole part is in view;
+* otherwise a region centred on the strokes, `FOCUS` times their extent (at least `MIN_FOCUS`
+  of the canvas, so a scribble is not blown up without end): the strokes fill about half of the
+  view and the model around them gives the context.
+
+The camera is turned about its eye (a pure rotation: the image changes by an exact homography,
+and what is hidden stays hidden) to look at the region's centre, the field of view narrowed to
+the region, and every stroke point carried into the new view through its ray. Orthographic
+cameras are shifted and zoomed instead. The training data is framed by this same function
+(`neural.synth.item`), so the networks see sketches the way the interpreter shows them.
 """
 
 from __future__ import annotations
@@ -21,7 +31,9 @@ from sketchforge.modeling.camera import Camera
 from sketchforge.modeling.render import render_context
 from sketchforge.modeling.sketch import Sketch, Stroke
 
-MARGIN = 0.12  # of the region's size on each side, like the framing of the training views
+MARGIN = 0.12  # of the region's size on each side, when the whole part is in view
+FOCUS = 2.0  # a focused view spans this many times the strokes' extent
+MIN_FOCUS = 0.08  # a focused view spans at least this share of the canvas's longer side
 PROBE = 160    # pixels along the longer canvas side for finding the model's silhouette
 
 
@@ -41,12 +53,17 @@ def frame_sketch(sketch: Sketch, bodies: Mapping[str, Body], size: int = 128) ->
     centre = (lo + hi) / 2.0
     half = max(hi[0] - lo[0], hi[1] - lo[1]) / 2.0 * (1.0 + 2.0 * MARGIN)
     half = max(half, 8.0)
+    if len(pts):
+        s_lo, s_hi = pts.min(0), pts.max(0)
+        focus = max(float((s_hi - s_lo).max()) / 2.0 * FOCUS, MIN_FOCUS * max(sketch.width, sketch.height) / 2.0)
+        if focus < half:  # the strokes are small in the whole view: look at them
+            centre, half = (s_lo + s_hi) / 2.0, focus
     cam = sketch.camera
     if cam.projection == "perspective":
         new = _turned(cam, centre, half, sketch.width, sketch.height)
     else:
         new = _shifted(cam, centre, half, sketch.width, sketch.height)
-    strokes = tuple(Stroke(np.column_stack([_carry(cam, new, s.uv, sketch.width, sketch.height, size),
+    strokes = tuple(Stroke(np.column_stack([carry(cam, new, s.uv, sketch.width, sketch.height, size),
                                             s.points[:, 2:]]), s.kind) for s in sketch.strokes)
     framed = Sketch(new, size, size, strokes, sketch.mode, sketch.prompt)
     return Framed(new, size, framed)
@@ -115,7 +132,7 @@ def _shifted(cam: Camera, centre: np.ndarray, half: float, width: int, height: i
                   height=2.0 * half / s)
 
 
-def _carry(old: Camera, new: Camera, uv: np.ndarray, width: int, height: int, size: int) -> np.ndarray:
+def carry(old: Camera, new: Camera, uv: np.ndarray, width: int, height: int, size: int) -> np.ndarray:
     """Stroke pixels on the old canvas to pixels of the new square view, through their rays."""
     if not len(uv):
         return np.zeros((0, 2))

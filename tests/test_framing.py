@@ -9,7 +9,7 @@ from sketchforge.modeling.camera import Camera
 from sketchforge.modeling.render import render_context
 from sketchforge.modeling.session import Session
 from sketchforge.modeling.sketch import Sketch, Stroke
-from sketchforge.neural.cad.framing import frame_sketch
+from sketchforge.neural.framing import frame_sketch
 
 CORNERS = np.array([[30, 20, 20.0], [30, -20, 20.0], [-30, -20, 20.0]])
 
@@ -47,3 +47,24 @@ def test_strokes_beyond_the_model_widen_the_view():
     framed = frame_sketch(sketch_of(cam, 640, 480, tall), s.bodies, 128)
     uv = framed.sketch.strokes[0].uv
     assert (uv >= 0).all() and (uv <= 128).all()
+
+
+def test_a_small_sketch_is_seen_up_close_with_the_model_around_it():
+    s = Session()
+    s.box((60, 40, 20))
+    cam = Camera.looking_at((0, 0, 10), 200, -60, 25)
+    pocket = np.array([[-3, -3, 20.0], [3, -3, 20.0], [3, 3, 20.0], [-3, 3, 20.0], [-3, -3, 20.0]])
+    sk = sketch_of(cam, 640, 480, pocket)
+    framed = frame_sketch(sk, s.bodies, 128)
+    uv = framed.sketch.strokes[0].uv
+    assert uv == pytest.approx(framed.camera.project(pocket, 128, 128), abs=1e-6)  # carried exactly
+    span = np.ptp(uv, axis=0).max()
+    assert 50 < span <= 66  # about half of the view (FOCUS = 2), not a few pixels as on the canvas
+    assert np.ptp(sk.strokes[0].uv, axis=0).max() < 0.2 * span * 640 / 128
+    assert np.abs(uv.mean(axis=0) - 64).max() < 8  # centred on the strokes
+    r = render_context(s.bodies, framed.camera, 128, 128, lines=False)
+    assert r.mask.mean() > 0.7  # mostly the top face around the pocket
+    # a tiny scribble is not blown up without end
+    dot = np.array([[0, 0, 20.0], [0.05, 0.05, 20.0]])
+    tiny = frame_sketch(sketch_of(cam, 640, 480, dot), s.bodies, 128)
+    assert np.ptp(tiny.sketch.strokes[0].uv, axis=0).max() < 10
