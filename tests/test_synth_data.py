@@ -4,6 +4,7 @@ determinism across worker counts, resuming, the manifest and the streaming loade
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -103,7 +104,9 @@ def test_stitching_face_is_the_face_the_operation_was_applied_to(dataset):
                               for k, v in params["face"].items() if k != "kind"})
             faces = {face.resolve(before)}
         sketch = Sketch.from_json(rec["sketch"])
-        r = render_context({BODY: before}, sketch.camera, sketch.width, sketch.height, lines=False)
+        c = a["camera"]  # the arrays hold the framed view of the sketch
+        cam = replace(sketch.camera, eye=tuple(c[:3]), target=tuple(c[3:6]), up=tuple(c[6:9]), fov_y_deg=float(c[9]))
+        r = render_context({BODY: before}, cam, a["stitch"].shape[1], a["stitch"].shape[0], lines=False)
         expected = np.isin(r.face_id, [r.faces.index((BODY, f)) for f in faces])
         got = a["stitch"] > 0
         iou = (expected & got).sum() / max((expected | got).sum(), 1)
