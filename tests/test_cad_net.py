@@ -230,3 +230,25 @@ def test_other_canvas_sizes_are_resized_and_bad_input_is_refused(dataset):
         net.predict(stroke, normal[:, :, :2], depth)
     with pytest.raises(ValueError, match="uint8 ink"):
         net.predict(stroke.astype(np.float32) / 255, normal, depth)
+
+
+def test_mobile_layout_runs_at_every_canvas_size_for_a_fraction_of_the_flops(batch):
+    torch.manual_seed(2)
+    plain = CadUNet(NetConfig(stroke_pool=True))
+    mobile = CadUNet(NetConfig(channels=SMALL, arch="mobile", expand=2, stroke_pool=True))
+    assert count_flops(mobile) < 0.2 * count_flops(plain)
+    for s in (32, 48, 64, 96):
+        out = mobile.eval()(torch.zeros(1, 5, s, s))
+        assert out.stitch_logits.shape == (1, 1, s, s) and out.role_logits.shape == (1, 4, s, s)
+    assert count_flops(mobile, 32) < 0.1 * count_flops(mobile, 128)
+    mobile.train()
+    mobile(batch["input"])  # batch-norm statistics that are not the defaults
+    net = CadNet(mobile)  # folds every conv + batch-norm pair, the depthwise ones included
+    with torch.inference_mode():
+        ref = mobile.eval()(batch["input"])
+        got = net.model(batch["input"].contiguous(memory_format=torch.channels_last))
+    for x, y in zip(ref, got):
+        torch.testing.assert_close(x, y, atol=1e-4, rtol=1e-4)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in net.model.modules())
+    with pytest.raises(ValueError, match="arch must be one of"):
+        NetConfig(arch="vgg")

@@ -58,10 +58,19 @@ class NetConfig:
     # curve role. Whether a line leaves a face along its normal (add) or slanted (sweep) is a
     # full-resolution, per-stroke fact that global pooling of the 1/16 bottleneck blurs away.
     stroke_pool: bool = False
+    # "plain": 3x3 convolutions (the layout above). "mobile": the same U-shape built from MobileNetV2
+    # inverted-residual blocks (1x1 expand by `expand`, 3x3 depthwise, 1x1 project) with
+    # depthwise-separable decoder convolutions: the light student for live interpretation.
+    arch: str = "plain"
+    expand: int = 4
 
     def __post_init__(self) -> None:
         if len(self.channels) != 4 or any(int(c) < 1 for c in self.channels):
             raise ValueError(f"channels needs four positive widths, got {self.channels}")
+        if self.arch not in ARCHS:
+            raise ValueError(f"arch must be one of {', '.join(ARCHS)}, got {self.arch!r}")
+        if int(self.expand) < 1:
+            raise ValueError(f"expand must be a positive integer, got {self.expand}")
         if self.size % 16:
             raise ValueError(f"the input size must be a multiple of 16 (four halvings), got {self.size}")
 
@@ -85,8 +94,47 @@ class Outputs(NamedTuple):
     role_logits: torch.Tensor  # (B, roles, H, W)
 
 
+ARCHS = ("plain", "mobile")
+
+
 def _conv(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+
+
+def _pointwise(cin: int, cout: int, act: bool = True) -> list[nn.Module]:
+    return [nn.Conv2d(cin, cout, 1, bias=False), nn.BatchNorm2d(cout)] + ([nn.ReLU(inplace=True)] if act else [])
+
+
+def _depthwise(c: int, stride: int = 1) -> list[nn.Module]:
+    return [nn.Conv2d(c, c, 3, stride, 1, groups=c, bias=False), nn.BatchNorm2d(c), nn.ReLU(inplace=True)]
+
+
+def _separable(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
+    """3x3 depthwise then 1x1 pointwise, each with batch norm and ReLU."""
+    return nn.Sequential(*_depthwise(cin, stride), *_pointwise(cin, cout))
+
+
+class _InvertedResidual(nn.Module):
+    """MobileNetV2's block: 1x1 expand, 3x3 depthwise (with the stride), linear 1x1 project; the
+    input is added back when the shape stays."""
+
+    def __init__(self, cin: int, cout: int, stride: int, expand: int) -> None:
+        super().__init__()
+        hidden = cin * expand
+        self.body = nn.Sequential(*(_pointwise(cin, hidden) if expand > 1 else []), *_depthwise(hidden, stride),
+                                  *_pointwise(hidden, cout, act=False))
+        self.residual = stride == 1 and cin == cout
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.body(x)
+        return x + y if self.residual else y
+
+
+def _stage(kind: str, cin: int, cout: int, expand: int) -> nn.Sequential:
+    """One encoder scale: halve the size, then one more layer at it."""
+    if kind == "plain":
+        return nn.Sequential(_conv(cin, cout, 2), _conv(cout, cout))
+    return nn.Sequential(_InvertedResidual(cin, cout, 2, expand), _InvertedResidual(cout, cout, 1, expand))
 
 
 class CadUNet(nn.Module):
@@ -96,19 +144,25 @@ class CadUNet(nn.Module):
         super().__init__()
         self.config = config
         c0, c1, c2, c3 = config.channels
-        self.e0 = _conv(config.in_channels, c0)
-        self.e1 = nn.Sequential(_conv(c0, c1, 2), _conv(c1, c1))
-        self.e2 = nn.Sequential(_conv(c1, c2, 2), _conv(c2, c2))
-        self.e3 = nn.Sequential(_conv(c2, c3, 2), _conv(c3, c3))
-        self.bottleneck = nn.Sequential(_conv(c3, c3, 2), _conv(c3, c3))
+        kind, ex = config.arch, int(config.expand)
+        if kind == "plain":
+            self.e0 = _conv(config.in_channels, c0)
+            dec = _conv
+        else:  # full resolution is the costliest scale: a 1x1 stem, then one separable layer
+            self.e0 = nn.Sequential(*_pointwise(config.in_channels, c0), *_depthwise(c0), *_pointwise(c0, c0))
+            dec = _separable
+        self.e1 = _stage(kind, c0, c1, ex)
+        self.e2 = _stage(kind, c1, c2, ex)
+        self.e3 = _stage(kind, c2, c3, ex)
+        self.bottleneck = _stage(kind, c3, c3, ex)
         pooled = 2 * c3 + ((config.roles - 1) * (c0 + 1) if config.stroke_pool else 0)
         self.class_head = nn.Sequential(nn.Linear(pooled, config.class_hidden), nn.ReLU(inplace=True),
                                         nn.Linear(config.class_hidden, config.classes))
         self.lateral = nn.Conv2d(c3, c3, 1)
-        self.d3 = _conv(c3, c2)
-        self.d2 = _conv(c2, c1)
-        self.d1 = _conv(c1, c0)
-        self.d0 = _conv(c0, c0)
+        self.d3 = dec(c3, c2)
+        self.d2 = dec(c2, c1)
+        self.d1 = dec(c1, c0)
+        self.d0 = dec(c0, c0)
         self.stitch_head = nn.Conv2d(c0, 1, 1)
         self.role_head = nn.Conv2d(c0, config.roles, 1)
 

@@ -2,7 +2,8 @@
 
     sketchforge-train-cad --data data/train --val data/val --out data/runs/cad-v1 \
         [--epochs 4] [--batch 32] [--lr 2e-3] [--seed 0] [--workers 1] [--threads 2] \
-        [--max-minutes 45] [--patience 6] [--val-every 250] [--no-augment]
+        [--max-minutes 45] [--patience 6] [--val-every 250] [--no-augment] [--stroke-pool] \
+        [--channels 16,32,64,128] [--arch plain|mobile] [--expand 4] [--init WEIGHTS]
 
 Seeded and resumable: rerunning the same command continues from the last checkpoint
 (`RUNDIR/checkpoint.safetensors`: weights and optimizer tensors; `RUNDIR/state.json`: epoch, step,
@@ -89,6 +90,8 @@ class TrainConfig:
     augment: bool = True
     channels: tuple[int, int, int, int] = (16, 32, 64, 128)
     stroke_pool: bool = False  # NetConfig.stroke_pool: the class head also reads role-pooled features
+    arch: str = "plain"  # NetConfig.arch: "plain" 3x3 convolutions or "mobile" inverted-residual blocks
+    expand: int = 4  # NetConfig.expand: the mobile blocks' expansion
     init: str | None = None  # weight file to start from (tensors of matching name and shape)
 
     def to_json(self) -> dict:
@@ -361,7 +364,8 @@ def train(config: TrainConfig, out: str | Path, threads: int | None = None, max_
 
     torch.manual_seed(config.seed)
     # channels-last convolutions run about 1.5x faster on the CPU (oneDNN's native layout).
-    model = CadUNet(NetConfig(channels=config.channels, size=size, stroke_pool=config.stroke_pool))
+    model = CadUNet(NetConfig(channels=config.channels, size=size, stroke_pool=config.stroke_pool,
+                              arch=config.arch, expand=config.expand))
     model = model.to(memory_format=torch.channels_last)
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     steps_per_epoch = max(int(train_manifest["counts"]["items"]) // config.batch, 1)
@@ -369,8 +373,10 @@ def train(config: TrainConfig, out: str | Path, threads: int | None = None, max_
 
     if (run / "checkpoint.safetensors").exists():
         state = load_checkpoint(run, model, opt)
-        if state["config"] != config.to_json():
-            diff = sorted(k for k in config.to_json() if state["config"].get(k) != config.to_json()[k])
+        # settings added since the run began take their defaults
+        was = {**TrainConfig(data=config.data, val=config.val).to_json(), **state["config"]}
+        if was != config.to_json():
+            diff = sorted(k for k in config.to_json() if was.get(k) != config.to_json()[k])
             raise TrainError(f"{run} holds a run with other settings ({', '.join(diff)} differ); "
                              "use the same settings to continue it, or another --out folder")
         log.info("continuing %s at epoch %d, step %d", run, state["epoch"], state["step"])
@@ -537,6 +543,8 @@ def _check(config: TrainConfig) -> None:
         raise TrainError(f"--batch must be at least 2 (batch norm needs it), got {config.batch}")
     if not (config.lr > 0 and math.isfinite(config.lr)):
         raise TrainError(f"--lr must be a positive number, got {config.lr}")
+    if config.expand < 1:
+        raise TrainError(f"--expand must be at least 1, got {config.expand}")
     if config.workers < 0:
         raise TrainError(f"--workers must be 0 or more, got {config.workers}")
     if config.seed < 0:
@@ -569,6 +577,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--patience", type=int, default=6, help="validations without a better score before stopping")
     p.add_argument("--val-every", type=int, default=250, help="validate every N steps as well as at epoch ends")
     p.add_argument("--channels", default="16,32,64,128", help="encoder widths c0,c1,c2,c3")
+    p.add_argument("--arch", choices=("plain", "mobile"), default="plain",
+                   help="plain 3x3 convolutions, or MobileNetV2 inverted-residual blocks (a light network)")
+    p.add_argument("--expand", type=int, default=4, help="expansion of the mobile blocks")
     p.add_argument("--no-augment", action="store_true", help="train on the rendered strokes as they are")
     p.add_argument("--stroke-pool", action="store_true",
                    help="the class head also reads decoder features pooled over each curve role's ink")
@@ -594,6 +605,7 @@ def main(argv: list[str] | None = None) -> int:
                              batch=a.batch, lr=a.lr, weight_decay=a.weight_decay, seed=a.seed, workers=a.workers,
                              val_every=a.val_every, augment=not a.no_augment,
                              channels=channels, stroke_pool=a.stroke_pool,  # type: ignore[arg-type]
+                             arch=a.arch, expand=a.expand,
                              init=str(a.init) if a.init is not None else None)
         state = train(config, a.out, threads=a.threads, max_minutes=a.max_minutes, patience=a.patience,
                       max_steps=a.max_steps, progress=not a.quiet)
