@@ -252,3 +252,51 @@ def test_mobile_layout_runs_at_every_canvas_size_for_a_fraction_of_the_flops(bat
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in net.model.modules())
     with pytest.raises(ValueError, match="arch must be one of"):
         NetConfig(arch="vgg")
+
+
+def test_relational_distillation_matches_relations_not_scale():
+    from sketchforge.neural.cad.train import relational_loss
+    torch.manual_seed(0)
+    t = torch.randn(8, 32)
+    assert float(relational_loss(3.0 * t @ torch.linalg.qr(torch.randn(32, 32))[0], t)) < 1e-6, \
+        "a rotated, scaled copy keeps every relation"
+    s = torch.randn(8, 16, requires_grad=True)
+    loss = relational_loss(s, t)
+    assert float(loss.detach()) > 1e-3
+    loss.backward()
+    assert torch.isfinite(s.grad).all() and s.grad.abs().sum() > 0
+
+
+def test_a_smaller_canvas_keeps_the_ink_and_the_outline(batch):
+    from sketchforge.neural.cad.net import at_canvas, to_size
+    x = batch["input"][:4]
+    small = at_canvas(x, 32)
+    assert small.shape == (4, 5, 32, 32)
+    ink = (1.0 - x[:, 0]).mean(dim=(1, 2))
+    torch.testing.assert_close((1.0 - small[:, 0]).mean(dim=(1, 2)), ink, atol=1e-5, rtol=1e-4)
+    assert set(torch.unique(small[:, 4]).tolist()) <= set(torch.unique(x[:, 4]).tolist()), "the mask stays crisp"
+    assert at_canvas(x, None) is x and at_canvas(x, SIZE) is x
+    with pytest.raises(ValueError, match="multiple of 16"):
+        at_canvas(x, 40)
+    out = CadUNet(NetConfig(channels=SMALL, arch="mobile", expand=2)).eval()(small)
+    up = to_size(out, (SIZE, SIZE))
+    assert up.stitch_logits.shape == (4, 1, SIZE, SIZE) and up.role_logits.shape == (4, 4, SIZE, SIZE)
+
+
+def test_a_distilled_student_trains_at_several_canvases_and_resumes_exactly(dataset, tmp_path):
+    teacher = train(_config(dataset), tmp_path / "teacher", max_steps=4, progress=False)
+    assert teacher["step"] == 4
+    cfg = _config(dataset, arch="mobile", expand=2, canvases=(32, 64), teacher=str(tmp_path / "teacher" / "best.safetensors"),
+                  val_every=3)
+    whole = train(cfg, tmp_path / "whole", max_steps=5, progress=False)
+    train(cfg, tmp_path / "split", max_steps=3, progress=False)
+    train(cfg, tmp_path / "split", max_steps=5, progress=False)
+    a, b = _params(tmp_path / "whole"), _params(tmp_path / "split")
+    for k in a:
+        assert torch.equal(a[k], b[k]), f"{k} differs after resuming"
+    lines = [json.loads(s) for s in (tmp_path / "whole" / "log.jsonl").read_text().splitlines()]
+    val = [r for r in lines if r["kind"] == "val"][0]
+    assert set(val["canvases"]) == {"32", "64"}
+    assert abs(val["class_acc"] - np.mean([v["class_acc"] for v in val["canvases"].values()])) < 1e-9
+    assert whole["model"]["flops_by_canvas"]["32"] < whole["model"]["flops_by_canvas"]["64"]
+    assert train_main(["--data", str(dataset), "--out", str(tmp_path / "x"), "--teacher", str(tmp_path / "none")]) == 2

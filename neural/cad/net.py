@@ -92,6 +92,9 @@ class Outputs(NamedTuple):
     class_logits: torch.Tensor  # (B, classes)
     stitch_logits: torch.Tensor  # (B, 1, H, W)
     role_logits: torch.Tensor  # (B, roles, H, W)
+    # (B, D) what the class head reads (pooled bottleneck, and role-pooled features with
+    # stroke_pool): the sketch's embedding, whose pairwise distances distillation matches
+    embedding: torch.Tensor | None = None
 
 
 ARCHS = ("plain", "mobile")
@@ -180,8 +183,8 @@ class CadUNet(nn.Module):
         pooled = [b.mean(dim=(2, 3)), b.amax(dim=(2, 3))]
         if self.config.stroke_pool:
             pooled += _role_pool(y, roles, x[:, :1])
-        logits = self.class_head(torch.cat(pooled, dim=1))
-        return Outputs(logits, self.stitch_head(y), roles)
+        embedding = torch.cat(pooled, dim=1)
+        return Outputs(self.class_head(embedding), self.stitch_head(y), roles, embedding)
 
 
 def _role_pool(y: torch.Tensor, role_logits: torch.Tensor, stroke: torch.Tensor) -> list[torch.Tensor]:
@@ -200,6 +203,30 @@ def _role_pool(y: torch.Tensor, role_logits: torch.Tensor, stroke: torch.Tensor)
 
 def _up(x: torch.Tensor) -> torch.Tensor:
     return F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
+
+
+# -- canvas sizes --------------------------------------------------------------------------------
+def at_canvas(x: torch.Tensor, canvas: int | None) -> torch.Tensor:
+    """The (B, 5, S, S) network input rasterised at a smaller square canvas: the stroke channel
+    by area averaging (ink coverage), the context channels (normals, depth, mask) by nearest
+    neighbour so the model's outline stays crisp. None or the input's own size returns it as is."""
+    if canvas is None or canvas == x.shape[-1]:
+        return x
+    if canvas < 16 or canvas % 16:
+        raise ValueError(f"a canvas must be a multiple of 16 pixels (four halvings), got {canvas}")
+    size = (int(canvas), int(canvas))
+    ink = F.interpolate(x[:, :1], size=size, mode="area")
+    context = F.interpolate(x[:, 1:], size=size, mode="nearest")
+    return torch.cat([ink, context], dim=1).contiguous(memory_format=torch.channels_last)
+
+
+def to_size(out: Outputs, size: tuple[int, int]) -> Outputs:
+    """Outputs with the stitching and role logits resized (bilinear) to `size` (H, W)."""
+    if tuple(out.stitch_logits.shape[-2:]) == tuple(size):
+        return out
+    def up(t):
+        return F.interpolate(t, size=size, mode="bilinear", align_corners=False)
+    return Outputs(out.class_logits, up(out.stitch_logits), up(out.role_logits), out.embedding)
 
 
 def count_flops(model: nn.Module, size: int | None = None) -> int:

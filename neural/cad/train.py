@@ -53,8 +53,8 @@ from sketchforge.modeling.files import atomic_write, atomic_write_bytes
 
 from ..synth.dataset import ShardDataset
 from ..synth.reading import DataError, read_manifest
-from .net import (FORMAT, VERSION, CadUNet, NetConfig, Outputs, count_flops, count_params, read_weights, readable,
-                  save_weights)
+from .net import (FORMAT, VERSION, CadUNet, NetConfig, Outputs, at_canvas, count_flops, count_params, load_model,
+                  read_weights, readable, save_weights, to_size)
 
 log = logging.getLogger(__name__)
 
@@ -93,10 +93,16 @@ class TrainConfig:
     arch: str = "plain"  # NetConfig.arch: "plain" 3x3 convolutions or "mobile" inverted-residual blocks
     expand: int = 4  # NetConfig.expand: the mobile blocks' expansion
     init: str | None = None  # weight file to start from (tensors of matching name and shape)
+    # Canvas sizes (px, multiples of 16) every step trains at, the task losses averaged over them;
+    # empty: the data's own size only.
+    canvases: tuple[int, ...] = ()
+    teacher: str | None = None  # weight file of a trained network whose embedding relations are distilled
+    distill: float = 1.0  # weight of the relational distillation loss beside the task losses
 
     def to_json(self) -> dict:
         d = dict(self.__dict__)
         d["channels"] = list(self.channels)
+        d["canvases"] = list(self.canvases)
         return d
 
 
@@ -149,6 +155,22 @@ def compute_losses(out: Outputs, batch: dict[str, torch.Tensor], weights: LossWe
     return {"total": cls + stitch + role_loss, "class": cls, "stitch": stitch, "role": role_loss}
 
 
+def relational_loss(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
+    """Relational knowledge distillation, distance-wise (Park et al., CVPR 2019): the Huber loss
+    between the pairwise distances of a batch's embeddings under the student and under the
+    teacher, each divided by its mean, so the two networks' widths and scales need not match."""
+    return F.smooth_l1_loss(_pair_distances(student.float()), _pair_distances(teacher.float().detach()))
+
+
+def _pair_distances(e: torch.Tensor) -> torch.Tensor:
+    """Distances between every two rows of (B, D), normalised by their mean (off-diagonal, (B*(B-1),))."""
+    sq = (e * e).sum(1)
+    d2 = sq[:, None] + sq[None, :] - 2.0 * (e @ e.T)
+    off = ~torch.eye(len(e), dtype=torch.bool, device=e.device)
+    d = d2[off].clamp(min=1e-12).sqrt()  # the diagonal (zero, no gradient) is left out
+    return d / d.mean().clamp(min=1e-8)
+
+
 # -- augmentation ------------------------------------------------------------------------------
 def _maxpool(x: torch.Tensor) -> torch.Tensor:
     return F.max_pool2d(x, 3, stride=1, padding=1)
@@ -192,10 +214,12 @@ def augment(batch: dict[str, torch.Tensor], gen: torch.Generator) -> dict[str, t
 
 # -- validation --------------------------------------------------------------------------------
 @torch.inference_mode()
-def evaluate(model: CadUNet, batches: Iterable[dict[str, torch.Tensor]], on_batch=None) -> dict:
+def evaluate(model: CadUNet, batches: Iterable[dict[str, torch.Tensor]], on_batch=None,
+             canvas: int | None = None) -> dict:
     """Class accuracy, mean stitching-face IoU (sigmoid > 0.5 vs mask) and role accuracy on stroke pixels
     (every stroke pixel has a role, so the predicted one is the likeliest of base, profile, offset).
-    `on_batch(batch, outputs)` sees each batch with the network's outputs (for further figures)."""
+    `on_batch(batch, outputs)` sees each batch with the network's outputs (for further figures).
+    With `canvas`, the network reads the sketch at that size and its maps are scaled back up."""
     was_training = model.training
     model.eval()
     correct = items = 0
@@ -204,7 +228,8 @@ def evaluate(model: CadUNet, batches: Iterable[dict[str, torch.Tensor]], on_batc
     confusion = np.zeros((4, 4), np.int64)
     try:
         for batch in batches:
-            out = model(batch["input"].contiguous(memory_format=torch.channels_last))
+            x = batch["input"].contiguous(memory_format=torch.channels_last)
+            out = to_size(model(at_canvas(x, canvas)), tuple(x.shape[-2:]))
             if on_batch is not None:
                 on_batch(batch, out)
             pred = out.class_logits.argmax(1)
@@ -231,8 +256,10 @@ def evaluate(model: CadUNet, batches: Iterable[dict[str, torch.Tensor]], on_batc
 
 
 @torch.no_grad()
-def recalibrate_batchnorm(model: CadUNet, batches: Iterable[dict[str, torch.Tensor]]) -> None:
-    """Replace every BatchNorm's running mean and variance by their plain average over `batches`."""
+def recalibrate_batchnorm(model: CadUNet, batches: Iterable[dict[str, torch.Tensor]],
+                          canvases: Iterable[int | None] = (None,)) -> None:
+    """Replace every BatchNorm's running mean and variance by their plain average over `batches`
+    (each read at every one of `canvases`)."""
     norms = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
     momenta = [m.momentum for m in norms]
     was_training = model.training
@@ -242,7 +269,8 @@ def recalibrate_batchnorm(model: CadUNet, batches: Iterable[dict[str, torch.Tens
     model.train()
     try:
         for batch in batches:
-            model(batch["input"].contiguous(memory_format=torch.channels_last))
+            for canvas in canvases:
+                model(at_canvas(batch["input"].contiguous(memory_format=torch.channels_last), canvas))
     finally:
         for m, momentum in zip(norms, momenta):
             m.momentum = momentum
@@ -390,7 +418,8 @@ def train(config: TrainConfig, out: str | Path, threads: int | None = None, max_
             "train_seconds": 0.0,
             "loss_weights": {"class_weights": list(class_weights_from_manifest(config.data)),
                              "stitch_pos_weight": stitch_pos_weight(config.data)},
-            "model": {"params": count_params(model), "flops": count_flops(model)},
+            "model": {"params": count_params(model), "flops": count_flops(model),
+                      "flops_by_canvas": {str(c): count_flops(model, c) for c in config.canvases}},
             "data": {"train": str(config.data), "train_seed": train_manifest.get("seed"),
                      "train_items": train_manifest["counts"]["items"], "val": config.val},
         }
@@ -400,6 +429,8 @@ def train(config: TrainConfig, out: str | Path, threads: int | None = None, max_
         log.info("%s already finished (%s); nothing to do", run, state["finished"])
         return state
 
+    sizes: tuple[int | None, ...] = tuple(config.canvases) or (None,)
+    teacher = _teacher(config.teacher) if config.teacher is not None else None
     loader = make_loader(config.data, config.batch, config.workers, config.seed, shuffle=True, drop_last=True)
     val_loader = (make_loader(config.val, 64, config.workers, 0, shuffle=False, drop_last=False)
                   if config.val is not None else None)
@@ -421,8 +452,8 @@ def train(config: TrainConfig, out: str | Path, threads: int | None = None, max_
         if not calibration:  # the same batches every time, so a resumed run validates the same way
             cal = make_loader(config.data, config.batch, 0, config.seed + 7919, shuffle=True, drop_last=True)
             calibration.extend(b for _, b in zip(range(PRECISE_BN_BATCHES), cal))
-        recalibrate_batchnorm(model, calibration)
-        res = evaluate(model, val_loader)
+        recalibrate_batchnorm(model, calibration, sizes)
+        res = _evaluate_sizes(model, val_loader, sizes)
         rec = {"kind": kind, "epoch": state["epoch"], "step": state["step"], **res,
                "val_seconds": round(time.perf_counter() - t, 2),
                "train_seconds": round(seconds_before + elapsed(), 1)}
@@ -458,7 +489,7 @@ def train(config: TrainConfig, out: str | Path, threads: int | None = None, max_
                     for g in opt.param_groups:
                         g["lr"] = lr
                     x = batch["input"].contiguous(memory_format=torch.channels_last)
-                    losses = compute_losses(model(x), batch, weights)
+                    losses = _step_losses(model, teacher, x, batch, weights, sizes, config.distill)
                     opt.zero_grad(set_to_none=True)
                     losses["total"].backward()
                     opt.step()
@@ -507,6 +538,47 @@ def train(config: TrainConfig, out: str | Path, threads: int | None = None, max_
     return state
 
 
+def _step_losses(model: CadUNet, teacher: CadUNet | None, x: torch.Tensor, batch: dict[str, torch.Tensor],
+                 weights: LossWeights, sizes: tuple[int | None, ...], distill: float) -> dict[str, torch.Tensor]:
+    """The task losses (and the relational distillation loss) averaged over the canvas sizes; the
+    maps of a smaller canvas are scaled up to the labels' size, so every size is scored alike."""
+    target = None
+    if teacher is not None:
+        with torch.no_grad():
+            target = teacher(x).embedding
+    parts: dict[str, torch.Tensor] = {}
+    for canvas in sizes:
+        out = to_size(model(at_canvas(x, canvas)), tuple(x.shape[-2:]))
+        losses = compute_losses(out, batch, weights)
+        if target is not None:
+            losses["distill"] = relational_loss(out.embedding, target)
+            losses["total"] = losses["total"] + distill * losses["distill"]
+        for k, v in losses.items():
+            parts[k] = parts.get(k, 0.0) + v / len(sizes)
+    return parts
+
+
+def _evaluate_sizes(model: CadUNet, loader, sizes: tuple[int | None, ...]) -> dict:
+    """Validation figures at one canvas, or their mean over several with each size's own figures."""
+    if len(sizes) == 1:
+        return evaluate(model, loader, canvas=sizes[0])
+    each = {str(s): evaluate(model, loader, canvas=s) for s in sizes}
+    res: dict = {k: float(np.mean([r[k] for r in each.values()]))
+                 for k in ("class_acc", "stitch_iou", "role_acc", "score")}
+    res["items"] = next(iter(each.values()))["items"]
+    res["canvases"] = {s: {k: r[k] for k in ("class_acc", "stitch_iou", "role_acc")} for s, r in each.items()}
+    return res
+
+
+def _teacher(path: str) -> CadUNet:
+    """The frozen network to distil from, in evaluation mode."""
+    model, _ = load_model(path)
+    model.eval().to(memory_format=torch.channels_last)
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model
+
+
 def _warm_start(model: CadUNet, path: str) -> None:
     """Copy every tensor of a weight file whose name and shape match the model's (a new head starts fresh)."""
     _, tensors, _ = read_weights(path)
@@ -543,6 +615,14 @@ def _check(config: TrainConfig) -> None:
         raise TrainError(f"--batch must be at least 2 (batch norm needs it), got {config.batch}")
     if not (config.lr > 0 and math.isfinite(config.lr)):
         raise TrainError(f"--lr must be a positive number, got {config.lr}")
+    if config.teacher is not None and not Path(config.teacher).is_file():
+        raise TrainError(f"--teacher {config.teacher} is not a file; train the teacher first "
+                         "(sketchforge-train-cad with wider --channels) and give its best.safetensors")
+    if not (config.distill >= 0 and math.isfinite(config.distill)):
+        raise TrainError(f"--distill must be 0 or more, got {config.distill}")
+    for c in config.canvases:
+        if c < 16 or c % 16:
+            raise TrainError(f"--canvases takes multiples of 16 such as 32,48,64,96,128, got {c}")
     if config.expand < 1:
         raise TrainError(f"--expand must be at least 1, got {config.expand}")
     if config.workers < 0:
@@ -580,6 +660,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--arch", choices=("plain", "mobile"), default="plain",
                    help="plain 3x3 convolutions, or MobileNetV2 inverted-residual blocks (a light network)")
     p.add_argument("--expand", type=int, default=4, help="expansion of the mobile blocks")
+    p.add_argument("--canvases", default="",
+                   help="train at each of these canvas sizes, e.g. 32,48,64,96,128 (default: the data's size)")
+    p.add_argument("--teacher", type=Path, default=None,
+                   help="distil the embedding relations of this trained network (weight file)")
+    p.add_argument("--distill", type=float, default=1.0, help="weight of the distillation loss")
     p.add_argument("--no-augment", action="store_true", help="train on the rendered strokes as they are")
     p.add_argument("--stroke-pool", action="store_true",
                    help="the class head also reads decoder features pooled over each curve role's ink")
@@ -587,6 +672,13 @@ def _parser() -> argparse.ArgumentParser:
                    help="start from this weight file (tensors of matching name and shape; new heads start fresh)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
+
+
+def _canvases(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(sorted({int(c) for c in text.split(",") if c.strip()}))
+    except ValueError:
+        raise TrainError(f"--canvases takes sizes like 32,48,64,96,128, got {text!r}") from None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -605,7 +697,8 @@ def main(argv: list[str] | None = None) -> int:
                              batch=a.batch, lr=a.lr, weight_decay=a.weight_decay, seed=a.seed, workers=a.workers,
                              val_every=a.val_every, augment=not a.no_augment,
                              channels=channels, stroke_pool=a.stroke_pool,  # type: ignore[arg-type]
-                             arch=a.arch, expand=a.expand,
+                             arch=a.arch, expand=a.expand, canvases=_canvases(a.canvases),
+                             teacher=str(a.teacher) if a.teacher is not None else None, distill=a.distill,
                              init=str(a.init) if a.init is not None else None)
         state = train(config, a.out, threads=a.threads, max_minutes=a.max_minutes, patience=a.patience,
                       max_steps=a.max_steps, progress=not a.quiet)
