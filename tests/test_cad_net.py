@@ -300,3 +300,14 @@ def test_a_distilled_student_trains_at_several_canvases_and_resumes_exactly(data
     assert abs(val["class_acc"] - np.mean([v["class_acc"] for v in val["canvases"].values()])) < 1e-9
     assert whole["model"]["flops_by_canvas"]["32"] < whole["model"]["flops_by_canvas"]["64"]
     assert train_main(["--data", str(dataset), "--out", str(tmp_path / "x"), "--teacher", str(tmp_path / "none")]) == 2
+
+
+def test_a_prediction_at_a_smaller_canvas_answers_at_the_sketch_size_for_fewer_flops(dataset):
+    torch.manual_seed(3)
+    net = CadNet(CadUNet(NetConfig(channels=SMALL, size=SIZE, arch="mobile", expand=2)))
+    stroke, normal, depth = _context(dataset)
+    full, small = net.predict(stroke, normal, depth), net.predict(stroke, normal, depth, canvas=32)
+    assert small.stitch.shape == full.stitch.shape == stroke.shape
+    np.testing.assert_array_equal(small.roles > 0, stroke > 0)
+    assert not np.allclose(small.stitch, full.stitch), "a different canvas is a different reading"
+    assert net.flops(32) < 0.4 * net.flops() == 0.4 * net.flops(SIZE)

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from ..synth.dataset import sample_arrays
-from .net import CLASS_NAMES, ROLE_NAMES, CadUNet, NetConfig, load_model
+from .net import CLASS_NAMES, ROLE_NAMES, CadUNet, NetConfig, at_canvas, count_flops, load_model, to_size
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,7 @@ class CadNet:
         self.config: NetConfig = model.config
         self.extra = extra or {}
         self.model = fold_batchnorm(copy.deepcopy(model)).eval().to(memory_format=torch.channels_last)
+        self._flops: dict[int, int] = {}
 
     @property
     def size(self) -> int:
@@ -69,18 +70,30 @@ class CadNet:
         model, extra = load_model(path)
         return cls(model, extra)
 
-    def predict(self, stroke: np.ndarray, normal: np.ndarray, depth: np.ndarray) -> Prediction:
+    def flops(self, canvas: int | None = None) -> int:
+        """FLOPs of one prediction at `canvas` px (default the network's size), counted once by torch."""
+        canvas = int(canvas or self.size)
+        if canvas not in self._flops:
+            self._flops[canvas] = count_flops(self.model, canvas)
+        return self._flops[canvas]
+
+    def predict(self, stroke: np.ndarray, normal: np.ndarray, depth: np.ndarray,
+                canvas: int | None = None) -> Prediction:
         """Interpret one sketch.
 
         stroke  (H, W) uint8 ink coverage, 0 no ink .. 255 (bool is taken as 0 / 255)
         normal  (H, W, 3) float unit normals of the model in the camera frame, 0 off the model
         depth   (H, W) float distance along the view axis; 0 or inf on the background
+        canvas  read the sketch at this smaller square size (a multiple of 16; `net.at_canvas`
+                says how), as a canvas selector chooses; the maps come back at (H, W) all the same
         """
         stroke, normal, depth = _check_inputs(stroke, normal, depth)
         h, w = stroke.shape
         x = self.prepare(stroke, normal, depth)
+        s = self.size
         with torch.inference_mode():
-            out = self.model(torch.from_numpy(x)[None].contiguous(memory_format=torch.channels_last))
+            x = at_canvas(torch.from_numpy(x)[None].contiguous(memory_format=torch.channels_last), canvas)
+            out = to_size(self.model(x), (s, s))
             class_probs = torch.softmax(out.class_logits[0], 0).numpy()
             stitch = torch.sigmoid(out.stitch_logits[0, 0]).numpy()
             role_probs = torch.softmax(out.role_logits[0], 0).numpy()
