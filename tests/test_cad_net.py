@@ -311,3 +311,28 @@ def test_a_prediction_at_a_smaller_canvas_answers_at_the_sketch_size_for_fewer_f
     np.testing.assert_array_equal(small.roles > 0, stroke > 0)
     assert not np.allclose(small.stitch, full.stitch), "a different canvas is a different reading"
     assert net.flops(32) < 0.4 * net.flops() == 0.4 * net.flops(SIZE)
+
+
+def test_a_canvas_selector_is_trained_for_a_student_from_the_command_line(dataset, tmp_path, capsys):
+    from sketchforge.neural.cad.select import main as select_main
+    from sketchforge.neural.selector import load_selector
+    train(_config(dataset, arch="mobile", expand=2, canvases=(32, 64)), tmp_path / "student", max_steps=3,
+          progress=False)
+    student = tmp_path / "student" / "best.safetensors"
+    args = ["--student", str(student), "--data", str(dataset), "--val", str(dataset), "--out",
+            str(tmp_path / "sel.safetensors"), "--canvases", "32,64", "--epochs", "3", "--tradeoff", "0.5"]
+    assert select_main(args) == 0
+    assert "chosen sizes" in capsys.readouterr().out
+    report = json.loads((tmp_path / "sel.json").read_text())
+    v = report["validation"]
+    assert v["items"] == 64 and sum(v["histogram"].values()) == 64
+    assert report["flops"][0] < report["flops"][1]
+    assert min(report["flops"]) <= v["flops_mean"] <= max(report["flops"])
+    selector, extra = load_selector(tmp_path / "sel.safetensors")
+    assert selector.config.canvases == (32, 64) and extra["tradeoff"] == 0.5
+    cache = tmp_path / "sel.scores-train.npz"
+    stamp = cache.stat().st_mtime_ns
+    assert select_main(args[:-1] + ["0.9"]) == 0
+    assert cache.stat().st_mtime_ns == stamp, "another trade-off reuses the student's score table"
+    assert select_main(args[:-1] + ["1.5"]) == 2
+    assert "--tradeoff must lie in 0..1" in capsys.readouterr().err

@@ -1,0 +1,187 @@
+"""`sketchforge-train-selector`: a canvas selector for a CAD student network.
+
+    sketchforge-train-selector --student W --data data/train --val data/val --out S.safetensors \
+        [--tradeoff 0.3] [--canvases 32,48,64,96,128] [--epochs 30] [--seed 0] [--limit N]
+
+1. The frozen student reads every item of both sets at every canvas size; each item's task score
+   at each size is the mean of: operation class right (0 / 1), stitching-face IoU, and curve-role
+   accuracy on its stroke pixels. The tables are kept beside the output (`S.scores-<set>.npz`,
+   tied to the student file's size and time) so another trade-off trains in seconds.
+2. Each item's strokes are carried into the view the network reads (the framed camera stored with
+   the item, `framing.carry`) and turned into the selector's point sequence.
+3. REINFORCE on the training table (`neural/selector.py`), then the greedy policy's figures on the
+   validation table: expected FLOPs, mean score, the histogram of chosen sizes, beside every fixed
+   size. They go to `S.json` and into the weight file's metadata.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from sketchforge.modeling.files import atomic_write_bytes
+from sketchforge.modeling.sketch import Sketch
+
+from ..framing import carry
+from ..selector import CANVASES, SelectorConfig, policy_figures, save_selector, stroke_sequence, train_selector
+from ..synth.dataset import ShardDataset
+from ..synth.reading import DataError, read_manifest, read_records, read_shard
+from .net import CadUNet, at_canvas, count_flops, load_model, to_size
+
+log = logging.getLogger(__name__)
+PROG = "sketchforge-train-selector"
+
+
+class SelectError(ValueError):
+    """Settings or files the selector training cannot work with; the message says what to do."""
+
+
+@torch.inference_mode()
+def item_scores(model: CadUNet, root: Path, canvases: tuple[int, ...], limit: int | None = None,
+                batch: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    """Item ids (N,) and task scores (N, K) of `model` reading the items of `root` at each canvas."""
+    model.eval()
+    loader = torch.utils.data.DataLoader(ShardDataset(root, shuffle=False), batch_size=batch)
+    ids, rows = [], []
+    for b in loader:
+        x = b["input"].contiguous(memory_format=torch.channels_last)
+        per = []
+        for c in canvases:
+            out = to_size(model(at_canvas(x, c)), tuple(x.shape[-2:]))
+            cls_ok = (out.class_logits.argmax(1) == b["op_class"]).double()
+            face, mask = out.stitch_logits > 0.0, b["stitch"] > 0.5
+            inter = (face & mask).sum(dim=(1, 2, 3)).double()
+            union = (face | mask).sum(dim=(1, 2, 3)).double()
+            iou = torch.where(union > 0, inter / union.clamp(min=1), torch.ones_like(union))
+            on = b["role"] > 0
+            right = ((1 + out.role_logits[:, 1:].argmax(1) == b["role"]) & on).sum(dim=(1, 2)).double()
+            roles = torch.where(on.sum(dim=(1, 2)) > 0, right / on.sum(dim=(1, 2)).clamp(min=1), torch.ones_like(right))
+            per.append(((cls_ok + iou + roles) / 3.0).numpy())
+        ids.append(b["item"].numpy())
+        rows.append(np.stack(per, axis=1))
+        if limit is not None and sum(len(i) for i in ids) >= limit:
+            break
+    items, scores = np.concatenate(ids), np.concatenate(rows)
+    return (items[:limit], scores[:limit]) if limit is not None else (items, scores)
+
+
+def item_sequences(root: Path, items: np.ndarray) -> list[np.ndarray]:
+    """The selector's input for each item: its strokes as seen in the view the network reads."""
+    manifest = read_manifest(root)
+    wanted = {int(i) for i in items}
+    seqs: dict[int, np.ndarray] = {}
+    for shard in manifest["shards"]:
+        recs = read_records(root / shard["jsonl"])
+        if not any(int(r["item"]) in wanted for r in recs):
+            continue
+        arrays = read_shard(root / shard["npz"])
+        size = int(arrays["stroke"].shape[-1])
+        for i, rec in enumerate(recs):
+            if int(rec["item"]) not in wanted:
+                continue
+            sketch = Sketch.from_json(rec["sketch"])
+            c = arrays["camera"][i]
+            view = replace(sketch.camera, eye=tuple(c[:3]), target=tuple(c[3:6]), up=tuple(c[6:9]),
+                           fov_y_deg=float(c[9]))
+            strokes = [carry(sketch.camera, view, s.uv, sketch.width, sketch.height, size)
+                       for s in sketch.strokes if len(s.points)]
+            seqs[int(rec["item"])] = stroke_sequence(strokes, size, size)
+    missing = wanted - set(seqs)
+    if missing:
+        raise SelectError(f"{len(missing)} items of {root} have no record; make the set again")
+    return [seqs[int(i)] for i in items]
+
+
+def _table(model: CadUNet, student: Path, root: Path, canvases: tuple[int, ...], limit: int | None,
+           cache: Path) -> tuple[np.ndarray, np.ndarray]:
+    st = student.stat()
+    key = {"student": str(student.resolve()), "bytes": st.st_size, "mtime": st.st_mtime_ns,
+           "data": str(root.resolve()), "canvases": list(canvases), "limit": limit}
+    if cache.is_file():
+        with np.load(cache, allow_pickle=False) as z:
+            if json.loads(str(z["key"])) == key:
+                return z["items"], z["scores"]
+    t = time.perf_counter()
+    items, scores = item_scores(model, root, canvases, limit)
+    log.info("scored %d items of %s at %d canvases in %.0f s", len(items), root, len(canvases), time.perf_counter() - t)
+    import io
+    buf = io.BytesIO()
+    np.savez(buf, items=items, scores=scores, key=np.array(json.dumps(key)))
+    atomic_write_bytes(cache, buf.getvalue())
+    return items, scores
+
+
+def run(student: Path, data: Path, val: Path, out: Path, tradeoff: float, canvases: tuple[int, ...] = CANVASES,
+        epochs: int = 30, seed: int = 0, limit: int | None = None) -> dict:
+    for root in (data, val):
+        try:
+            read_manifest(root)
+        except DataError as exc:
+            raise SelectError(str(exc)) from None
+    model, _ = load_model(student)
+    model = model.to(memory_format=torch.channels_last)
+    flops = [count_flops(model, c) for c in canvases]
+    train_items, train_scores = _table(model, student, data, canvases, limit, out.with_suffix(".scores-train.npz"))
+    val_items, val_scores = _table(model, student, val, canvases, limit, out.with_suffix(".scores-val.npz"))
+    train_seqs, val_seqs = item_sequences(data, train_items), item_sequences(val, val_items)
+    config = SelectorConfig(canvases=tuple(canvases), tradeoff=tradeoff)
+    t = time.perf_counter()
+    selector = train_selector(train_seqs, train_scores, flops, tradeoff, config=config, epochs=epochs, seed=seed,
+                              progress=lambda e, r: log.info("epoch %d: mean reward %.4f", e, r))
+    report = {"student": str(student), "data": str(data), "val": str(val), "tradeoff": tradeoff,
+              "canvases": list(canvases), "flops": flops, "epochs": epochs, "seed": seed,
+              "train_seconds": round(time.perf_counter() - t, 1),
+              "validation": policy_figures(selector, val_seqs, val_scores, flops)}
+    save_selector(selector, out, extra=report)
+    atomic_write_bytes(out.with_suffix(".json"), (json.dumps(report, indent=1) + "\n").encode("utf-8"))
+    return report
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:
+        raise SelectError(message)
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    p = _Parser(prog=PROG, description="Train a canvas selector for a CAD student network (REINFORCE).")
+    p.add_argument("--student", required=True, type=Path, help="the student's weight file (trained at several canvases)")
+    p.add_argument("--data", required=True, type=Path, help="training set (sketchforge-data generate)")
+    p.add_argument("--val", required=True, type=Path, help="validation set (another seed)")
+    p.add_argument("--out", required=True, type=Path, help="selector weight file to write (.safetensors)")
+    p.add_argument("--tradeoff", type=float, default=0.3, help="0: best reading at any cost .. 1: cheapest canvas")
+    p.add_argument("--canvases", default=",".join(str(c) for c in CANVASES), help="sizes to choose from")
+    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--limit", type=int, default=None, help="use only the first N items of each set")
+    try:
+        a = p.parse_args(argv)
+        try:
+            canvases = tuple(sorted({int(c) for c in a.canvases.split(",") if c.strip()}))
+        except ValueError:
+            raise SelectError(f"--canvases takes sizes like 32,48,64,96,128, got {a.canvases!r}") from None
+        if any(c < 16 or c % 16 for c in canvases) or len(canvases) < 2:
+            raise SelectError(f"--canvases takes two or more multiples of 16, got {a.canvases!r}")
+        if not 0.0 <= a.tradeoff <= 1.0:
+            raise SelectError(f"--tradeoff must lie in 0..1, got {a.tradeoff}")
+        report = run(a.student, a.data, a.val, a.out, a.tradeoff, canvases, a.epochs, a.seed, a.limit)
+    except (SelectError, FileNotFoundError, ValueError) as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 2
+    v = report["validation"]
+    print(f"validation ({v['items']} items): mean score {v['score_mean']:.4f} at {v['flops_mean'] / 1e6:.1f} MFLOPs "
+          f"(largest canvas: {v['largest']['score_mean']:.4f} at {v['largest']['flops'] / 1e6:.1f} MFLOPs); "
+          f"chosen sizes {v['histogram']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
