@@ -18,6 +18,7 @@ from sketchforge.modeling.session import Session
 from sketchforge.modeling.sketch import Sketch, SketchError, Stroke
 from sketchforge.neural.cad.fit import CLASS_NAMES, NetOutputs, fit_proposals, rasterise_sketch
 from sketchforge.neural.cad.metrics import volume_iou
+from sketchforge.neural.framing import frame_sketch
 from sketchforge.neural.synth.shards import GenerateConfig, generate, read_records, read_shard
 
 BODY = "body1"
@@ -50,8 +51,11 @@ class Case:
         self.session = Session()
         self.session.import_file(root / files["before"], name=BODY)
         self.after = import_step((root / files["after"]).read_bytes(), "after.step")
-        self.sketch = Sketch.load(root / files["sketch"])
-        self.context = self.session.render(self.sketch.camera, SIZE, SIZE, lines=False)
+        # the arrays hold the view the interpreter reads: frame the drawn sketch the same way
+        framed = frame_sketch(Sketch.load(root / files["sketch"]), self.session.bodies, SIZE)
+        np.testing.assert_allclose(framed.camera.target, arrays["camera"][3:6], rtol=1e-5, atol=1e-4)
+        self.sketch = framed.sketch
+        self.context = self.session.render(framed.camera, SIZE, SIZE, lines=False)
         self.outputs = NetOutputs(np.eye(4)[self.cls], arrays["stitch"].astype(np.float32), arrays["role"])
 
     def fit(self, sketch: Sketch | None = None, stroke: np.ndarray | None = None,
