@@ -80,6 +80,7 @@ STRAIGHT_BONUS = 0.1  # px of cost a path straight along the normal is preferred
 TYPICAL_WEIGHT = 0.01  # px per unit of |log(distance / typical)|: settles only what strokes leave open
 FILLET_PRIOR = 0.8  # a fillet and a chamfer draw the same set-back lines; chamfers are more common
 EQUAL_PRIOR = 0.9  # equal set-backs when the measured ones differ
+BEVEL_EDGES = 3  # edges tried for a bevel, best ranked first
 COVER_PX = 3.0  # a visible predicted curve further than this from strokes of its role is not drawn
 COVER_WEIGHT = 2.0  # px added to the fit distance when none of the visible predicted curves is drawn
 
@@ -1058,6 +1059,11 @@ def _fit_bevel(fit: _Fit) -> list[_Candidate]:
     both = [e for e in edges if set(e.faces) <= stitch]
     one = [e for e in edges if set(e.faces) & stitch]
     pool = both or one or edges
+    # The body face under each base point: a bevel's set-back lines lie on the two faces beside
+    # its edge, one on each side. The image distance alone cannot tell the true edge from one
+    # running along either line (half the points at 0, half at twice the set-back: the same mean).
+    under = np.array([fit.context.faces[x][1] if x >= 0 and fit.context.faces[x][0] == fit.body_id else -1
+                      for x in fit.face_ids_at(pts)])
     scored = []
     for e in pool:
         poly, closed = _edge_geometry(body, e.index)
@@ -1065,10 +1071,12 @@ def _fit_bevel(fit: _Fit) -> list[_Candidate]:
             continue
         img = fit.view.project(poly)
         d = fit.chamfer(pts, [img], closed=False)
-        scored.append((float(np.mean(d)), e, poly, closed))
+        on = [(under == f).mean() for f in e.faces]
+        apart = (1.0 + 2.0 * (1.0 - sum(on))) * (1.0 if min(on) >= 0.1 else 1.5)
+        scored.append((float(np.mean(d)) * apart, e, poly, closed))
     scored.sort(key=lambda x: x[0])
     out = []
-    for _, e, poly, closed in scored[:2]:
+    for _, e, poly, closed in scored[:BEVEL_EDGES]:
         conf = float(np.mean([conf_of.get(f, 0.3) for f in e.faces]))
         for op, drawing, prior in _bevel_on_edge(fit, e, poly, closed, runs):
             cost = float(np.mean(fit.chamfer(pts, _project_drawing(fit, drawing), closed=False)))
