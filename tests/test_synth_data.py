@@ -4,7 +4,6 @@ determinism across worker counts, resuming, the manifest and the streaming loade
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +15,7 @@ from sketchforge.modeling.refs import EdgeRef, FaceRef
 from sketchforge.modeling.render import render_context
 from sketchforge.modeling.sketch import Sketch
 from sketchforge.neural.synth.cli import main as data_main
+from sketchforge.neural.synth.reading import arrays_camera
 from sketchforge.neural.synth.sequences import BODY, OP_CLASS
 from sketchforge.neural.synth.shards import (ARRAYS, DataError, GenerateConfig, generate, read_records,
                                              read_shard)
@@ -104,8 +104,7 @@ def test_stitching_face_is_the_face_the_operation_was_applied_to(dataset):
                               for k, v in params["face"].items() if k != "kind"})
             faces = {face.resolve(before)}
         sketch = Sketch.from_json(rec["sketch"])
-        c = a["camera"]  # the arrays hold the framed view of the sketch
-        cam = replace(sketch.camera, eye=tuple(c[:3]), target=tuple(c[3:6]), up=tuple(c[6:9]), fov_y_deg=float(c[9]))
+        cam = arrays_camera(a["camera"], sketch.camera)  # the arrays hold the framed view of the sketch
         r = render_context({BODY: before}, cam, a["stitch"].shape[1], a["stitch"].shape[0], lines=False)
         expected = np.isin(r.face_id, [r.faces.index((BODY, f)) for f in faces])
         got = a["stitch"] > 0

@@ -17,11 +17,11 @@
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import logging
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -33,8 +33,9 @@ from sketchforge.modeling.sketch import Sketch
 from ..framing import carry
 from ..selector import CANVASES, SelectorConfig, policy_figures, save_selector, stroke_sequence, train_selector
 from ..synth.dataset import ShardDataset
-from ..synth.reading import DataError, read_manifest, read_records, read_shard
+from ..synth.reading import DataError, arrays_camera, read_manifest, read_records, read_shard
 from .net import CadUNet, at_canvas, count_flops, load_model, to_size
+from .train import stitch_iou
 
 log = logging.getLogger(__name__)
 PROG = "sketchforge-train-selector"
@@ -57,10 +58,7 @@ def item_scores(model: CadUNet, root: Path, canvases: tuple[int, ...], limit: in
         for c in canvases:
             out = to_size(model(at_canvas(x, c)), tuple(x.shape[-2:]))
             cls_ok = (out.class_logits.argmax(1) == b["op_class"]).double()
-            face, mask = out.stitch_logits > 0.0, b["stitch"] > 0.5
-            inter = (face & mask).sum(dim=(1, 2, 3)).double()
-            union = (face | mask).sum(dim=(1, 2, 3)).double()
-            iou = torch.where(union > 0, inter / union.clamp(min=1), torch.ones_like(union))
+            iou = stitch_iou(out, b)
             on = b["role"] > 0
             right = ((1 + out.role_logits[:, 1:].argmax(1) == b["role"]) & on).sum(dim=(1, 2)).double()
             roles = torch.where(on.sum(dim=(1, 2)) > 0, right / on.sum(dim=(1, 2)).clamp(min=1), torch.ones_like(right))
@@ -88,9 +86,7 @@ def item_sequences(root: Path, items: np.ndarray) -> list[np.ndarray]:
             if int(rec["item"]) not in wanted:
                 continue
             sketch = Sketch.from_json(rec["sketch"])
-            c = arrays["camera"][i]
-            view = replace(sketch.camera, eye=tuple(c[:3]), target=tuple(c[3:6]), up=tuple(c[6:9]),
-                           fov_y_deg=float(c[9]))
+            view = arrays_camera(arrays["camera"][i], sketch.camera)
             strokes = [carry(sketch.camera, view, s.uv, sketch.width, sketch.height, size)
                        for s in sketch.strokes if len(s.points)]
             seqs[int(rec["item"])] = stroke_sequence(strokes, size, size)
@@ -112,7 +108,6 @@ def _table(model: CadUNet, student: Path, root: Path, canvases: tuple[int, ...],
     t = time.perf_counter()
     items, scores = item_scores(model, root, canvases, limit)
     log.info("scored %d items of %s at %d canvases in %.0f s", len(items), root, len(canvases), time.perf_counter() - t)
-    import io
     buf = io.BytesIO()
     np.savez(buf, items=items, scores=scores, key=np.array(json.dumps(key)))
     atomic_write_bytes(cache, buf.getvalue())

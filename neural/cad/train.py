@@ -237,11 +237,7 @@ def evaluate(model: CadUNet, batches: Iterable[dict[str, torch.Tensor]], on_batc
             for t, p in zip(batch["op_class"].tolist(), pred.tolist()):
                 confusion[t, p] += 1
             items += len(pred)
-            face = out.stitch_logits > 0.0
-            mask = batch["stitch"] > 0.5
-            inter = (face & mask).sum(dim=(1, 2, 3)).double()
-            union = (face | mask).sum(dim=(1, 2, 3)).double()
-            iou_sum += float(torch.where(union > 0, inter / union.clamp(min=1), torch.ones_like(union)).sum())
+            iou_sum += float(stitch_iou(out, batch).sum())
             on_stroke = batch["role"] > 0
             role_right += int(((1 + out.role_logits[:, 1:].argmax(1) == batch["role"]) & on_stroke).sum())
             role_total += int(on_stroke.sum())
@@ -253,6 +249,14 @@ def evaluate(model: CadUNet, batches: Iterable[dict[str, torch.Tensor]], on_batc
               "role_acc": role_right / max(role_total, 1), "confusion": confusion.tolist()}
     result["score"] = (result["class_acc"] + result["stitch_iou"] + result["role_acc"]) / 3.0
     return result
+
+
+def stitch_iou(out: Outputs, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Per item (B,): IoU of the predicted stitching face (logit > 0) with the mask; 1 when both are empty."""
+    face, mask = out.stitch_logits > 0.0, batch["stitch"] > 0.5
+    inter = (face & mask).sum(dim=(1, 2, 3)).double()
+    union = (face | mask).sum(dim=(1, 2, 3)).double()
+    return torch.where(union > 0, inter / union.clamp(min=1), torch.ones_like(union))
 
 
 @torch.no_grad()

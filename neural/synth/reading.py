@@ -38,3 +38,11 @@ def read_records(path: str | Path) -> list[dict]:
     """The JSON records of one shard, in item order."""
     with open(path, encoding="utf-8") as fh:
         return [json.loads(line) for line in fh if line.strip()]
+
+
+def arrays_camera(row: np.ndarray, drawn):
+    """The camera of an item's arrays (its `camera` row: eye, target, up, fov_y_deg), as the
+    framed turn of `drawn`, the camera the item's sketch was drawn with."""
+    from dataclasses import replace
+    c = np.asarray(row, float)
+    return replace(drawn, eye=tuple(c[:3]), target=tuple(c[3:6]), up=tuple(c[6:9]), fov_y_deg=float(c[9]))
