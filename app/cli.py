@@ -202,6 +202,10 @@ def _interpret(args) -> int:
         from sketchforge.modeling.files import atomic_write_bytes
         report = {"mode": sketch.mode, "proposals": [p.to_json() for p in proposals],
                   "seconds": round(time.perf_counter() - t0, 4)}
+        last = getattr(session.backend(sketch.mode), "last", None)
+        if getattr(last, "network", None):  # which network read the sketch, at what canvas and cost
+            report["interpretation"] = {"network": last.network, "canvas": last.canvas, "flops": last.flops,
+                                        "stage_seconds": {k: round(v, 5) for k, v in last.seconds.items()}}
         atomic_write_bytes(Path(args.report), json.dumps(report, indent=1).encode())
     return EXIT_OK
 

@@ -127,12 +127,23 @@ class CanvasSelector(nn.Module):
         _, h = self.gru(packed)
         return self.head(h[-1])
 
-    @torch.inference_mode()
     def choose(self, strokes: Sequence[np.ndarray], width: int, height: int) -> int:
-        """The canvas size (px) for one sketch: the likeliest choice."""
-        seq = torch.from_numpy(stroke_sequence(strokes, width, height))[None]
-        k = int(self.eval()(seq, torch.tensor([len(seq[0])])).argmax(1))
+        """The canvas size (px) for one sketch (pixel polylines on a width x height canvas)."""
+        return self.choose_sequence(stroke_sequence(strokes, width, height))
+
+    @torch.inference_mode()
+    def choose_sequence(self, seq: np.ndarray) -> int:
+        """The canvas size (px) for one `stroke_sequence`: the likeliest choice."""
+        x = torch.from_numpy(np.asarray(seq, np.float32))[None]
+        k = int(self.eval()(x, torch.tensor([x.shape[1]])).argmax(1))
         return int(self.config.canvases[k])
+
+    def flops(self, points: int) -> int:
+        """FLOPs of one choice for a sequence of `points` points (counted by torch, cached)."""
+        cache = self.__dict__.setdefault("_flops", {})
+        if points not in cache:
+            cache[points] = count_selector_flops(self, points)
+        return cache[points]
 
 
 # -- training --------------------------------------------------------------------------------------

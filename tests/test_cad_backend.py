@@ -13,7 +13,7 @@ from sketchforge.app.cli import main
 from sketchforge.modeling.camera import Camera
 from sketchforge.modeling.session import Session
 from sketchforge.modeling.sketch import Sketch, Stroke
-from sketchforge.neural.cad.backend import WEIGHTS, CadBackend
+from sketchforge.neural.cad.backend import NETWORKS, CadBackend
 
 
 @pytest.fixture(scope="module")
@@ -33,8 +33,34 @@ def sketches(root: Path):
 
 
 def test_the_back_end_is_registered_and_the_weights_ship():
-    assert WEIGHTS.is_file() and WEIGHTS.stat().st_size < 10 * 2**20
+    for weights, selector, _ in NETWORKS.values():
+        assert weights.is_file() and weights.stat().st_size < 8 * 2**20
+        assert selector is None or selector.is_file()
     assert "cad" in Session().backends.names()
+    assert Session().backend("cad").network == "standard"  # the default until the light one matches it
+
+
+def test_the_light_network_reads_at_a_chosen_canvas_for_a_fraction_of_the_reference_flops(items):
+    light, reference = CadBackend(network="light"), CadBackend(network="reference")
+    compared = 0
+    for sk, before in sketches(items):
+        s = Session()
+        s.import_file(before)
+        sketch = Sketch.load(sk)
+        light.propose(sketch, s)
+        reference.propose(sketch, s)
+        if light.last.flops is None or reference.last.flops is None:
+            continue  # the sketch did not reach the network
+        assert light.last.network == "light" and reference.last.network == "reference"
+        assert light.last.canvas in (32, 48, 64, 96, 128) and reference.last.canvas == 128
+        assert light.last.flops < 0.05 * reference.last.flops
+        compared += 1
+    assert compared >= 4
+    with pytest.raises(ValueError, match="light, standard, reference"):
+        light.use("enormous")
+    assert light.network == "light"  # a refused choice changes nothing
+    light.use("reference")
+    assert light.network == "reference" and light.weights == NETWORKS["reference"][0]
 
 
 def test_proposals_for_generated_sketches_are_valid_operations(items):
@@ -130,6 +156,8 @@ def test_interpret_command_applies_the_best_proposal_and_reports(items, tmp_path
             assert data["mode"] == "cad" and 1 <= len(data["proposals"]) <= 3
             assert set(data["proposals"][0]) >= {"operation", "params", "score"}
             assert data["seconds"] > 0 and out.stat().st_size > 1000
+            how = data["interpretation"]  # which network read it, at what canvas and cost
+            assert how["network"] == "standard" and how["canvas"] == 128 and how["flops"] > 0
         else:
             assert code == 1 and "nothing recognised" in err and not out.exists()
     assert 0 in codes
@@ -161,3 +189,15 @@ def test_evaluation_command_scores_a_held_out_set(items, tmp_path, capsys):
     assert eval_main(["--data", str(tmp_path), "--quiet"]) == 2
     err = capsys.readouterr().err.strip()
     assert "no manifest.json" in err and len(err.splitlines()) == 1
+
+
+def test_the_command_line_can_use_another_network(items, tmp_path, monkeypatch):
+    monkeypatch.setenv("SKETCHFORGE_CAD_NETWORK", "light")
+    for sk, before in sketches(items):
+        report = tmp_path / "r.json"
+        if main(["interpret", "--model", str(before), "--sketch", str(sk), "--out", str(tmp_path / "o.step"),
+                 "--report", str(report)]) == 0:
+            how = json.loads(report.read_text())["interpretation"]
+            assert how["network"] == "light" and how["canvas"] in (32, 48, 64, 96, 128)
+            return
+    pytest.fail("no sketch was interpreted")

@@ -12,7 +12,7 @@ import torch
 from safetensors import safe_open
 
 from sketchforge.neural.cad.infer import CadNet
-from sketchforge.neural.cad.net import CadUNet, NetConfig, count_flops, load_model, save_weights
+from sketchforge.neural.cad.net import CadUNet, NetConfig, at_canvas, count_flops, load_model, save_weights
 from sketchforge.neural.cad.train import (LossWeights, TrainConfig, TrainError, augment, compute_losses,
                                           main as train_main, train)
 from sketchforge.neural.synth.dataset import ShardDataset
@@ -336,3 +336,81 @@ def test_a_canvas_selector_is_trained_for_a_student_from_the_command_line(datase
     assert cache.stat().st_mtime_ns == stamp, "another trade-off reuses the student's score table"
     assert select_main(args[:-1] + ["1.5"]) == 2
     assert "--tradeoff must lie in 0..1" in capsys.readouterr().err
+
+
+def test_a_wide_teacher_starts_from_a_narrow_network_computing_the_same_function(dataset, batch, tmp_path):
+    from dataclasses import replace
+
+    from sketchforge.neural.cad.net import widen
+    torch.manual_seed(4)
+    narrow = CadUNet(NetConfig(channels=(4, 8, 8, 16), size=SIZE, stroke_pool=True))
+    with torch.no_grad():  # batch-norm statistics of real inputs, not the initial ones
+        narrow.train()(batch["input"])
+    x = batch["input"]
+    wide = widen(narrow.eval(), replace(narrow.config, channels=(8, 16, 16, 32))).eval()
+    with torch.no_grad():
+        a, b = narrow(x), wide(x)
+    for name in ("class_logits", "stitch_logits", "role_logits"):
+        torch.testing.assert_close(getattr(b, name), getattr(a, name), atol=1e-4, rtol=1e-4)
+    assert count_flops(wide) > 3 * count_flops(narrow)
+    with pytest.raises(ValueError, match="same multiple"):
+        widen(narrow, replace(narrow.config, channels=(8, 16, 16, 48)))
+    with pytest.raises(ValueError, match="plain"):
+        widen(narrow, replace(narrow.config, channels=(8, 16, 16, 32), arch="mobile"))
+
+    # the trainer widens an --init file of narrower widths (copies told apart by a little noise)
+    save_weights(narrow, tmp_path / "narrow.safetensors")
+    cfg = _config(dataset, channels=(8, 16, 16, 32), stroke_pool=True, init=str(tmp_path / "narrow.safetensors"))
+    train(cfg, tmp_path / "run", max_steps=1, progress=False)
+    got = _params(tmp_path / "run")["e1.0.0.weight"]
+    first, second = got[:8], got[8:]
+    assert not torch.equal(first, second), "the copies must differ so training can tell them apart"
+    torch.testing.assert_close(first, second, atol=0.2 * float(got.abs().max()), rtol=0.0)
+
+
+def test_weights_shipped_as_float16_load_as_float32_and_predict_alike(batch, tmp_path):
+    from sketchforge.neural.cad.net import ship
+    torch.manual_seed(6)
+    model = CadUNet(NetConfig(channels=SMALL, size=SIZE)).eval()
+    save_weights(model, tmp_path / "run.safetensors")
+    ship(tmp_path / "run.safetensors", tmp_path / "shipped.safetensors", half=True)
+    assert (tmp_path / "shipped.safetensors").stat().st_size < 0.6 * (tmp_path / "run.safetensors").stat().st_size
+    again, extra = load_model(tmp_path / "shipped.safetensors")
+    assert extra["float16"] and next(again.parameters()).dtype == torch.float32
+    with torch.no_grad():
+        a, b = model(batch["input"]), again.eval()(batch["input"])
+    torch.testing.assert_close(b.stitch_logits, a.stitch_logits, atol=2e-2, rtol=1e-2)
+
+
+def test_each_canvas_keeps_its_own_batchnorm_statistics(dataset, batch, tmp_path, capsys):
+    from sketchforge.neural.cad.net import use_canvas
+    from sketchforge.neural.cad.train import calibrate_main
+    cfg = _config(dataset, arch="mobile", expand=2, canvases=(32, 64), val_every=2)
+    train(cfg, tmp_path / "run", max_steps=2, progress=False)
+    model, _ = load_model(tmp_path / "run" / "best.safetensors")
+    assert set(model.canvas_stats) == {32, 64}
+    small, full = model.canvas_stats[32], model.canvas_stats[64]
+    assert any(not torch.allclose(small[k], full[k]) for k in small), "each size measures its own"
+    buffers = dict(model.named_buffers())
+    assert all(torch.equal(buffers[k], full[k]) for k in full)  # the network's own size by default
+    use_canvas(model, 32)
+    assert all(torch.equal(buffers[k], small[k]) for k in small)
+    use_canvas(model, None)
+    # the inference wrapper folds one copy per canvas, each with its own statistics
+    net = CadNet(model)
+    assert net.model_for(64) is net.model and net.model_for(32) is not net.model
+    x = batch["input"][:2].contiguous(memory_format=torch.channels_last)
+    with torch.inference_mode():
+        want = use_canvas(model.eval(), 32)(at_canvas(x, 32)).class_logits
+        got = net.model_for(32)(at_canvas(x, 32)).class_logits
+    torch.testing.assert_close(got, want, atol=1e-4, rtol=1e-4)
+    # weights trained before per-canvas statistics get them afterwards, from the command line
+    out = tmp_path / "calibrated.safetensors"
+    assert calibrate_main(["--weights", str(tmp_path / "run" / "best.safetensors"), "--data", str(dataset),
+                           "--out", str(out), "--canvases", "32,48,64"]) == 0
+    again, extra = load_model(out)
+    assert set(again.canvas_stats) == {32, 48, 64} and extra["canvas_stats_from"]["canvases"] == [32, 48, 64]
+    assert "32, 48, 64" in capsys.readouterr().out
+    assert calibrate_main(["--weights", str(out), "--data", str(tmp_path), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("sketchforge-calibrate-cad: error:") and len(err.splitlines()) == 1

@@ -4,6 +4,12 @@
       -> strokes rasterised -> the network (operation class, stitching face, curve roles)
       -> fitting (face, profile, distance, ...) -> proposals, each a valid operation
 
+Three networks ship (`NETWORKS`): "standard" (the default), "reference", the same layout at four
+times the FLOPs, and "light", a small student distilled from the reference with a canvas
+selector that picks the smallest raster size each sketch needs, for interpretation at every
+stroke on a slow CPU. The app's Sketch menu, the console (`session.backend("cad").use("light")`)
+and the environment variable SKETCHFORGE_CAD_NETWORK (for the command line) choose between them.
+
 Registered through the `sketchforge.backends` entry-point group like any plugin's back end.
 """
 
@@ -27,7 +33,18 @@ from ..framing import frame_sketch
 
 log = logging.getLogger(__name__)
 
-WEIGHTS = Path(__file__).resolve().parents[2] / "assets" / "cad" / "cadnet.safetensors"
+ASSETS = Path(__file__).resolve().parents[2] / "assets" / "cad"
+# name -> (weights, canvas selector or None, what it is)
+NETWORKS: dict[str, tuple[Path, Path | None, str]] = {
+    "light": (ASSETS / "student.safetensors", ASSETS / "selector.safetensors",
+              "light network with canvas selection (fastest, less accurate for now)"),
+    "standard": (ASSETS / "cadnet.safetensors", None, "standard network"),
+    "reference": (ASSETS / "teacher.safetensors", None, "reference network (slowest)"),
+}
+# The light network becomes the default once it reads sketches within a point of the reference
+# (the model card gives the figures); until then the standard network is.
+DEFAULT_NETWORK = "standard"
+WEIGHTS = NETWORKS["standard"][0]
 MAX_POINTS = 4000  # per stroke; longer strokes are resampled (a 10,000-point stroke is fine)
 
 
@@ -38,45 +55,84 @@ class Interpretation:
     seconds: dict[str, float] = field(default_factory=dict)  # view, net, fit, total
     class_probs: np.ndarray | None = None  # None when the sketch never reached the network
     proposals: int = 0
+    network: str = ""  # which network read it ("light", "reference", or a weight file's name)
+    canvas: int | None = None  # the raster size (px) the network read, when it ran
+    flops: int | None = None  # FLOPs of the network part (canvas selector + network), when it ran
 
 
 class CadBackend:
-    """Interprets `cad` sketches with the shipped network and the parameter fitting.
+    """Interprets `cad` sketches with a shipped network and the parameter fitting.
 
+    `network` names one of `NETWORKS`; explicit `weights` (and optionally a `selector`) use other
+    files instead, as do the environment variables SKETCHFORGE_CAD_WEIGHTS / SKETCHFORGE_CAD_SELECTOR
+    (to compare training runs from the app and the command line). `use(name)` switches network.
     `last` describes the most recent interpretation (stage times, the network's class
-    probabilities), for the status bar and the benchmarks.
+    probabilities, canvas and FLOPs), for the status bar and the benchmarks.
     """
 
     mode = "cad"
     title = "CAD operations (Sketch2CAD)"
 
-    def __init__(self, weights: str | Path | None = None) -> None:
-        # SKETCHFORGE_CAD_WEIGHTS picks other weights for the app and the command line (to compare runs)
-        if weights is None:
-            weights = os.environ.get("SKETCHFORGE_CAD_WEIGHTS") or WEIGHTS
-        self.weights = Path(weights)
-        self._net = None
+    def __init__(self, weights: str | Path | None = None, selector: str | Path | None = None,
+                 network: str | None = None) -> None:
         self._lock = threading.Lock()
         self.last = Interpretation()
+        weights = weights or os.environ.get("SKETCHFORGE_CAD_WEIGHTS") or None
+        if weights is not None:
+            selector = selector or os.environ.get("SKETCHFORGE_CAD_SELECTOR") or None
+            self._set(Path(weights).name, Path(weights), Path(selector) if selector else None)
+        else:
+            self.use(network or os.environ.get("SKETCHFORGE_CAD_NETWORK") or DEFAULT_NETWORK)
+
+    @property
+    def networks(self) -> dict[str, str]:
+        """The shipped networks to choose from: name -> what it is."""
+        return {name: desc for name, (_, _, desc) in NETWORKS.items()}
+
+    def use(self, network: str) -> None:
+        """Read sketches with the shipped network `network` (a name in `NETWORKS`) from now on."""
+        if network not in NETWORKS:
+            raise ValueError(f"unknown CAD network {network!r}; choose one of {', '.join(NETWORKS)}")
+        weights, selector, _ = NETWORKS[network]
+        self._set(network, weights, selector)
+
+    def _set(self, name: str, weights: Path, selector: Path | None) -> None:
+        with self._lock:
+            self.network, self.weights, self.selector_weights = name, weights, selector
+            self._net = self._selector = None
 
     @property
     def net(self):
+        return self._load()[0]
+
+    def _load(self):
+        """(network, canvas selector or None), loaded on first use."""
         with self._lock:
             if self._net is None:
                 from .infer import CadNet
                 if not self.weights.is_file():
                     raise FileNotFoundError(f"the CAD network weights are missing ({self.weights}); "
                                             "train them with sketchforge-train-cad (see assets/cad/MODEL_CARD.md)")
-                self._net = CadNet.load(self.weights)
-            return self._net
+                net = CadNet.load(self.weights)
+                selector = None
+                if self.selector_weights is not None:
+                    from ..selector import load_selector
+                    if not self.selector_weights.is_file():
+                        raise FileNotFoundError(
+                            f"the canvas selector weights are missing ({self.selector_weights}); train them "
+                            "with sketchforge-train-selector (see assets/cad/MODEL_CARD.md)")
+                    selector = load_selector(self.selector_weights)[0]
+                self._net, self._selector = net, selector
+            return self._net, self._selector
 
     def propose(self, sketch: Sketch, session, top_k: int = 3) -> list:
         """Ranked proposals; [] when nothing is recognised. Never changes the document."""
+        from ..selector import stroke_sequence
         from .fit import NetOutputs, fit_proposals, rasterise_sketch
         t0 = time.perf_counter()
-        info = Interpretation()
+        info = Interpretation(network=self.network)
         self.last = info
-        net = self.net  # loaded before the clock's first stage
+        net, selector = self._load()  # loaded before the clock's first stage
         t = time.perf_counter()
         try:
             sketch = _tidy(sketch)
@@ -98,7 +154,13 @@ class CadBackend:
             normals = view_normals(context.normal, framed.camera)
             info.seconds["view"] = time.perf_counter() - t
             t = time.perf_counter()
-            pred = net.predict(stroke, normals, depth)
+            canvas, flops = None, 0
+            if selector is not None:
+                seq = stroke_sequence([st.uv for st in framed.sketch.strokes], size, size)
+                canvas = selector.choose_sequence(seq)
+                flops += selector.flops(len(seq))
+            pred = net.predict(stroke, normals, depth, canvas=canvas)
+            info.canvas, info.flops = canvas or size, flops + net.flops(canvas)
             info.class_probs = pred.class_probs
             info.seconds["net"] = time.perf_counter() - t
             t = time.perf_counter()

@@ -1,7 +1,10 @@
 """Held-out evaluation of the `cad` interpretation: the network's maps, and whole interpretations.
 
-    sketchforge-eval-cad --data data/test [--weights W] [--limit N] [--pipeline N] [--workers 2]
-                         [--out results.json]
+    sketchforge-eval-cad --data data/test [--weights W] [--selector S] [--limit N] [--pipeline N]
+                         [--workers 2] [--out results.json]
+
+`--weights` defaults to the shipped standard network; `--selector` makes whole interpretations
+read each sketch at the canvas the selector picks (the network part always reads the full canvas).
 
 Two parts, both on a set made by `sketchforge-data generate` with a seed never used in training:
 
@@ -224,10 +227,10 @@ def sketch_span(sketch) -> float:
 SPAN_BINS = (0.0, 0.12, 0.25, 1e9)  # sketch span buckets of the summary (share of the canvas)
 
 
-def _shard_rows(args: tuple[str, str | None, int, int, int]) -> list[dict]:
-    root, weights, shard, first, count = args
+def _shard_rows(args: tuple[str, str | None, int, int, int, str | None]) -> list[dict]:
+    root, weights, shard, first, count, selector = args
     from .backend import CadBackend
-    backend = CadBackend(weights)
+    backend = CadBackend(weights, selector)
     from ..synth.reading import read_records
     recs = read_records(Path(root) / manifest(Path(root))["shards"][shard]["jsonl"])[first:first + count]
     from sketchforge.modeling.operations import OperationError
@@ -249,8 +252,10 @@ def _shard_rows(args: tuple[str, str | None, int, int, int]) -> list[dict]:
 
 
 def evaluate_pipeline(root: Path, weights: Path | None = None, limit: int | None = None, workers: int = 2,
-                      progress: bool = True) -> list[dict]:
-    """Rows of `interpret_item` for the first `limit` items (all when None), in item order."""
+                      progress: bool = True, selector: Path | None = None) -> list[dict]:
+    """Rows of `interpret_item` for the first `limit` items (all when None), in item order; the
+    network `weights` (default the back end's) read each sketch at the canvas `selector` picks
+    (default the full canvas)."""
     m = manifest(root)
     jobs, left = [], limit if limit is not None else m["counts"]["items"]
     for k, s in enumerate(m["shards"]):
@@ -260,7 +265,8 @@ def evaluate_pipeline(root: Path, weights: Path | None = None, limit: int | None
         # half shards keep both workers busy to the end of a short run
         step = max(8, (n + 1) // 2) if limit is not None and limit < 4 * 128 else n
         for first in range(0, n, step):
-            jobs.append((str(root), str(weights) if weights else None, k, first, min(step, n - first)))
+            jobs.append((str(root), str(weights) if weights else None, k, first, min(step, n - first),
+                         str(selector) if selector else None))
         left -= n
     bar = None
     if progress:
@@ -402,7 +408,10 @@ class _Parser(argparse.ArgumentParser):
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog=PROG, description="Evaluate the cad interpretation on a held-out set (see the module docs).")
     p.add_argument("--data", required=True, type=Path, help="a set made by `sketchforge-data generate` (unseen seed)")
-    p.add_argument("--weights", type=Path, default=None, help="network weights (default: the shipped ones)")
+    p.add_argument("--weights", type=Path, default=None,
+                   help="network weights (default: the shipped standard network)")
+    p.add_argument("--selector", type=Path, default=None,
+                   help="whole interpretations read each sketch at the canvas this selector picks")
     p.add_argument("--limit", type=int, default=None, help="network part: at most this many items (default all)")
     p.add_argument("--pipeline", type=int, default=None,
                    help="whole interpretations of the first N items (default all; 0 skips them)")
@@ -413,7 +422,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def run(data: Path, weights: Path | None = None, limit: int | None = None, pipeline: int | None = None,
-        workers: int = 2, progress: bool = True) -> dict:
+        workers: int = 2, progress: bool = True, selector: Path | None = None) -> dict:
     """Both parts; the dictionary `--out` writes."""
     from .backend import WEIGHTS
     m = manifest(data)
@@ -422,11 +431,13 @@ def run(data: Path, weights: Path | None = None, limit: int | None = None, pipel
         raise EvalError(f"no weight file at {weights}; train one with sketchforge-train-cad")
     t = time.perf_counter()
     net = evaluate_network(weights, data, limit)
-    rows = evaluate_pipeline(data, weights, pipeline, workers, progress) if pipeline != 0 else []
+    if selector is not None and not Path(selector).is_file():
+        raise EvalError(f"no selector weight file at {selector}; train one with sketchforge-train-selector")
+    rows = evaluate_pipeline(data, weights, pipeline, workers, progress, selector) if pipeline != 0 else []
     return {
         "data": {"path": str(data), "seed": m.get("seed"), "items": m["counts"]["items"],
                  "style_factor": m["config"].get("style_factor"), "size": m["size"][0]},
-        "weights": str(weights), "iou_threshold": IOU_OK, "workers": workers,
+        "weights": str(weights), "selector": str(selector) if selector else None, "iou_threshold": IOU_OK, "workers": workers,
         "network": net, "pipeline": summarise(rows) if rows else None, "rows": rows,
         "seconds": round(time.perf_counter() - t, 1),
     }
@@ -437,7 +448,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if a.workers < 1:
             raise EvalError(f"--workers must be at least 1, got {a.workers}")
-        res = run(a.data, a.weights, a.limit, a.pipeline, a.workers, not a.quiet)
+        res = run(a.data, a.weights, a.limit, a.pipeline, a.workers, not a.quiet, a.selector)
     except (EvalError, FileNotFoundError, ValueError) as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2

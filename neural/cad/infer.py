@@ -24,7 +24,8 @@ import torch
 from torch import nn
 
 from ..synth.dataset import sample_arrays
-from .net import CLASS_NAMES, ROLE_NAMES, CadUNet, NetConfig, at_canvas, count_flops, load_model, to_size
+from .net import (CLASS_NAMES, ROLE_NAMES, CadUNet, NetConfig, at_canvas, count_flops, load_model, to_size,
+                  use_canvas)
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +49,24 @@ class CadNet:
     def __init__(self, model: CadUNet, extra: dict | None = None) -> None:
         self.config: NetConfig = model.config
         self.extra = extra or {}
-        self.model = fold_batchnorm(copy.deepcopy(model)).eval().to(memory_format=torch.channels_last)
+        self._source = copy.deepcopy(model)
+        self.model = self._folded(None)
+        # a network trained at several canvases has batch-norm statistics per canvas: one folded copy each
+        self._by_canvas: dict[int, CadUNet] = {}
         self._flops: dict[int, int] = {}
+
+    def _folded(self, canvas: int | None) -> CadUNet:
+        model = use_canvas(copy.deepcopy(self._source), canvas)
+        return fold_batchnorm(model).eval().to(memory_format=torch.channels_last)
+
+    def model_for(self, canvas: int | None) -> CadUNet:
+        """The folded network that reads `canvas` (its own batch-norm statistics where it has them)."""
+        if not canvas or int(canvas) == self.size or int(canvas) not in self._source.canvas_stats:
+            return self.model
+        canvas = int(canvas)
+        if canvas not in self._by_canvas:
+            self._by_canvas[canvas] = self._folded(canvas)
+        return self._by_canvas[canvas]
 
     @property
     def size(self) -> int:
@@ -93,7 +110,7 @@ class CadNet:
         s = self.size
         with torch.inference_mode():
             x = at_canvas(torch.from_numpy(x)[None].contiguous(memory_format=torch.channels_last), canvas)
-            out = to_size(self.model(x), (s, s))
+            out = to_size(self.model_for(canvas)(x), (s, s))
             class_probs = torch.softmax(out.class_logits[0], 0).numpy()
             stitch = torch.sigmoid(out.stitch_logits[0, 0]).numpy()
             role_probs = torch.softmax(out.role_logits[0], 0).numpy()

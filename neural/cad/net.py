@@ -146,6 +146,9 @@ class CadUNet(nn.Module):
     def __init__(self, config: NetConfig = NetConfig()) -> None:
         super().__init__()
         self.config = config
+        # canvas (px) -> batch-norm running statistics measured at that canvas (`use_canvas`); empty
+        # for a network trained at one size
+        self.canvas_stats: dict[int, dict[str, torch.Tensor]] = {}
         c0, c1, c2, c3 = config.channels
         kind, ex = config.arch, int(config.expand)
         if kind == "plain":
@@ -220,6 +223,35 @@ def at_canvas(x: torch.Tensor, canvas: int | None) -> torch.Tensor:
     return torch.cat([ink, context], dim=1).contiguous(memory_format=torch.channels_last)
 
 
+BN_STATS = ("running_mean", "running_var")
+CANVAS_PREFIX = "canvas_stats."
+
+
+def batchnorm_stats(model: nn.Module) -> dict[str, torch.Tensor]:
+    """Copies of every batch norm's running mean and variance, by state-dict name."""
+    return {k: v.detach().clone() for k, v in model.state_dict().items() if k.rsplit(".", 1)[-1] in BN_STATS}
+
+
+def use_canvas(model: CadUNet, canvas: int | None) -> CadUNet:
+    """Load the batch-norm statistics measured at `canvas` into `model` (in place; returns it).
+
+    A network trained at several canvases normalises each size with that size's own batch
+    statistics while it learns; one shared running average then suits the middle sizes and
+    misreads the smallest and the largest (operation 0.69 instead of 0.87 at 128 px for one
+    student), so each size keeps its own (as the universally slimmable networks do per width).
+    None, or a size without statistics, takes those of the network's own size where there are any.
+    """
+    stats = model.canvas_stats.get(int(canvas) if canvas else model.config.size)
+    if stats is None:
+        stats = model.canvas_stats.get(model.config.size)
+    if stats is not None:
+        own = dict(model.named_buffers())
+        with torch.no_grad():
+            for k, v in stats.items():
+                own[k].copy_(v)
+    return model
+
+
 def to_size(out: Outputs, size: tuple[int, int]) -> Outputs:
     """Outputs with the stitching and role logits resized (bilinear) to `size` (H, W)."""
     if tuple(out.stitch_logits.shape[-2:]) == tuple(size):
@@ -250,10 +282,73 @@ def count_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
+# -- widening (Net2WiderNet) ----------------------------------------------------------------------
+def widen(model: CadUNet, config: NetConfig, noise: float = 0.0, seed: int = 0) -> CadUNet:
+    """A wider network of the same plain layout computing the same function as `model` (Net2WiderNet,
+    Chen et al. 2016): each channel is copied `k` times, where every width of `config` is `k` times
+    the narrow one, and a layer reading copied channels divides its weights by `k`. `noise` (a
+    fraction of each weight tensor's spread) breaks the copies' symmetry so training can tell them
+    apart. A reference-scale teacher starts from the shipped network this way instead of from scratch.
+    """
+    old = model.config
+    if old.arch != "plain" or config.arch != "plain":
+        raise ValueError("widening copies plain 3x3 layers; both networks must use arch='plain'")
+    ratios = {c // o for c, o in zip(config.channels, old.channels)}
+    if len(ratios) != 1 or any(c % o for c, o in zip(config.channels, old.channels)) or 1 in ratios:
+        raise ValueError(f"every width of {config.channels} must be the same multiple (2 or more) of "
+                         f"{old.channels}")
+    same = ("size", "in_channels", "classes", "roles", "class_hidden", "stroke_pool")
+    if any(getattr(old, f) != getattr(config, f) for f in same):
+        raise ValueError(f"only the widths may differ when widening ({', '.join(same)} must match)")
+    k = ratios.pop()
+    wide = CadUNet(config)
+    gen = torch.Generator().manual_seed(seed)
+    src = model.state_dict()
+    out = {}
+    for name, new in wide.state_dict().items():
+        t = src[name].detach().clone()
+        if name == "class_head.0.weight":
+            t = t[:, _embedding_index(old, k)] / _embedding_scale(old, k)
+        elif t.ndim and new.shape != t.shape:
+            for dim in range(min(t.ndim, 2)):
+                if new.shape[dim] == k * t.shape[dim]:
+                    t = torch.cat([t] * k, dim=dim) / (k if dim == 1 else 1)
+        if new.shape != t.shape:
+            raise ValueError(f"cannot widen {name}: {tuple(src[name].shape)} -> {tuple(new.shape)}")
+        if noise and name.endswith("weight") and t.ndim >= 2:
+            t = t + noise * t.std() * torch.randn(t.shape, generator=gen)
+        out[name] = t
+    wide.load_state_dict(out, strict=True)
+    return wide
+
+
+def _embedding_index(config: NetConfig, k: int) -> torch.Tensor:
+    """For each entry of the widened class-head input, the narrow entry it copies."""
+    c0, c3 = config.channels[0], config.channels[3]
+    parts = [torch.arange(c3).repeat(k), c3 + torch.arange(c3).repeat(k)]  # global mean, global max
+    if config.stroke_pool:
+        base = 2 * c3
+        parts += [base + r * c0 + torch.arange(c0).repeat(k) for r in range(config.roles - 1)]  # per-role features
+        parts.append(base + (config.roles - 1) * c0 + torch.arange(config.roles - 1))  # ink shares: not copied
+    return torch.cat(parts)
+
+
+def _embedding_scale(config: NetConfig, k: int) -> torch.Tensor:
+    c0, c3 = config.channels[0], config.channels[3]
+    n_copied = 2 * k * c3 + ((config.roles - 1) * k * c0 if config.stroke_pool else 0)
+    n_shares = config.roles - 1 if config.stroke_pool else 0
+    return torch.cat([torch.full((n_copied,), float(k)), torch.ones(n_shares)])
+
+
 # -- weight files ------------------------------------------------------------------------------
-def save_weights(model: CadUNet, path: str | Path, extra: dict | None = None) -> None:
-    """Write the model's state as safetensors, atomically; the config (and `extra`) go in the metadata."""
+def save_weights(model: CadUNet, path: str | Path, extra: dict | None = None, half: bool = False) -> None:
+    """Write the model's state as safetensors, atomically; the config (and `extra`) go in the metadata.
+    `half` stores the floating-point tensors as float16 (half the file; they load back as float32)."""
     tensors = {k: v.detach().contiguous().clone() for k, v in model.state_dict().items()}
+    for canvas, stats in model.canvas_stats.items():
+        tensors.update({f"{CANVAS_PREFIX}{int(canvas)}.{k}": v.detach().contiguous().clone() for k, v in stats.items()})
+    if half:
+        tensors = {k: v.half() if v.is_floating_point() else v for k, v in tensors.items()}
     meta = {"format": FORMAT, "version": str(VERSION), "config": json.dumps(model.config.to_json())}
     if extra:
         meta["extra"] = json.dumps(extra)
@@ -288,9 +383,20 @@ def read_weights(path: str | Path) -> tuple[NetConfig, dict[str, torch.Tensor], 
     return config, tensors, extra
 
 
+def ship(source: str | Path, target: str | Path, half: bool = False) -> None:
+    """Copy a run's weights to where the app loads them (`assets/cad/`), optionally as float16."""
+    model, extra = load_model(source)
+    save_weights(model, target, extra={**extra, "shipped_from": str(source), "float16": half}, half=half)
+
+
 def load_model(path: str | Path) -> tuple[CadUNet, dict]:
     """A model built from a weight file's own config, with its weights; returns (model, extra)."""
     config, tensors, extra = read_weights(path)
     model = CadUNet(config)
+    stats: dict[int, dict[str, torch.Tensor]] = {}
+    for k in [k for k in tensors if k.startswith(CANVAS_PREFIX)]:
+        canvas, name = k[len(CANVAS_PREFIX):].split(".", 1)
+        stats.setdefault(int(canvas), {})[name] = tensors.pop(k).float()
     model.load_state_dict(tensors, strict=True)
+    model.canvas_stats = stats
     return model, extra

@@ -34,7 +34,7 @@ from ..framing import carry
 from ..selector import CANVASES, SelectorConfig, policy_figures, save_selector, stroke_sequence, train_selector
 from ..synth.dataset import ShardDataset
 from ..synth.reading import DataError, arrays_camera, read_manifest, read_records, read_shard
-from .net import CadUNet, at_canvas, count_flops, load_model, to_size
+from .net import CadUNet, at_canvas, count_flops, load_model, to_size, use_canvas
 from .train import stitch_iou
 
 log = logging.getLogger(__name__)
@@ -46,29 +46,44 @@ class SelectError(ValueError):
 
 
 @torch.inference_mode()
-def item_scores(model: CadUNet, root: Path, canvases: tuple[int, ...], limit: int | None = None,
-                batch: int = 64) -> tuple[np.ndarray, np.ndarray]:
-    """Item ids (N,) and task scores (N, K) of `model` reading the items of `root` at each canvas."""
+def item_figures(model: CadUNet, root: Path, canvases: tuple[int, ...], limit: int | None = None,
+                 batch: int = 64) -> dict[str, np.ndarray]:
+    """`model` reading the items of `root` at each canvas: item ids (N,), and per item and canvas
+    (N, K) whether the operation class is right, the stitching-face IoU, and the curve-role pixels
+    right out of `role_pixels` (N,) labelled stroke pixels."""
     model.eval()
     loader = torch.utils.data.DataLoader(ShardDataset(root, shuffle=False), batch_size=batch)
-    ids, rows = [], []
+    parts: dict[str, list[np.ndarray]] = {"items": [], "class_ok": [], "stitch_iou": [], "roles_right": [],
+                                          "role_pixels": []}
     for b in loader:
         x = b["input"].contiguous(memory_format=torch.channels_last)
-        per = []
+        on = b["role"] > 0
+        cls, iou, right = [], [], []
         for c in canvases:
-            out = to_size(model(at_canvas(x, c)), tuple(x.shape[-2:]))
-            cls_ok = (out.class_logits.argmax(1) == b["op_class"]).double()
-            iou = stitch_iou(out, b)
-            on = b["role"] > 0
-            right = ((1 + out.role_logits[:, 1:].argmax(1) == b["role"]) & on).sum(dim=(1, 2)).double()
-            roles = torch.where(on.sum(dim=(1, 2)) > 0, right / on.sum(dim=(1, 2)).clamp(min=1), torch.ones_like(right))
-            per.append(((cls_ok + iou + roles) / 3.0).numpy())
-        ids.append(b["item"].numpy())
-        rows.append(np.stack(per, axis=1))
-        if limit is not None and sum(len(i) for i in ids) >= limit:
+            out = to_size(use_canvas(model, c)(at_canvas(x, c)), tuple(x.shape[-2:]))
+            cls.append((out.class_logits.argmax(1) == b["op_class"]).numpy())
+            iou.append(stitch_iou(out, b).numpy())
+            right.append(((1 + out.role_logits[:, 1:].argmax(1) == b["role"]) & on).sum(dim=(1, 2)).numpy())
+        parts["items"].append(b["item"].numpy())
+        parts["class_ok"].append(np.stack(cls, axis=1))
+        parts["stitch_iou"].append(np.stack(iou, axis=1))
+        parts["roles_right"].append(np.stack(right, axis=1))
+        parts["role_pixels"].append(on.sum(dim=(1, 2)).numpy())
+        if limit is not None and sum(len(i) for i in parts["items"]) >= limit:
             break
-    items, scores = np.concatenate(ids), np.concatenate(rows)
-    return (items[:limit], scores[:limit]) if limit is not None else (items, scores)
+    use_canvas(model, None)
+    return {k: np.concatenate(v)[:limit] for k, v in parts.items()}
+
+
+def item_scores(model: CadUNet, root: Path, canvases: tuple[int, ...], limit: int | None = None,
+                batch: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    """Item ids (N,) and task scores (N, K) of `model` reading the items of `root` at each canvas:
+    the mean of the operation class right (0 / 1), the stitching-face IoU and the share of the
+    item's curve-role pixels right (1 for an item with none)."""
+    f = item_figures(model, root, canvases, limit, batch)
+    pixels = f["role_pixels"][:, None]
+    roles = np.where(pixels > 0, f["roles_right"] / np.maximum(pixels, 1), 1.0)
+    return f["items"], (f["class_ok"] + f["stitch_iou"] + roles) / 3.0
 
 
 def item_sequences(root: Path, items: np.ndarray) -> list[np.ndarray]:

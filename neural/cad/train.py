@@ -54,7 +54,7 @@ from sketchforge.modeling.files import atomic_write, atomic_write_bytes
 from ..synth.dataset import ShardDataset
 from ..synth.reading import DataError, read_manifest
 from .net import (FORMAT, VERSION, CadUNet, NetConfig, Outputs, at_canvas, count_flops, count_params, load_model,
-                  read_weights, readable, save_weights, to_size)
+                  batchnorm_stats, read_weights, readable, save_weights, to_size, use_canvas, widen)
 
 log = logging.getLogger(__name__)
 
@@ -222,6 +222,7 @@ def evaluate(model: CadUNet, batches: Iterable[dict[str, torch.Tensor]], on_batc
     With `canvas`, the network reads the sketch at that size and its maps are scaled back up."""
     was_training = model.training
     model.eval()
+    use_canvas(model, canvas)
     correct = items = 0
     iou_sum = 0.0
     role_right = role_total = 0
@@ -242,6 +243,7 @@ def evaluate(model: CadUNet, batches: Iterable[dict[str, torch.Tensor]], on_batc
             role_right += int(((1 + out.role_logits[:, 1:].argmax(1) == batch["role"]) & on_stroke).sum())
             role_total += int(on_stroke.sum())
     finally:
+        use_canvas(model, None)
         model.train(was_training)
     if items == 0:
         raise TrainError("the validation set yielded no items; check --val")
@@ -279,6 +281,24 @@ def recalibrate_batchnorm(model: CadUNet, batches: Iterable[dict[str, torch.Tens
         for m, momentum in zip(norms, momenta):
             m.momentum = momentum
         model.train(was_training)
+
+
+@torch.no_grad()
+def calibrate_canvases(model: CadUNet, batches: list[dict[str, torch.Tensor]],
+                       canvases: Iterable[int | None]) -> None:
+    """Measure the batch-norm statistics at each canvas on its own (`model.canvas_stats`, used by
+    `net.use_canvas`); the model is left with those of its own size."""
+    model.canvas_stats = {}
+    for canvas in canvases:
+        recalibrate_batchnorm(model, batches, (canvas,))
+        model.canvas_stats[int(canvas or model.config.size)] = batchnorm_stats(model)
+    use_canvas(model, None)
+
+
+def calibration_batches(data: str | Path, batch: int, seed: int) -> list[dict[str, torch.Tensor]]:
+    """The fixed training batches the statistics are measured on (the same for a resumed run)."""
+    cal = make_loader(data, batch, 0, seed + 7919, shuffle=True, drop_last=True)
+    return [b for _, b in zip(range(PRECISE_BN_BATCHES), cal)]
 
 
 # -- schedule, checkpoints ---------------------------------------------------------------------
@@ -454,9 +474,11 @@ def train(config: TrainConfig, out: str | Path, threads: int | None = None, max_
             return False
         t = time.perf_counter()
         if not calibration:  # the same batches every time, so a resumed run validates the same way
-            cal = make_loader(config.data, config.batch, 0, config.seed + 7919, shuffle=True, drop_last=True)
-            calibration.extend(b for _, b in zip(range(PRECISE_BN_BATCHES), cal))
-        recalibrate_batchnorm(model, calibration, sizes)
+            calibration.extend(calibration_batches(config.data, config.batch, config.seed))
+        if len(sizes) > 1:
+            calibrate_canvases(model, calibration, sizes)
+        else:
+            recalibrate_batchnorm(model, calibration, sizes)
         res = _evaluate_sizes(model, val_loader, sizes)
         rec = {"kind": kind, "epoch": state["epoch"], "step": state["step"], **res,
                "val_seconds": round(time.perf_counter() - t, 2),
@@ -584,8 +606,21 @@ def _teacher(path: str) -> CadUNet:
 
 
 def _warm_start(model: CadUNet, path: str) -> None:
-    """Copy every tensor of a weight file whose name and shape match the model's (a new head starts fresh)."""
-    _, tensors, _ = read_weights(path)
+    """Copy every tensor of a weight file whose name and shape match the model's (a new head starts fresh).
+
+    Weights of a narrower plain network whose widths all divide the model's by one factor are
+    widened first (`net.widen`: the same function, the copies told apart by 1% noise), so a wide
+    teacher can start from the trained network rather than from scratch.
+    """
+    config, tensors, _ = read_weights(path)
+    if config.channels != model.config.channels:
+        try:
+            narrow = CadUNet(config)
+            narrow.load_state_dict(tensors, strict=True)
+            tensors = widen(narrow, model.config, noise=0.01).state_dict()
+            log.info("widened %s from channels %s to %s", path, config.channels, model.config.channels)
+        except ValueError as exc:
+            log.info("%s is not widened (%s); tensors of matching shape are taken", path, exc)
     own = model.state_dict()
     taken = {k: v for k, v in tensors.items() if k in own and own[k].shape == v.shape}
     if not taken:
@@ -713,6 +748,44 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{PROG}: interrupted; rerun the same command to continue from the last checkpoint", file=sys.stderr)
         return 130
     return 0 if state["finished"] != "stopped" else 130
+
+
+def calibrate_weights(weights: str | Path, data: str | Path, canvases: tuple[int, ...], out: str | Path,
+                      batch: int = 32, seed: int | None = None) -> dict[int, dict]:
+    """Measure a weight file's batch-norm statistics at each canvas on training batches (as a run
+    trained at several canvases does before each validation) and write the weights with them."""
+    model, extra = load_model(weights)
+    model = model.to(memory_format=torch.channels_last)
+    if seed is None:
+        seed = int(extra.get("train_config", {}).get("seed", 0))
+    calibrate_canvases(model, calibration_batches(data, batch, seed), canvases)
+    save_weights(model, out, extra={**extra, "canvas_stats_from": {"data": str(data), "seed": seed,
+                                                                   "canvases": list(canvases)}})
+    return model.canvas_stats
+
+
+def calibrate_main(argv: list[str] | None = None) -> int:
+    """`sketchforge-calibrate-cad --weights W --data data/train --out W2 [--canvases 32,48,64,96,128]`"""
+    prog = "sketchforge-calibrate-cad"
+    p = _Parser(prog=prog, description="Give a network trained at several canvases each canvas's own "
+                                       "batch-norm statistics.")
+    p.add_argument("--weights", required=True, type=Path)
+    p.add_argument("--data", required=True, type=Path, help="the training set")
+    p.add_argument("--out", required=True, type=Path, help="weight file to write (may be --weights)")
+    p.add_argument("--canvases", default="32,48,64,96,128")
+    p.add_argument("--seed", type=int, default=None, help="default: the run's own seed")
+    try:
+        a = p.parse_args(argv)
+        canvases = _canvases(a.canvases)
+        if not canvases:
+            raise TrainError("--canvases needs at least one size")
+        _manifest(a.data)
+        stats = calibrate_weights(a.weights, a.data, canvases, a.out, seed=a.seed)
+    except (TrainError, FileNotFoundError, ValueError) as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {a.out} with batch-norm statistics for canvases {', '.join(str(c) for c in sorted(stats))}")
+    return 0
 
 
 if __name__ == "__main__":

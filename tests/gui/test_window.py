@@ -176,3 +176,24 @@ def test_window_layout_and_preferences_persist(make_window, qtbot):
     assert again.act_live.isChecked()
     assert again.kind_box.currentData() == "valley"
     assert (again.size().width(), again.size().height()) == (760, 560)
+
+
+def test_the_cad_network_is_a_preference_and_the_status_bar_shows_its_cost(make_window, qtbot):
+    from sketchforge.app.window import _interpretation_note
+    w = make_window(Session())
+    actions = w.network_actions
+    assert set(actions) == {"light", "standard", "reference"} and actions["standard"].isChecked()
+    assert w.menu_network.isEnabled() and "canvas selection" in actions["light"].text()
+    actions["light"].trigger()
+    backend = w.session.backend("cad")
+    assert backend.network == "light" and actions["light"].isChecked() and not actions["standard"].isChecked()
+    assert "light network" in w.status_label.text()
+    w.close()
+    again = make_window(Session())  # the choice is kept for the next start
+    assert again.session.backend("cad").network == "light" and again.network_actions["light"].isChecked()
+
+    # the status bar names the network, its canvas and its FLOPs after each interpretation
+    backend.last = type(backend.last)(seconds={"view": 0.012, "net": 0.0031, "fit": 0.05}, network="light",
+                                      canvas=48, flops=9_600_000)
+    note = _interpretation_note(backend, 0.07)
+    assert note == " · 70 ms (view 12, network 3, fitting 50) · light network at 48 px, 9.6 MFLOPs"
