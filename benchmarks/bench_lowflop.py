@@ -28,6 +28,7 @@ benchmarks/results/lowflop.json and benchmarks/results/lowflop.png.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -100,10 +101,37 @@ def cpu_ms(net: CadNet, arrays: list, seqs: list[np.ndarray] | None, selector) -
             "runs": len(a)}
 
 
-def pipeline_share(test: Path, weights: Path, selector: Path | None, count: int) -> dict:
+CACHE = ROOT / "data" / "bench-cache"
+
+
+def _key(*parts) -> str:
+    """A cache key naming files by path, size and time, so changed weights are never reused."""
+    import hashlib
+    desc = [(str(p), p.stat().st_size, p.stat().st_mtime_ns) if isinstance(p, Path) else p for p in parts]
+    return hashlib.sha1(json.dumps(desc, default=str).encode()).hexdigest()[:16]
+
+
+def cached_figures(model, weights: Path, test: Path, canvases: tuple[int, ...], limit: int | None) -> dict:
+    path = CACHE / f"figures-{_key(weights, test.resolve() / 'manifest.json', canvases, limit)}.npz"
+    if path.is_file():
+        with np.load(path, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    f = item_figures(model, test, canvases, limit)
+    CACHE.mkdir(parents=True, exist_ok=True)
+    np.savez(path, **f)
+    return f
+
+
+def pipeline_share(test: Path, weights: Path, selector: Path | None, count: int, workers: int = 2) -> dict:
     torch.set_num_threads(2)
     t = time.perf_counter()
-    rows = evaluate_pipeline(test, weights, count, workers=2, progress=False, selector=selector)
+    path = CACHE / f"pipeline-{_key(weights, selector, test.resolve() / 'manifest.json', count)}.json"
+    if path.is_file():
+        rows = json.loads(path.read_text())
+    else:
+        rows = evaluate_pipeline(test, weights, count, workers=workers, progress=False, selector=selector)
+        CACHE.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(rows))
     summary = summarise(rows)
     s = summary["all"]
     return {"items": s["items"], "iou95_top1": s["iou95_top1"], "iou95_top3": s["iou95_top3"],
@@ -145,6 +173,9 @@ def main() -> None:
     p.add_argument("--pipeline", type=int, default=600, help="whole interpretations of the first N items")
     p.add_argument("--timing", type=int, default=300, help="items timed for CPU ms")
     p.add_argument("--limit", type=int, default=None, help="network figures on the first N items (default all)")
+    p.add_argument("--prefetch", action="store_true",
+                   help="only compute (and cache under data/bench-cache) the rows' network figures and "
+                        "whole interpretations without a selector, one process, no timing")
     a = p.parse_args()
     t0 = time.perf_counter()
     torch.set_num_threads(2)
@@ -166,17 +197,22 @@ def main() -> None:
             model, _ = load_model(w)
             models[w] = model.eval().to(memory_format=torch.channels_last)
             t = time.perf_counter()
-            figs[w] = item_figures(models[w], a.test, CANVASES if w == a.student else (128,), a.limit)
+            figs[w] = cached_figures(models[w], w, a.test, CANVASES if w in (a.student, a.alone) else (128,), a.limit)
             print(f"scored {w} in {time.perf_counter() - t:.0f} s", flush=True)
+    if a.prefetch:
+        for name, w, s in specs:
+            if s is None and a.pipeline:
+                pipeline_share(a.test, w, None, a.pipeline, workers=1)
+                print(f"{name}: whole interpretations cached", flush=True)
+        return
     items = figs[a.student]["items"]
     seqs = item_sequences(a.test, items) if selectors else None
     arrays = test_arrays(a.test, a.timing)
-    big = CANVASES.index(128)
 
     rows, histograms = [], {}
     for name, w, s in specs:
         model, f = models[w], figs[w]
-        canv = CANVASES if w == a.student else (128,)
+        canv = CANVASES if w in (a.student, a.alone) else (128,)
         flops = [count_flops(model, c) for c in canv]
         row = {"name": name, "weights": str(w), "selector": str(s) if s else None, "params": count_params(model)}
         sel = None
@@ -201,9 +237,9 @@ def main() -> None:
             print(f"  pipeline: IoU>={IOU_OK} top-1 {row['pipeline']['iou95_top1']:.4f}", flush=True)
         rows.append(row)
 
-    student = figs[a.student]
-    per_canvas = {str(c): {**figures(student, np.full(len(items), k)), "flops": count_flops(models[a.student], c)}
-                  for k, c in enumerate(CANVASES)}
+    per_canvas = {name: {str(c): {**figures(figs[w], np.full(len(items), k)), "flops": count_flops(models[w], c)}
+                         for k, c in enumerate(CANVASES)}
+                  for name, w in (("distilled student", a.student), ("student alone", a.alone)) if w is not None}
     teacher = next(r for r in rows if r["name"] == "teacher")
     distilled = next(r for r in rows if r["name"] == "distilled student")
     targets = {
@@ -220,8 +256,8 @@ def main() -> None:
     path = write("lowflop", {
         "test": {"path": str(a.test), "items": int(len(items)), "seed": read_manifest(a.test).get("seed")},
         "pipeline_items": a.pipeline, "timing_items": len(arrays), "threads_timing": 1,
-        "rows": rows, "student_per_canvas": per_canvas, "targets": targets, "plot": str(png.relative_to(ROOT)),
-        "seconds": round(time.perf_counter() - t0, 1), "student_row_index": big,
+        "rows": rows, "per_canvas": per_canvas, "targets": targets, "plot": str(png.relative_to(ROOT)),
+        "seconds": round(time.perf_counter() - t0, 1),
     })
     print(table(rows))
     print(f"wrote {path} and {png}")
