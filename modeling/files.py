@@ -25,6 +25,7 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
         write(tmp)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
+        os.chmod(tmp, _mode_for(path))
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -37,3 +38,14 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
             os.close(dfd)
     except OSError:
         pass
+
+
+def _mode_for(path: Path) -> int:
+    """The permissions the written file gets: the replaced file's own, or for a new file what the
+    umask gives any new file (the private temp file's 0600 would otherwise stick)."""
+    try:
+        return path.stat().st_mode & 0o777
+    except OSError:
+        mask = os.umask(0)
+        os.umask(mask)
+        return 0o666 & ~mask

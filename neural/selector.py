@@ -120,6 +120,7 @@ class CanvasSelector(nn.Module):
         self.config = config
         self.gru = nn.GRU(FEATURES, config.hidden, batch_first=True)
         self.head = nn.Linear(config.hidden, len(config.canvases))
+        self._flops: dict[int, int] = {}  # points -> FLOPs of one choice
 
     def forward(self, seq: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Logits (B, K) for a padded batch (B, T, 5) of sequences of the given lengths."""
@@ -140,10 +141,9 @@ class CanvasSelector(nn.Module):
 
     def flops(self, points: int) -> int:
         """FLOPs of one choice for a sequence of `points` points (counted by torch, cached)."""
-        cache = self.__dict__.setdefault("_flops", {})
-        if points not in cache:
-            cache[points] = count_selector_flops(self, points)
-        return cache[points]
+        if points not in self._flops:
+            self._flops[points] = count_selector_flops(self, points)
+        return self._flops[points]
 
 
 # -- training --------------------------------------------------------------------------------------

@@ -124,3 +124,19 @@ def test_undo_back_to_the_saved_state_is_clean_again(saved):
     assert s.dirty
     s.undo()
     assert not s.dirty
+
+
+def test_a_written_file_gets_the_usual_permissions_not_the_temp_files(tmp_path):
+    import os
+
+    from sketchforge.modeling.files import atomic_write_bytes
+    mask = os.umask(0o022)
+    try:
+        atomic_write_bytes(tmp_path / "new.json", b"{}")
+        assert (tmp_path / "new.json").stat().st_mode & 0o777 == 0o644  # readable by others, as any new file
+        (tmp_path / "private.json").write_bytes(b"{}")
+        os.chmod(tmp_path / "private.json", 0o600)
+        atomic_write_bytes(tmp_path / "private.json", b"[]")
+        assert (tmp_path / "private.json").stat().st_mode & 0o777 == 0o600  # a replaced file keeps its own
+    finally:
+        os.umask(mask)

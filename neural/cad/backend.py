@@ -154,15 +154,16 @@ class CadBackend:
             normals = view_normals(context.normal, framed.camera)
             info.seconds["view"] = time.perf_counter() - t
             t = time.perf_counter()
-            canvas, flops = None, 0
+            canvas = seq = None
             if selector is not None:
                 seq = stroke_sequence([st.uv for st in framed.sketch.strokes], size, size)
                 canvas = selector.choose_sequence(seq)
-                flops += selector.flops(len(seq))
             pred = net.predict(stroke, normals, depth, canvas=canvas)
-            info.canvas, info.flops = canvas or size, flops + net.flops(canvas)
             info.class_probs = pred.class_probs
             info.seconds["net"] = time.perf_counter() - t
+            # counted (once per size, then cached) outside the network's time
+            info.canvas = canvas or size
+            info.flops = net.flops(canvas) + (selector.flops(len(seq)) if seq is not None else 0)
             t = time.perf_counter()
             outputs = NetOutputs(pred.class_probs, pred.stitch, pred.roles)
             proposals = fit_proposals(session, body, framed.sketch, context, stroke, outputs, top_k=top_k)

@@ -429,15 +429,16 @@ def run(data: Path, weights: Path | None = None, limit: int | None = None, pipel
     weights = Path(weights) if weights is not None else WEIGHTS
     if not weights.is_file():
         raise EvalError(f"no weight file at {weights}; train one with sketchforge-train-cad")
-    t = time.perf_counter()
-    net = evaluate_network(weights, data, limit)
     if selector is not None and not Path(selector).is_file():
         raise EvalError(f"no selector weight file at {selector}; train one with sketchforge-train-selector")
+    t = time.perf_counter()
+    net = evaluate_network(weights, data, limit)
     rows = evaluate_pipeline(data, weights, pipeline, workers, progress, selector) if pipeline != 0 else []
     return {
         "data": {"path": str(data), "seed": m.get("seed"), "items": m["counts"]["items"],
                  "style_factor": m["config"].get("style_factor"), "size": m["size"][0]},
-        "weights": str(weights), "selector": str(selector) if selector else None, "iou_threshold": IOU_OK, "workers": workers,
+        "weights": str(weights), "selector": str(selector) if selector else None, "iou_threshold": IOU_OK,
+        "workers": workers,
         "network": net, "pipeline": summarise(rows) if rows else None, "rows": rows,
         "seconds": round(time.perf_counter() - t, 1),
     }

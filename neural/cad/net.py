@@ -25,7 +25,6 @@ network is about 0.6 GFLOPs per 128x128 image (counted with `torch.utils.flop_co
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -353,15 +352,6 @@ def save_weights(model: CadUNet, path: str | Path, extra: dict | None = None, ha
     if extra:
         meta["extra"] = json.dumps(extra)
     atomic_write(Path(path), lambda tmp: save_file(tensors, str(tmp), metadata=meta))
-    readable(Path(path))
-
-
-def readable(path: Path) -> None:
-    """Give a file written atomically (a private temp file) the umask's usual permissions, so
-    weights and checkpoints can be read by the other users of a training machine."""
-    mask = os.umask(0)
-    os.umask(mask)
-    os.chmod(path, 0o666 & ~mask)
 
 
 def read_weights(path: str | Path) -> tuple[NetConfig, dict[str, torch.Tensor], dict]:

@@ -54,7 +54,7 @@ from sketchforge.modeling.files import atomic_write, atomic_write_bytes
 from ..synth.dataset import ShardDataset
 from ..synth.reading import DataError, read_manifest
 from .net import (FORMAT, VERSION, CadUNet, NetConfig, Outputs, at_canvas, count_flops, count_params, load_model,
-                  batchnorm_stats, read_weights, readable, save_weights, to_size, use_canvas, widen)
+                  batchnorm_stats, read_weights, save_weights, to_size, use_canvas, widen)
 
 log = logging.getLogger(__name__)
 
@@ -325,8 +325,6 @@ def save_checkpoint(run: Path, model: CadUNet, opt: torch.optim.Optimizer, state
             "train_state": json.dumps(state)}
     atomic_write(run / "checkpoint.safetensors", lambda tmp: save_file(tensors, str(tmp), metadata=meta))
     atomic_write_bytes(run / "state.json", (json.dumps(state, indent=1) + "\n").encode("utf-8"))
-    readable(run / "checkpoint.safetensors")
-    readable(run / "state.json")
 
 
 def load_checkpoint(run: Path, model: CadUNet, opt: torch.optim.Optimizer) -> dict:
