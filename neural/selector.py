@@ -136,8 +136,8 @@ class CanvasSelector(nn.Module):
     def choose_sequence(self, seq: np.ndarray) -> int:
         """The canvas size (px) for one `stroke_sequence`: the likeliest choice."""
         x = torch.from_numpy(np.asarray(seq, np.float32))[None]
-        k = int(self.eval()(x, torch.tensor([x.shape[1]])).argmax(1))
-        return int(self.config.canvases[k])
+        _, h = self.eval().gru(x)  # one whole sequence: nothing to pack, the same final state
+        return int(self.config.canvases[int(self.head(h[-1]).argmax(1))])
 
     def flops(self, points: int) -> int:
         """FLOPs of one choice for a sequence of `points` points (counted by torch, cached)."""

@@ -313,6 +313,23 @@ def test_a_prediction_at_a_smaller_canvas_answers_at_the_sketch_size_for_fewer_f
     assert net.flops(32) < 0.4 * net.flops() == 0.4 * net.flops(SIZE)
 
 
+def test_the_frozen_graph_reads_a_sketch_as_the_layers_do_at_every_canvas(dataset):
+    torch.manual_seed(4)
+    model = CadUNet(NetConfig(channels=SMALL, size=SIZE, arch="mobile", expand=2, stroke_pool=True))
+    fast, slow = CadNet(model), CadNet(model, traced=False)
+    stroke, normal, depth = _context(dataset)
+    for canvas in (None, 48, 32):
+        a, b = fast.predict(stroke, normal, depth, canvas=canvas), slow.predict(stroke, normal, depth, canvas=canvas)
+        np.testing.assert_allclose(a.class_probs, b.class_probs, atol=1e-5)
+        np.testing.assert_allclose(a.stitch, b.stitch, atol=1e-5)
+        np.testing.assert_allclose(a.role_probs, b.role_probs, atol=1e-5)
+        assert (a.roles != b.roles).mean() < 1e-3
+    assert isinstance(fast._reader(32), torch.jit.ScriptModule), "the reading at a canvas is one frozen graph"
+    assert fast._reader(32) is fast._reader(32), "traced once per canvas"
+    with pytest.raises(ValueError, match="multiple of 16"):
+        fast.predict(stroke, normal, depth, canvas=40)
+
+
 def test_a_canvas_selector_is_trained_for_a_student_from_the_command_line(dataset, tmp_path, capsys):
     from sketchforge.neural.cad.select import main as select_main
     from sketchforge.neural.selector import load_selector

@@ -8,13 +8,22 @@ resized back. Stroke widths then scale with the canvas: the network was trained 
 1 to 3 px at 128 px, so a much larger canvas should be drawn with a proportionally wider pen.
 
 At load time each convolution absorbs its batch norm (same function, one pass less per layer), and
-the network runs in the channels-last layout oneDNN prefers on the CPU.
+the network runs in the channels-last layout oneDNN prefers on the CPU. A prediction is one graph
+per canvas size: the resize to the canvas, the network, the resize of the maps back and the
+softmax / sigmoid are traced together and frozen on first use of that canvas (about a third of a
+second), which takes the per-layer Python overhead out of every later call. That overhead is most
+of the time for a light network at a small canvas: on this project's 2-core CPU the frozen graph
+of the 61 k parameter student ran 1.5 to 2 times faster than its layers one by one at 32-64 px.
+TorchScript is deprecated upstream in favour of `torch.compile`, which needs a C++ tool chain
+and seconds of compiling at start-up; where tracing is missing or fails, the layers run one by
+one as before, with the same results.
 """
 
 from __future__ import annotations
 
 import copy
 import logging
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,7 +55,7 @@ class CadNet:
     """The network in evaluation mode with folded batch norms (a copy: the given model is left as it is);
     `predict` takes and returns numpy arrays."""
 
-    def __init__(self, model: CadUNet, extra: dict | None = None) -> None:
+    def __init__(self, model: CadUNet, extra: dict | None = None, traced: bool = True) -> None:
         self.config: NetConfig = model.config
         self.extra = extra or {}
         self._source = copy.deepcopy(model)
@@ -54,6 +63,8 @@ class CadNet:
         # a network trained at several canvases has batch-norm statistics per canvas: one folded copy each
         self._by_canvas: dict[int, CadUNet] = {}
         self._flops: dict[int, int] = {}
+        self.traced = traced  # predict through one frozen graph per canvas (False: layer by layer)
+        self._readers: dict[int, nn.Module] = {}
 
     def _folded(self, canvas: int | None) -> CadUNet:
         model = use_canvas(copy.deepcopy(self._source), canvas)
@@ -107,13 +118,10 @@ class CadNet:
         stroke, normal, depth = _check_inputs(stroke, normal, depth)
         h, w = stroke.shape
         x = self.prepare(stroke, normal, depth)
-        s = self.size
+        reader = self._reader(canvas)
         with torch.inference_mode():
-            x = at_canvas(torch.from_numpy(x)[None].contiguous(memory_format=torch.channels_last), canvas)
-            out = to_size(self.model_for(canvas)(x), (s, s))
-            class_probs = torch.softmax(out.class_logits[0], 0).numpy()
-            stitch = torch.sigmoid(out.stitch_logits[0, 0]).numpy()
-            role_probs = torch.softmax(out.role_logits[0], 0).numpy()
+            class_probs, stitch, role_probs = (t.numpy() for t in reader(
+                torch.from_numpy(x)[None].contiguous(memory_format=torch.channels_last)))
         if (h, w) != stitch.shape:
             stitch = cv2.resize(stitch, (w, h), interpolation=cv2.INTER_LINEAR)
             role_probs = np.stack([cv2.resize(p, (w, h), interpolation=cv2.INTER_LINEAR) for p in role_probs])
@@ -121,6 +129,25 @@ class CadNet:
         roles = np.where(stroke > 0, 1 + role_probs[1:].argmax(0), 0).astype(np.uint8)
         return Prediction(class_probs.astype(np.float32), np.clip(stitch, 0.0, 1.0).astype(np.float32), roles,
                           role_probs.astype(np.float32))
+
+    def _reader(self, canvas: int | None) -> nn.Module:
+        """The whole reading at `canvas` as one module: traced and frozen once when `traced`."""
+        c = int(canvas) if canvas and int(canvas) != self.size else self.size
+        if c in self._readers:
+            return self._readers[c]
+        if c != self.size:
+            at_canvas(torch.zeros(1, 5, 16, 16), c)  # a canvas that is no multiple of 16 is refused here
+        reader = _Reader(self.model_for(c), None if c == self.size else c, self.size)
+        if self.traced:
+            example = torch.zeros(1, 5, self.size, self.size).contiguous(memory_format=torch.channels_last)
+            try:
+                with warnings.catch_warnings(), torch.inference_mode():
+                    warnings.simplefilter("ignore")  # TorchScript's deprecation notice (module notes)
+                    reader = torch.jit.freeze(torch.jit.trace(reader.eval(), example, check_trace=False).eval())
+            except Exception as exc:  # noqa: BLE001 - any tracing failure leaves the layer-by-layer reader
+                log.info("the network runs layer by layer at %d px (tracing failed: %s)", c, exc)
+        self._readers[c] = reader
+        return reader
 
     def prepare(self, stroke: np.ndarray, normal: np.ndarray, depth: np.ndarray) -> np.ndarray:
         """The (5, S, S) float32 network input, made by the training data's `sample_arrays`."""
@@ -144,6 +171,21 @@ class CadNet:
             "item": np.zeros(1, np.int64),
         }
         return np.ascontiguousarray(sample_arrays(arrays, 0)["input"], dtype=np.float32)
+
+
+class _Reader(nn.Module):
+    """A folded network with what surrounds it in a prediction: the input resized to `canvas`
+    (None: as it is), the maps back to the network's `size`, class and role softmax, stitching
+    sigmoid. One image in; (class probabilities (4,), stitching (S, S), roles (4, S, S)) out."""
+
+    def __init__(self, model: CadUNet, canvas: int | None, size: int) -> None:
+        super().__init__()
+        self.model, self.canvas, self.size = model, canvas, size
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        out = to_size(self.model(at_canvas(x, self.canvas)), (self.size, self.size))
+        return (torch.softmax(out.class_logits[0], 0), torch.sigmoid(out.stitch_logits[0, 0]).contiguous(),
+                torch.softmax(out.role_logits[0], 0).contiguous())
 
 
 def _check_inputs(stroke: np.ndarray, normal: np.ndarray, depth: np.ndarray) -> tuple[np.ndarray, ...]:
