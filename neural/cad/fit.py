@@ -471,25 +471,14 @@ class _Fit:
 
 # -- polygons and circles in a face's plane ---------------------------------------------------------
 def _hull(p: np.ndarray) -> np.ndarray:
-    """The convex hull of 2D points (monotone chain), counter-clockwise."""
+    """The convex hull of 2D points, counter-clockwise from the lowest-x (then lowest-y) point, as
+    the monotone chain gives it (OpenCV finds it; the corners are the input's own points)."""
     pts = np.unique(p, axis=0)
     if len(pts) < 3:
         return pts
-    pts = pts[np.lexsort((pts[:, 1], pts[:, 0]))]
-
-    def cross(o, a, b):
-        return (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])
-
-    lower, upper = [], []
-    for q in pts:
-        while len(lower) >= 2 and cross(lower[-2], lower[-1], q) <= 0:
-            lower.pop()
-        lower.append(q)
-    for q in pts[::-1]:
-        while len(upper) >= 2 and cross(upper[-2], upper[-1], q) <= 0:
-            upper.pop()
-        upper.append(q)
-    return np.array(lower[:-1] + upper[:-1])
+    idx = cv2.convexHull(pts.astype(np.float32), clockwise=False, returnPoints=False)[:, 0]
+    hull = pts[idx]
+    return np.roll(hull, -int(np.lexsort((hull[:, 1], hull[:, 0]))[0]), axis=0)
 
 
 def _area(poly: np.ndarray) -> float:
@@ -509,10 +498,13 @@ def _reduce(poly: np.ndarray, k: int) -> np.ndarray:
 
 
 def _line_fit(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Total least squares line: a point on it and its unit direction."""
+    """Total least squares line: a point on it and its unit direction (the principal axis of the
+    points' 2x2 scatter, in closed form)."""
     c = p.mean(axis=0)
-    _, _, vt = np.linalg.svd(p - c, full_matrices=False)
-    return c, vt[0]
+    d = p - c
+    sxx, syy, sxy = float(d[:, 0] @ d[:, 0]), float(d[:, 1] @ d[:, 1]), float(d[:, 0] @ d[:, 1])
+    theta = 0.5 * math.atan2(2.0 * sxy, sxx - syy)
+    return c, np.array([math.cos(theta), math.sin(theta)])
 
 
 def _intersect(c1, d1, c2, d2) -> np.ndarray | None:
@@ -523,9 +515,10 @@ def _intersect(c1, d1, c2, d2) -> np.ndarray | None:
     return c1 + t[0] * d1
 
 
-def _fit_polygon(p: np.ndarray, k: int, iterations: int = 5) -> np.ndarray | None:
-    """A convex k-gon through 2D points drawn along its sides (overshoot at corners allowed)."""
-    hull = _hull(p)
+def _fit_polygon(p: np.ndarray, k: int, iterations: int = 5, hull: np.ndarray | None = None) -> np.ndarray | None:
+    """A convex k-gon through 2D points drawn along its sides (overshoot at corners allowed);
+    `hull` is their convex hull where the caller has it already."""
+    hull = _hull(p) if hull is None else hull
     if len(hull) < k:
         return None
     poly = _reduce(hull, k)
@@ -744,8 +737,9 @@ def _base_profiles(fit: _Fit, face: int, kinds: tuple[str, ...], pts: np.ndarray
     if "polygon" in kinds:
         axes = _face_axes(fit.body, face)
         fits = []
+        hull = _hull(fit_uv)
         for k in (3, 4, 5, 6):
-            poly = _fit_polygon(fit_uv, k)
+            poly = _fit_polygon(fit_uv, k, hull=hull)
             if poly is None:
                 continue
             poly = _snap_polygon(poly, fit_uv, axes)
