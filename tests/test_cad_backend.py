@@ -163,6 +163,18 @@ def test_interpret_command_applies_the_best_proposal_and_reports(items, tmp_path
     assert 0 in codes
 
 
+def test_stroke_pixels_beside_another_role_are_told_apart():
+    from sketchforge.neural.cad.evaluate import _near_other_role
+    labels = np.zeros((12, 12), np.uint8)
+    labels[2, 1:10] = 1  # a base line
+    labels[3:11, 9] = 2  # a profile line leaving its end
+    labels[10, 0:3] = 3  # an offset stroke far from both
+    near = _near_other_role(labels)
+    assert near[2, 9] and near[3, 9] and near[4, 9] and near[2, 7]  # within 2 px of the other role
+    assert not near[2, 1] and not near[8, 9] and not near[10, 0:3].any()
+    assert not near[labels == 0].any()
+
+
 def test_evaluation_command_scores_a_held_out_set(items, tmp_path, capsys):
     from sketchforge.neural.cad.evaluate import main as eval_main
     out = tmp_path / "figures.json"
@@ -173,6 +185,12 @@ def test_evaluation_command_scores_a_held_out_set(items, tmp_path, capsys):
     net, pipe = res["network"], res["pipeline"]
     assert net["items"] == 8 and sum(map(sum, net["confusion"])) == 8
     assert 0.0 <= net["stitch_iou"] <= 1.0 and 0.0 <= net["role_acc"] <= 1.0
+    # the role accuracy splits into pixels where strokes of two roles touch and the rest
+    confusion = np.array([net["role_confusion_per_class"][c] for c in ("extrude", "add/subtract", "bevel", "sweep")])
+    share = net["role_near_other_share"]
+    mixed = share * net["role_acc_near_other"] + (1 - share) * net["role_acc_clear"]
+    assert abs(mixed - np.trace(confusion, axis1=1, axis2=2).sum() / confusion.sum()) < 2e-3
+    assert "where strokes of two roles touch" in printed
     assert len(res["rows"]) == 8 and pipe["all"]["items"] == 8
     assert sum(map(sum, pipe["confusion_top1"]["counts"])) == 8
     for r in res["rows"]:

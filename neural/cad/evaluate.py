@@ -103,6 +103,7 @@ def evaluate_network(weights: Path, root: Path, limit: int | None = None, batch:
     res["role_confusion_per_class"] = {
         "rows": "truth base, profile, offset", "columns": "predicted base, profile, offset",
         **{CLASS_NAMES[c]: strokes.confusion[c].tolist() for c in range(4)}}
+    res.update(strokes.overlap_figures())
     res["role_acc_per_class"] = [None if strokes.confusion[c].sum() == 0 else
                                  round(float(np.trace(strokes.confusion[c]) / strokes.confusion[c].sum()), 4)
                                  for c in range(4)]
@@ -120,6 +121,10 @@ class _StrokeRoles:
         self.recs = recs
         self.right = self.total = 0
         self.confusion = np.zeros((4, 3, 3), np.int64)  # per class: truth role x predicted role (pixels)
+        # stroke pixels within NEAR_PX of a stroke pixel of another role, where the label says which
+        # stroke was drawn last rather than what the pixel is: [pixels, right] near others and clear
+        self.near = np.zeros(2, np.int64)
+        self.clear = np.zeros(2, np.int64)
 
     def __call__(self, batch: dict, out) -> None:
         from sketchforge.modeling.sketch import Sketch
@@ -130,6 +135,10 @@ class _StrokeRoles:
         labels = batch["role"].numpy()
         for k, c in enumerate(batch["op_class"].tolist()):
             np.add.at(self.confusion[int(c)], (labels[k][ink[k]] - 1, probs[k][ink[k]] - 1), 1)
+            near = _near_other_role(labels[k])
+            right = probs[k] == labels[k]
+            for acc, sel in ((self.near, ink[k] & near), (self.clear, ink[k] & ~near)):
+                acc += (int(sel.sum()), int((right & sel).sum()))
         for k, item in enumerate(batch["item"].tolist()):
             rec = self.recs.get(int(item))
             if rec is None:
@@ -147,6 +156,31 @@ class _StrokeRoles:
 
     def accuracy(self) -> float | None:
         return self.right / self.total if self.total else None
+
+    def overlap_figures(self) -> dict:
+        """How much of the pixel role accuracy is lost where strokes of two roles touch."""
+        total = int(self.near[0] + self.clear[0])
+        if not total:
+            return {}
+        return {"role_near_other_px": NEAR_PX,
+                "role_near_other_share": round(float(self.near[0] / total), 4),
+                "role_acc_near_other": round(float(self.near[1] / max(self.near[0], 1)), 4),
+                "role_acc_clear": round(float(self.clear[1] / max(self.clear[0], 1)), 4)}
+
+
+NEAR_PX = 2  # a stroke pixel this close (Chebyshev, px) to another role's pixel is "near another role"
+
+
+def _near_other_role(labels: np.ndarray) -> np.ndarray:
+    """(H, W) bool: labelled stroke pixels within NEAR_PX of a pixel labelled with another role."""
+    import cv2
+    kernel = np.ones((2 * NEAR_PX + 1, 2 * NEAR_PX + 1), np.uint8)
+    near = np.zeros(labels.shape, bool)
+    for r in (1, 2, 3):
+        here = labels == r
+        if here.any():
+            near |= (labels > 0) & ~here & (cv2.dilate(here.astype(np.uint8), kernel) > 0)
+    return near
 
 
 # -- whole interpretations ------------------------------------------------------------------------
@@ -375,6 +409,10 @@ def table(network: dict | None, pipeline: dict | None) -> str:
                             for n, a in zip(CLASS_NAMES, network["role_acc_per_class"]))
             lines.append(f"  curve roles per class: {per}; along strokes as the fitting reads them: "
                          f"{_f(network.get('stroke_role_acc'))}")
+        if network.get("role_near_other_share") is not None:
+            lines.append(f"  curve roles where strokes of two roles touch (within {network['role_near_other_px']} px; "
+                         f"{100 * network['role_near_other_share']:.1f}% of stroke pixels): "
+                         f"{network['role_acc_near_other']:.3f}; elsewhere: {network['role_acc_clear']:.3f}")
         lines.append("  confusion (rows truth, columns prediction: " + ", ".join(CLASS_NAMES) + ")")
         for name, row in zip(CLASS_NAMES, network["confusion"]):
             lines.append(f"  {name:13s} " + " ".join(f"{v:6d}" for v in row))
