@@ -1,0 +1,1 @@
+"""Procedural character heads: exact geometry (signed distance, meshes, front views) for face data."""
