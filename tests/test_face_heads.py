@@ -221,3 +221,13 @@ def test_bad_input_is_refused_with_what_to_pass():
             mesh_head(p, res)
     with pytest.raises(ValueError, match="at least 2"):
         front_maps(p, 1)
+
+
+def test_the_lips_stand_out_of_the_blended_face_for_every_human_head():
+    # a thick cranium-jaw blend bulges the face forward; lips placed on the bare ellipsoids were buried
+    for seed in range(40):
+        p = _head(seed, "human")
+        lay = H._layout(p)
+        (centre, radii) = lay.lips[0]
+        face = H._blended_front(lay.cranium, lay.jaw, lay.chin, lay.cheek, p.blend, centre[1])
+        assert centre[2] + radii[2] > face + 0.01, f"seed {seed}: the upper lip is buried in the face"

@@ -464,6 +464,11 @@ def _layout(p: HeadParams) -> _Layout:
         snout, pad, lips = _snout_parts(p, front)
     else:
         nose, nostril, lips = _nose_parts(p, front)
+        # the smooth unions of cranium, jaw, chin and cheeks bulge past the bare ellipsoids that
+        # `front` measures: the lips move forward by that bulge, or a thick blend buries them
+        y = lips[0][0][1]
+        bulge = max(0.0, _blended_front(cranium, jaw, chin, cheek, p.blend, y) - front(0.0, y))
+        lips = tuple(((c[0], c[1], c[2] + bulge), r) for c, r in lips)
     forehead = crows = None
     if p.wrinkles > 0.0:
         forehead, crows = _wrinkle_lines(p, brow)
@@ -473,6 +478,19 @@ def _layout(p: HeadParams) -> _Layout:
                    pointed_ear=_pointed_ear_parts(p, cranium) if p.pointed_ears else None,
                    horn=_horn_parts(p, cranium) if p.horns else (), forehead=forehead, crows=crows,
                    groove_radius=0.008 + 0.02 * p.wrinkles)
+
+
+def _blended_front(cranium: _Ellipsoid, jaw: _Ellipsoid, chin: _Ellipsoid, cheek: _Ellipsoid, blend: float,
+                   y: float) -> float:
+    """z of the front of the smooth union of cranium, jaw, chin and cheeks at x = 0, height y (found
+    on a 0.002 grid along z; -inf where the line misses them)."""
+    z = np.linspace(-2.0, 2.5, 2251)
+    x, yy = np.zeros_like(z), np.full_like(z, y)
+    d = _smin(_ellipsoid(x, yy, z, *cranium), _ellipsoid(x, yy, z, *jaw), blend)
+    d = _smin(d, _ellipsoid(x, yy, z, *chin), 0.1)
+    d = _smin(d, _ellipsoid(np.full_like(z, 0.0), yy, z, *cheek), 0.12)
+    inside = np.nonzero(d < 0.0)[0]
+    return float(z[inside[-1]]) if len(inside) else -math.inf
 
 
 # -- primitives (vectorised over points given as x, y, z arrays) ----------------------------------
