@@ -1,0 +1,181 @@
+"""`sketchforge-face-data`: generate the sketch-to-head training set, and look at it.
+
+    sketchforge-face-data generate --out DIR --items N --seed S [--size 128] [--workers 2]
+                                   [--shard-size 64] [--mesh-sample 16] [--quiet]
+    sketchforge-face-data show --data DIR --out sheet.png [--n 24] [--cols 6] [--scale 2]
+
+Errors (bad arguments, a folder made with other settings, an unreadable dataset) are one line on
+stderr and exit status 2; success is 0, an interrupt 130 (rerun the same command to resume).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from .dataset import DataError, generate, read_face_manifest, read_face_shard
+from .sketches import KINDS
+
+PROG = "sketchforge-face-data"
+
+# Stroke colours of the contact sheet per kind id (RGB): contours dark, ridges red, valleys green.
+KIND_RGB = {KINDS["contour"]: (25, 25, 35), KINDS["ridge"]: (225, 40, 30), KINDS["valley"]: (20, 160, 50)}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, not the usage block
+        raise DataError(message)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog=PROG, description="Sketch-to-head training data: procedural heads and their front-view sketches.")
+    sub = p.add_subparsers(dest="command", parser_class=_Parser)
+    g = sub.add_parser("generate", help="generate a sharded dataset (resumable)")
+    g.add_argument("--out", required=True, type=Path, help="dataset folder (created; rerun to resume)")
+    g.add_argument("--items", required=True, type=int, help="number of items")
+    g.add_argument("--seed", required=True, type=int, help="random seed (non-negative)")
+    g.add_argument("--size", type=int, default=128, help="canvas size in pixels (square)")
+    g.add_argument("--workers", type=int, default=2, help="worker processes (the data does not depend on it)")
+    g.add_argument("--shard-size", type=int, default=64, help="items per shard")
+    g.add_argument("--mesh-sample", type=int, default=16,
+                   help="save the ground-truth mesh of every Nth item (0: none)")
+    g.add_argument("--quiet", action="store_true", help="no progress bar")
+    s = sub.add_parser("show", help="write a contact sheet PNG of a dataset")
+    s.add_argument("--data", required=True, type=Path, help="dataset folder")
+    s.add_argument("--out", required=True, type=Path, help="PNG path")
+    s.add_argument("--n", type=int, default=24, help="number of items")
+    s.add_argument("--cols", type=int, default=6)
+    s.add_argument("--scale", type=int, default=2, help="pixels per item pixel")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        args = _parser().parse_args(argv)
+        if args.command == "generate":
+            return _generate(args)
+        if args.command == "show":
+            return _show(args)
+        raise DataError("give a command: generate or show (see --help)")
+    except (DataError, OSError) as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted; finished shards are kept, rerun the same command to resume", file=sys.stderr)
+        return 130
+
+
+def _generate(args) -> int:
+    bar = None
+
+    def progress(n: int) -> None:  # the bar appears with the first item (after the checks)
+        nonlocal bar
+        if bar is None:
+            from tqdm import tqdm
+            bar = tqdm(total=args.items, unit="item", desc="generating", dynamic_ncols=True)
+        bar.update(n)
+
+    try:
+        m = generate(args.out, args.items, args.seed, size=args.size, shard_size=args.shard_size,
+                     workers=args.workers, mesh_sample=args.mesh_sample,
+                     progress=None if args.quiet else progress)
+    finally:
+        if bar is not None:
+            bar.close()
+    c = m["counts"]
+    per = ", ".join(f"{v} {n}" for v, n in c["per_variant"].items())
+    print(f"{c['items']} items in {len(m['shards'])} shards under {args.out}; {per}; {c['meshes']} meshes")
+    return 0
+
+
+# -- the contact sheet -------------------------------------------------------------------------
+def _shade(normal: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """A grey Lambert shading (H, W) uint8 of front-view normals; white background."""
+    light = np.array([-0.35, 0.5, 0.8])
+    light /= np.linalg.norm(light)
+    shade = 0.35 + 0.6 * np.clip(normal.astype(np.float32) @ light.astype(np.float32), 0.0, 1.0)
+    return np.where(mask, 70 + 150 * shade, 250).astype(np.uint8)
+
+
+def render_tile(normal: np.ndarray, mask: np.ndarray, stroke: np.ndarray, kinds: np.ndarray,
+                scale: int = 2) -> np.ndarray:
+    """One item as an RGB image: the shaded head with its strokes coloured by kind."""
+    import cv2
+    grey = _shade(normal, mask)
+    rgb = np.repeat(grey[..., None], 3, axis=2).astype(np.float32)
+    ink = (stroke.astype(np.float32) / 255.0)[..., None]
+    color = np.zeros_like(rgb)
+    for k, c in KIND_RGB.items():
+        color[kinds == k] = c
+    img = np.clip(rgb * (1 - ink) + color * ink, 0, 255).astype(np.uint8)
+    if scale != 1:
+        img = cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
+    return img
+
+
+def contact_sheet(root: Path, n: int = 24, cols: int = 6, scale: int = 2) -> np.ndarray:
+    """A grid of the first `n` items of a face dataset, each labelled with its variant (RGB)."""
+    import cv2
+    root = Path(root)
+    manifest = read_face_manifest(root)
+    variants = manifest["variants"]
+    tiles, labels = [], []
+    for shard in manifest["shards"]:
+        a = read_face_shard(root / shard["npz"])
+        for i in range(len(a["item"])):
+            if len(tiles) >= n:
+                break
+            tiles.append(render_tile(a["normal"][i], a["mask"][i], a["stroke"][i], a["kinds"][i], scale))
+            labels.append(f"{variants[int(a['variant'][i])]} #{int(a['item'][i])}")
+        if len(tiles) >= n:
+            break
+    if not tiles:
+        raise DataError(f"{root} holds no items yet")
+    h, w = tiles[0].shape[:2]
+    bar, pad, head = 18, 4, 26
+    cols = max(1, min(cols, len(tiles)))
+    rows = (len(tiles) + cols - 1) // cols
+    sheet = np.full((head + rows * (h + bar + pad) + pad, max(pad + cols * (w + pad), 300), 3), 255, np.uint8)
+    x = pad
+    for name in ("contour", "ridge", "valley"):
+        cv2.rectangle(sheet, (x, 8), (x + 14, 20), KIND_RGB[KINDS[name]], -1)
+        cv2.putText(sheet, name, (x + 18, 19), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (30, 30, 30), 1, cv2.LINE_AA)
+        x += 90
+    for k, (tile, label) in enumerate(zip(tiles, labels)):
+        r, c = divmod(k, cols)
+        y0 = head + pad + r * (h + bar + pad)
+        x0 = pad + c * (w + pad)
+        cv2.putText(sheet, label, (x0 + 2, y0 + 13), cv2.FONT_HERSHEY_SIMPLEX, 0.42, (20, 20, 20), 1, cv2.LINE_AA)
+        sheet[y0 + bar:y0 + bar + h, x0:x0 + w] = tile
+    return sheet
+
+
+def _show(args) -> int:
+    import cv2
+
+    from sketchforge.modeling.files import atomic_write_bytes
+    if args.n < 1 or args.cols < 1:
+        raise DataError(f"--n and --cols must be at least 1, got --n {args.n} --cols {args.cols}")
+    if not 1 <= args.scale <= 8:
+        raise DataError(f"--scale must be between 1 and 8, got {args.scale}")
+    if args.out.suffix.lower() != ".png":
+        raise DataError(f"--out must end in .png, got {args.out}")
+    if not args.data.is_dir():
+        raise DataError(f"--data {args.data} is not a folder; give a dataset folder made by `{PROG} generate`")
+    sheet = contact_sheet(args.data, args.n, args.cols, args.scale)
+    ok, buf = cv2.imencode(".png", cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise DataError("could not encode the contact sheet as PNG")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(args.out, buf.tobytes())
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
