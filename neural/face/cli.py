@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .dataset import DataError, generate, read_face_manifest, read_face_shard
+from ..synth.cli import tile_grid
 from .sketches import KINDS
 
 PROG = "sketchforge-face-data"
@@ -120,7 +121,6 @@ def render_tile(normal: np.ndarray, mask: np.ndarray, stroke: np.ndarray, kinds:
 
 def contact_sheet(root: Path, n: int = 24, cols: int = 6, scale: int = 2) -> np.ndarray:
     """A grid of the first `n` items of a face dataset, each labelled with its variant (RGB)."""
-    import cv2
     root = Path(root)
     manifest = read_face_manifest(root)
     variants = manifest["variants"]
@@ -136,23 +136,8 @@ def contact_sheet(root: Path, n: int = 24, cols: int = 6, scale: int = 2) -> np.
             break
     if not tiles:
         raise DataError(f"{root} holds no items yet")
-    h, w = tiles[0].shape[:2]
-    bar, pad, head = 18, 4, 26
-    cols = max(1, min(cols, len(tiles)))
-    rows = (len(tiles) + cols - 1) // cols
-    sheet = np.full((head + rows * (h + bar + pad) + pad, max(pad + cols * (w + pad), 300), 3), 255, np.uint8)
-    x = pad
-    for name in ("contour", "ridge", "valley"):
-        cv2.rectangle(sheet, (x, 8), (x + 14, 20), KIND_RGB[KINDS[name]], -1)
-        cv2.putText(sheet, name, (x + 18, 19), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (30, 30, 30), 1, cv2.LINE_AA)
-        x += 90
-    for k, (tile, label) in enumerate(zip(tiles, labels)):
-        r, c = divmod(k, cols)
-        y0 = head + pad + r * (h + bar + pad)
-        x0 = pad + c * (w + pad)
-        cv2.putText(sheet, label, (x0 + 2, y0 + 13), cv2.FONT_HERSHEY_SIMPLEX, 0.42, (20, 20, 20), 1, cv2.LINE_AA)
-        sheet[y0 + bar:y0 + bar + h, x0:x0 + w] = tile
-    return sheet
+    return tile_grid(tiles, labels, [(name, KIND_RGB[KINDS[name]]) for name in ("contour", "ridge", "valley")],
+                     cols, min_width=300)
 
 
 def _show(args) -> int:

@@ -146,7 +146,6 @@ def render_tile(normal: np.ndarray, stroke: np.ndarray, role: np.ndarray, scale:
 
 def contact_sheet(root: Path, n: int = 24, cols: int = 6, scale: int = 2) -> np.ndarray:
     """A grid of the first `n` items of a dataset, each labelled with its operation (RGB)."""
-    import cv2
     manifest = read_manifest(root)
     op_ids = manifest["op_ids"]
     tiles, labels = [], []
@@ -161,14 +160,22 @@ def contact_sheet(root: Path, n: int = 24, cols: int = 6, scale: int = 2) -> np.
             break
     if not tiles:
         raise DataError(f"{root} holds no items yet")
+    return tile_grid(tiles, labels, [(name, ROLE_RGB[r]) for name, r in (("base", 1), ("profile", 2), ("offset", 3))],
+                     cols)
+
+
+def tile_grid(tiles: list[np.ndarray], labels: list[str], legend: list[tuple[str, tuple[int, int, int]]],
+              cols: int, min_width: int = 0) -> np.ndarray:
+    """Equal RGB tiles in a grid of `cols` columns, each under its label, with a colour legend on top."""
+    import cv2
     h, w = tiles[0].shape[:2]
     bar, pad, head = 18, 4, 26
     cols = max(1, min(cols, len(tiles)))
     rows = (len(tiles) + cols - 1) // cols
-    sheet = np.full((head + rows * (h + bar + pad) + pad, pad + cols * (w + pad), 3), 255, np.uint8)
+    sheet = np.full((head + rows * (h + bar + pad) + pad, max(pad + cols * (w + pad), min_width), 3), 255, np.uint8)
     x = pad
-    for name, r in (("base", 1), ("profile", 2), ("offset", 3)):
-        cv2.rectangle(sheet, (x, 8), (x + 14, 20), ROLE_RGB[r], -1)
+    for name, rgb in legend:
+        cv2.rectangle(sheet, (x, 8), (x + 14, 20), rgb, -1)
         cv2.putText(sheet, name, (x + 18, 19), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (30, 30, 30), 1, cv2.LINE_AA)
         x += 90
     for k, (tile, label) in enumerate(zip(tiles, labels)):
