@@ -10,8 +10,9 @@ resized back. Stroke widths then scale with the canvas: the network was trained 
 At load time each convolution absorbs its batch norm (same function, one pass less per layer), and
 the network runs in the channels-last layout oneDNN prefers on the CPU. A prediction is one graph
 per canvas size: the resize to the canvas, the network, the resize of the maps back and the
-softmax / sigmoid are traced together and frozen on first use of that canvas (about a third of a
-second), which takes the per-layer Python overhead out of every later call. That overhead is most
+softmax / sigmoid are traced together and frozen on the second reading at that canvas (a fraction
+of a second, once; the first reading runs layer by layer, so a one-off `sketchforge interpret`
+never pays for it), which takes the per-layer Python overhead out of every later call. That overhead is most
 of the time for a light network at a small canvas: on this project's 2-core CPU the frozen graph
 of the 61 k parameter student ran 1.5 to 2 times faster than its layers one by one at 32-64 px.
 TorchScript is deprecated upstream in favour of `torch.compile`, which needs a C++ tool chain
@@ -65,6 +66,7 @@ class CadNet:
         self._flops: dict[int, int] = {}
         self.traced = traced  # predict through one frozen graph per canvas (False: layer by layer)
         self._readers: dict[int, nn.Module] = {}
+        self._eager: dict[int, _Reader] = {}
 
     def _folded(self, canvas: int | None) -> CadUNet:
         model = use_canvas(copy.deepcopy(self._source), canvas)
@@ -131,13 +133,18 @@ class CadNet:
                           role_probs.astype(np.float32))
 
     def _reader(self, canvas: int | None) -> nn.Module:
-        """The whole reading at `canvas` as one module: traced and frozen once when `traced`."""
+        """The whole reading at `canvas` as one module: layer by layer the first time, then (when
+        `traced`) traced and frozen once, on the second reading at that canvas."""
         c = int(canvas) if canvas and int(canvas) != self.size else self.size
         if c in self._readers:
             return self._readers[c]
         if c != self.size:
             at_canvas(torch.zeros(1, 5, 16, 16), c)  # a canvas that is no multiple of 16 is refused here
-        reader = _Reader(self.model_for(c), None if c == self.size else c, self.size)
+        reader = self._eager.get(c)
+        if reader is None:
+            reader = self._eager[c] = _Reader(self.model_for(c), None if c == self.size else c, self.size)
+            if self.traced:
+                return reader  # the first reading runs layer by layer: a one-off command never pays for tracing
         if self.traced:
             example = torch.zeros(1, 5, self.size, self.size).contiguous(memory_format=torch.channels_last)
             try:
