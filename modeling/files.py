@@ -12,6 +12,17 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     atomic_write(path, lambda tmp: tmp.write_bytes(data))
 
 
+def atomic_write_npz(path: Path, arrays: dict) -> None:
+    """Numpy arrays as one compressed .npz archive (read back with allow_pickle=False), atomically."""
+    import numpy as np
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as fh:
+            np.savez_compressed(fh, **arrays)
+
+    atomic_write(path, write)
+
+
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     """Call `write(tmp_path)` and move the result onto `path` atomically; on error nothing changes."""
     path = Path(path)

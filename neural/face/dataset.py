@@ -43,7 +43,7 @@ from typing import Callable
 
 import numpy as np
 
-from sketchforge.modeling.files import atomic_write, atomic_write_bytes
+from sketchforge.modeling.files import atomic_write_bytes, atomic_write_npz
 
 from ..synth.reading import DataError
 from .heads import CAMERA_Z, EXTENT, VARIANTS, HeadParams, front_maps, mesh_head, sample_head
@@ -174,18 +174,6 @@ def item_head(config: FaceConfig, item: int) -> HeadParams:
     return sample_head(np.random.default_rng([config.seed, k, 1, j]), variant)
 
 
-def _write_file(path: Path, data: bytes) -> None:
-    atomic_write_bytes(path, data)  # keeps the umask's permissions (modeling.files)
-
-
-def _write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    def write(tmp: Path) -> None:
-        with open(tmp, "wb") as fh:
-            np.savez_compressed(fh, **arrays)
-
-    atomic_write(path, write)
-
-
 def make_shard(out: str | Path, config: FaceConfig, k: int, on_item: Callable[[], None] | None = None) -> dict:
     """Generate shard `k` of `config` under `out` (a pure function of (config, k)); returns its summary."""
     out = Path(out)
@@ -213,7 +201,7 @@ def make_shard(out: str | Path, config: FaceConfig, k: int, on_item: Callable[[]
         if config.meshed(item):
             verts, tris = mesh_head(params, config.mesh_resolution)
             (out / "meshes").mkdir(exist_ok=True)
-            _write_npz(out / mesh_path(item), {"vertices": verts.astype(np.float32),
+            atomic_write_npz(out / mesh_path(item), {"vertices": verts.astype(np.float32),
                                                "triangles": tris.astype(np.int32)})
             rec["mesh"] = mesh_path(item)
             meshes += 1
@@ -224,8 +212,8 @@ def make_shard(out: str | Path, config: FaceConfig, k: int, on_item: Callable[[]
     for name, values in cols.items():
         arrays[name] = np.stack(values).astype(ARRAYS[name]["dtype"])
     name = shard_name(k)
-    _write_file(out / f"{name}.jsonl", ("\n".join(lines) + "\n").encode("utf-8"))
-    _write_npz(out / f"{name}.npz", arrays)
+    atomic_write_bytes(out / f"{name}.jsonl", ("\n".join(lines) + "\n").encode("utf-8"))
+    atomic_write_npz(out / f"{name}.npz", arrays)
     per_variant = np.bincount(variants, minlength=len(VARIANTS))
     return {"shard": k, "items": n, "per_variant": {v: int(c) for v, c in zip(VARIANTS, per_variant)},
             "meshes": meshes, "seconds": round(time.perf_counter() - t0, 3)}
@@ -287,7 +275,7 @@ def _same_settings(out: Path, old: object, want: dict) -> None:
 
 
 def _save_progress(out: Path, prog: dict) -> None:
-    _write_file(out / "progress.json", json.dumps(prog, indent=1).encode("utf-8"))
+    atomic_write_bytes(out / "progress.json", json.dumps(prog, indent=1).encode("utf-8"))
 
 
 def _clean_temp(out: Path) -> None:
@@ -343,7 +331,7 @@ def generate(root: str | Path, items: int, seed: int, size: int = 128, shard_siz
     else:
         _run_pool(out, config, pending, workers, progress, finished)
     manifest = build_manifest(config, done)
-    _write_file(out / "manifest.json", json.dumps(manifest, indent=1).encode("utf-8"))
+    atomic_write_bytes(out / "manifest.json", json.dumps(manifest, indent=1).encode("utf-8"))
     return manifest
 
 

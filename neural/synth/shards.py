@@ -36,7 +36,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from sketchforge.modeling.exchange import export_step
-from sketchforge.modeling.files import atomic_write, atomic_write_bytes
+from sketchforge.modeling.files import atomic_write_bytes, atomic_write_npz
 
 from .curves import operation_curves
 from .item import ItemConfig, make_item
@@ -241,12 +241,7 @@ def make_shard(out: Path, config: GenerateConfig, k: int, on_item: Callable[[], 
             rec["files"] = _write_replay(out, first + i, it)
         lines.append(json.dumps(rec, separators=(",", ":")))
     name = shard_name(k)
-
-    def write_npz(tmp: Path) -> None:
-        with open(tmp, "wb") as fh:
-            np.savez_compressed(fh, **arrays)
-
-    atomic_write(out / f"{name}.npz", write_npz)
+    atomic_write_npz(out / f"{name}.npz", arrays)
     write_file(out / f"{name}.jsonl", ("\n".join(lines) + "\n").encode("utf-8"))
     shared(out / f"{name}.npz")
     per_class = np.bincount(arrays["op_class"], minlength=4).tolist()
