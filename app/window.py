@@ -180,6 +180,11 @@ class MainWindow(QMainWindow):
         self.menu_network = s.addMenu("CAD &network")
         self.network_group = QActionGroup(self)
         self.network_actions: dict[str, QAction] = {}
+        self.act_face_mirror = QAction("Mirror &faces left-right", self, checkable=True)
+        self.act_face_mirror.setToolTip("Face mode: make the head symmetric (switch off for asymmetric characters)")
+        self.act_face_mirror.setChecked(str(paths.settings().value("face_mirror", "true")).lower() == "true")
+        self.act_face_mirror.toggled.connect(self.set_face_mirror)
+        s.addAction(self.act_face_mirror)
         self.menu_view = mb.addMenu("&View")
         for a in (*self.view_actions.values(), self.act_fit):
             self.menu_view.addAction(a)
@@ -203,7 +208,7 @@ class MainWindow(QMainWindow):
         tb.addWidget(QLabel(" Mode "))
         self.mode_box = QComboBox()
         self.mode_box.setToolTip("Which back end interprets the sketch")
-        self.mode_box.currentIndexChanged.connect(lambda _i: self.dismiss_proposals())
+        self.mode_box.currentIndexChanged.connect(self._mode_changed)
         tb.addWidget(self.mode_box)
         tb.addAction(self.act_interpret)
         tb.addAction(self.act_live)
@@ -220,6 +225,19 @@ class MainWindow(QMainWindow):
         except NoBackendError:
             return None
         return backend if hasattr(backend, "use") and hasattr(backend, "networks") else None
+
+    def set_face_mirror(self, on: bool) -> bool:
+        """Face mode: mirror heads left-right (kept as a preference)."""
+        paths.settings().setValue("face_mirror", bool(on))
+        try:
+            backend = self.session.backend("face")
+        except NoBackendError:
+            return False
+        if hasattr(backend, "symmetric"):
+            backend.symmetric = bool(on)
+        if self.act_face_mirror.isChecked() != bool(on):
+            self.act_face_mirror.setChecked(bool(on))
+        return True
 
     def _fill_network_menu(self) -> None:
         """One checkable entry per network the `cad` back end offers; disabled when it offers none."""
@@ -462,6 +480,17 @@ class MainWindow(QMainWindow):
         for n, a in self.tool_actions.items():
             a.setChecked(n == name)
 
+    def _mode_changed(self, _index: int) -> None:
+        """A new mode: proposals go; face sketching turns to the front view with the plain pen."""
+        self.dismiss_proposals()
+        if self.mode == "face":
+            if not self.viewport.strokes():
+                self.viewport.set_view("front")
+            if self.kind_box.currentData() not in (None, "ridge", "valley"):
+                self.kind_box.setCurrentIndex(max(self.kind_box.findData(None), 0))
+            self.show_message("Face mode: draw the head from the front — plain lines for the outline and "
+                              "features, then Ridge (red) and Valley (green) strokes for detail")
+
     def _kind_changed(self, _index: int) -> None:
         self.viewport.stroke_kind = self.kind_box.currentData()
 
@@ -575,9 +604,14 @@ class MainWindow(QMainWindow):
             self.show_message(f"This proposal does not apply: {preview}", error=True)
             return False
         sketch = self.viewport.sketch(self.mode)
+        keep = bool(getattr(self.session.backend(sketch.mode), "keeps_strokes", False))
 
         def done(_):
-            self.viewport.clear_strokes()
+            if keep:  # the strokes describe the whole result (a head): the next stroke refines it
+                self.proposals, self.previews, self.proposal_index = [], [], 0
+                self.viewport.set_ghost(None)
+            else:
+                self.viewport.clear_strokes()
             self._keep_sketch(sketch)
             self.show_message(f"Applied {p.operation.describe()}")
 
@@ -642,6 +676,7 @@ class MainWindow(QMainWindow):
         wanted = str(s.value("cad_network", "") or "")
         if backend is not None and wanted in backend.networks and wanted != backend.network:
             backend.use(wanted)
+        self.set_face_mirror(self.act_face_mirror.isChecked())
         kind = s.value("stroke_kind", "")
         i = self.kind_box.findData(kind or None)
         self.kind_box.setCurrentIndex(max(i, 0))
@@ -676,7 +711,7 @@ def _interpretation_note(backend, seconds: float) -> str:
     last = getattr(backend, "last", None)
     note = f" · {seconds * 1e3:.0f} ms"
     stages = getattr(last, "seconds", None) or {}
-    names = {"view": "view", "net": "network", "fit": "fitting"}
+    names = {"view": "view", "net": "network", "fit": "fitting", "coarse": "coarse", "refine": "refine"}
     parts = [f"{names[k]} {stages[k] * 1e3:.0f}" for k in names if k in stages]
     note += f" ({', '.join(parts)})" if parts else ""
     flops = getattr(last, "flops", None)

@@ -280,6 +280,68 @@ class ImportBody(Operation):
         return f"Import {self.filename}"
 
 
+@dataclass(frozen=True)
+class PutMesh(Operation):
+    """A triangle mesh made by a back end (a sketched head, say), as body `body`; with `replace`,
+    it takes the place of that mesh body (the next refinement of the same head). The arrays travel
+    in the document as a blob: an .npz of `vertices` (V, 3) float64 mm and `triangles` (F, 3),
+    read without pickle (`mesh_blob` writes one)."""
+
+    id: ClassVar[str] = "put_mesh"
+    title: ClassVar[str] = "Sketched mesh"
+    creates: ClassVar[bool] = True
+    body: str
+    blob: str
+    source: str = "sketch"
+    replace: bool = False
+
+    def _check(self, state: ModelState) -> None:
+        if self.replace:
+            old = state.bodies.get(self.body)
+            if old is None:
+                raise OperationError(f"there is no body {self.body!r} to replace")
+            if old.kind != "mesh":
+                raise OperationError(f"body {self.body!r} is a {old.kind}; only a mesh body can be replaced by a mesh")
+        else:
+            _new_body_id(state, self.body)
+        if self.blob not in state.blobs:
+            raise OperationError(f"the mesh data of {self.body!r} is missing from the document")
+
+    def _apply(self, state: ModelState) -> ModelState:
+        from .bodies import MeshBody
+        self._check(state)
+        try:
+            vertices, triangles = read_mesh_blob(state.blobs[self.blob])
+            body = MeshBody(vertices, triangles)
+        except ValueError as exc:
+            raise OperationError(f"the mesh data of {self.body!r} is damaged: {exc}") from None
+        return state.with_body(self.body, body)
+
+    def describe(self) -> str:
+        return f"{self.source.capitalize()} mesh {self.body}" + (" (refined)" if self.replace else "")
+
+
+def mesh_blob(vertices: np.ndarray, triangles: np.ndarray) -> bytes:
+    """The bytes `PutMesh` reads: an uncompressed .npz of float64 vertices and int32 triangles."""
+    import io
+    buf = io.BytesIO()
+    np.savez(buf, vertices=np.asarray(vertices, np.float64), triangles=np.asarray(triangles, np.int32))
+    return buf.getvalue()
+
+
+def read_mesh_blob(data: bytes) -> tuple[np.ndarray, np.ndarray]:
+    import io
+    import zipfile
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as z:
+            v, t = z["vertices"], z["triangles"]
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+        raise ValueError(f"not a mesh archive ({exc})") from None
+    if v.ndim != 2 or v.shape[1] != 3 or t.ndim != 2 or t.shape[1] != 3 or not len(t):
+        raise ValueError(f"vertices {v.shape} and triangles {t.shape} are not a triangle mesh")
+    return v.astype(np.float64), t.astype(np.int64)
+
+
 def blob_key(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 

@@ -34,7 +34,6 @@ import argparse
 import json
 import logging
 import math
-import signal
 import sys
 import time
 from dataclasses import dataclass
@@ -44,15 +43,16 @@ from typing import Iterable, Iterator
 import numpy as np
 import torch
 import torch.nn.functional as F
-from safetensors import safe_open
-from safetensors.torch import save_file
 from torch import nn
 from torch.utils.data import DataLoader
 
-from sketchforge.modeling.files import atomic_write, atomic_write_bytes
 
 from ..synth.dataset import ShardDataset
 from ..synth.reading import DataError, read_manifest
+from ..training import StopRequest
+from ..training import learning_rate as _learning_rate
+from ..training import load_checkpoint as _load_checkpoint
+from ..training import save_checkpoint as _save_checkpoint
 from .net import (FORMAT, VERSION, CadUNet, NetConfig, Outputs, at_canvas, count_flops, count_params, load_model,
                   batchnorm_stats, read_weights, save_weights, to_size, use_canvas, widen)
 
@@ -60,7 +60,6 @@ log = logging.getLogger(__name__)
 
 PROG = "sketchforge-train-cad"
 STATE_FORMAT = "sketchforge.cadnet-train-state"
-OPTIMIZER_PREFIX = "optimizer."
 WARMUP_STEPS = 200
 # Batch-norm statistics are recomputed before every validation from this many training batches
 # (not augmented): the running averages kept during training lag the weights, and in one run they
@@ -304,50 +303,18 @@ def calibration_batches(data: str | Path, batch: int, seed: int) -> list[dict[st
 # -- schedule, checkpoints ---------------------------------------------------------------------
 def learning_rate(step: int, base: float, total: int) -> float:
     """Linear warm-up, then cosine decay to `FINAL_LR_SHARE` of the base rate at `total` steps."""
-    warm = min(WARMUP_STEPS, max(total // 10, 1))
-    if step < warm:
-        return base * (step + 1) / warm
-    t = min(1.0, (step - warm) / max(total - warm, 1))
-    return base * (FINAL_LR_SHARE + (1.0 - FINAL_LR_SHARE) * 0.5 * (1.0 + math.cos(math.pi * t)))
+    return _learning_rate(step, base, total, WARMUP_STEPS, FINAL_LR_SHARE)
 
 
 def save_checkpoint(run: Path, model: CadUNet, opt: torch.optim.Optimizer, state: dict) -> None:
-    """Weights + optimizer tensors in one safetensors file (the state JSON in its metadata, so the
-    two always match), then `state.json`, a readable copy of that state."""
-    osd = opt.state_dict()
-    tensors = {k: v.detach().contiguous().clone() for k, v in model.state_dict().items()}
-    for pid, st in osd["state"].items():
-        for name, value in st.items():
-            t = value if torch.is_tensor(value) else torch.tensor(value)
-            tensors[f"{OPTIMIZER_PREFIX}{pid}.{name}"] = t.detach().contiguous().clone()
-    state = {**state, "optimizer": {"param_groups": osd["param_groups"]}}
-    meta = {"format": FORMAT, "version": str(VERSION), "config": json.dumps(model.config.to_json()),
-            "train_state": json.dumps(state)}
-    atomic_write(run / "checkpoint.safetensors", lambda tmp: save_file(tensors, str(tmp), metadata=meta))
-    atomic_write_bytes(run / "state.json", (json.dumps(state, indent=1) + "\n").encode("utf-8"))
+    """Weights + optimizer in one file, the training state in its metadata (`neural.training`)."""
+    _save_checkpoint(run, model, opt, state, {"format": FORMAT, "version": str(VERSION),
+                                              "config": json.dumps(model.config.to_json())})
 
 
 def load_checkpoint(run: Path, model: CadUNet, opt: torch.optim.Optimizer) -> dict:
     """Restore weights and optimizer from `run`; returns the training state."""
-    path = run / "checkpoint.safetensors"
-    with safe_open(str(path), framework="pt") as fh:
-        meta = fh.metadata() or {}
-        if "train_state" not in meta:
-            raise TrainError(f"{path} holds no training state; remove the run folder or pick another --out")
-        tensors = {k: fh.get_tensor(k) for k in fh.keys()}
-    state = json.loads(meta["train_state"])
-    model.load_state_dict({k: v for k, v in tensors.items() if not k.startswith(OPTIMIZER_PREFIX)}, strict=True)
-    per_param: dict[int, dict] = {}
-    for key, value in tensors.items():
-        if key.startswith(OPTIMIZER_PREFIX):
-            pid, name = key[len(OPTIMIZER_PREFIX):].split(".", 1)
-            per_param.setdefault(int(pid), {})[name] = value
-    groups = state["optimizer"]["param_groups"]
-    for g in groups:
-        if "betas" in g:
-            g["betas"] = tuple(g["betas"])
-    opt.load_state_dict({"state": per_param, "param_groups": groups})
-    return state
+    return _load_checkpoint(run, model, opt, TrainError)
 
 
 def _manifest(root: Path) -> dict:
@@ -368,31 +335,6 @@ def _epoch_batches(loader: DataLoader, epoch: int, skip: int) -> Iterator[dict[s
     for i, batch in enumerate(loader):
         if i >= skip:
             yield batch
-
-
-class _Stop:
-    """SIGINT / SIGTERM ask the loop to stop after the current step, with a checkpoint."""
-
-    def __init__(self) -> None:
-        self.asked = False
-        self._old: dict = {}
-
-    def __enter__(self) -> "_Stop":
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
-                self._old[sig] = signal.signal(sig, self._ask)
-            except ValueError:  # not the main thread: leave signals alone
-                pass
-        return self
-
-    def _ask(self, signum, frame) -> None:
-        if self.asked:
-            raise KeyboardInterrupt
-        self.asked = True
-
-    def __exit__(self, *exc) -> None:
-        for sig, old in self._old.items():
-            signal.signal(sig, old)
 
 
 def train(config: TrainConfig, out: str | Path, threads: int | None = None, max_minutes: float | None = None,
@@ -502,7 +444,7 @@ def train(config: TrainConfig, out: str | Path, threads: int | None = None, max_
     running: dict[str, float] = {}
     model.train()
     try:
-        with _Stop() as stop:
+        with StopRequest() as stop:
             while state["finished"] is None and state["epoch"] < config.epochs:
                 for batch in _epoch_batches(loader, state["epoch"], state["batch_in_epoch"]):
                     t0 = time.perf_counter()

@@ -2,7 +2,11 @@
 
     sketchforge-face-data generate --out DIR --items N --seed S [--size 128] [--workers 2]
                                    [--shard-size 64] [--mesh-sample 16] [--quiet]
+    sketchforge-face-data samples --data DIR [--points 3072] [--quiet]
     sketchforge-face-data show --data DIR --out sheet.png [--n 24] [--cols 6] [--scale 2]
+
+`samples` adds the signed-distance samples the implicit network trains on (`samples.py`), one
+file per shard, resumable.
 
 Errors (bad arguments, a folder made with other settings, an unreadable dataset) are one line on
 stderr and exit status 2; success is 0, an interrupt 130 (rerun the same command to resume).
@@ -19,6 +23,7 @@ import numpy as np
 
 from .dataset import DataError, generate, read_face_manifest, read_face_shard
 from ..synth.cli import tile_grid
+from .samples import POINTS, write_samples
 from .sketches import KINDS
 
 PROG = "sketchforge-face-data"
@@ -45,6 +50,10 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--mesh-sample", type=int, default=16,
                    help="save the ground-truth mesh of every Nth item (0: none)")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
+    m = sub.add_parser("samples", help="add signed-distance samples to a dataset (resumable)")
+    m.add_argument("--data", required=True, type=Path, help="dataset folder")
+    m.add_argument("--points", type=int, default=POINTS, help="samples per head")
+    m.add_argument("--quiet", action="store_true", help="no progress bar")
     s = sub.add_parser("show", help="write a contact sheet PNG of a dataset")
     s.add_argument("--data", required=True, type=Path, help="dataset folder")
     s.add_argument("--out", required=True, type=Path, help="PNG path")
@@ -60,9 +69,11 @@ def main(argv: list[str] | None = None) -> int:
         args = _parser().parse_args(argv)
         if args.command == "generate":
             return _generate(args)
+        if args.command == "samples":
+            return _samples(args)
         if args.command == "show":
             return _show(args)
-        raise DataError("give a command: generate or show (see --help)")
+        raise DataError("give a command: generate, samples or show (see --help)")
     except (DataError, OSError) as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
@@ -91,6 +102,29 @@ def _generate(args) -> int:
     c = m["counts"]
     per = ", ".join(f"{v} {n}" for v, n in c["per_variant"].items())
     print(f"{c['items']} items in {len(m['shards'])} shards under {args.out}; {per}; {c['meshes']} meshes")
+    return 0
+
+
+def _samples(args) -> int:
+    if args.points < 8:
+        raise DataError(f"--points must be at least 8, got {args.points}")
+    bar = None
+    if not args.quiet:
+        from tqdm import tqdm
+        bar = tqdm(unit="shard", desc="samples", dynamic_ncols=True)
+
+    def progress(done: int, total: int) -> None:
+        if bar is not None:
+            bar.total = total
+            bar.n = done
+            bar.refresh()
+
+    try:
+        written = write_samples(args.data, args.points, progress)
+    finally:
+        if bar is not None:
+            bar.close()
+    print(f"signed-distance samples written for {written} shards under {args.data}")
     return 0
 
 

@@ -767,13 +767,18 @@ def front_maps(params: HeadParams, size: int = 128) -> dict[str, np.ndarray]:
     Returns `depth` (size, size) float32: CAMERA_Z - z of the first hit, inf off the head;
     `normal` (size, size, 3) float32: unit normals in the camera frame (x right, y up, z towards
     the viewer), zeros off the head; `mask` (size, size) bool. Column 0 is x = -EXTENT, row 0 is
-    y = +EXTENT.
+    y = +EXTENT. The arrays are read-only: the last few views are kept (a sketch and its data
+    item need the same one).
     """
     if not isinstance(size, (int, np.integer)) or isinstance(size, bool) or size < 2:
         raise ValueError(f"pass an integer image size of at least 2 pixels, got {size!r}")
     if not isinstance(params, HeadParams):
         raise ValueError(f"pass a HeadParams (from sample_head), not {type(params).__name__}")
-    size = int(size)
+    return dict(_front_maps(params, int(size)))
+
+
+@lru_cache(maxsize=4)
+def _front_maps(params: HeadParams, size: int) -> tuple[tuple[str, np.ndarray], ...]:
     axis = _pixel_axis(size)
     px = np.tile(axis, size)              # row-major: column index fastest
     py = np.repeat(-axis, size)           # row 0 at the top: y = +EXTENT
@@ -809,5 +814,8 @@ def front_maps(params: HeadParams, size: int = 128) -> dict[str, np.ndarray]:
         ], axis=1)
         g /= np.maximum(np.linalg.norm(g, axis=1, keepdims=True), 1e-12)
         normal[idx] = g
-    return {"depth": depth.reshape(size, size), "normal": normal.reshape(size, size, 3),
-            "mask": hit.reshape(size, size)}
+    out = (("depth", depth.reshape(size, size)), ("normal", normal.reshape(size, size, 3)),
+           ("mask", hit.reshape(size, size)))
+    for _, a in out:
+        a.setflags(write=False)
+    return out

@@ -197,3 +197,53 @@ def test_the_cad_network_is_a_preference_and_the_status_bar_shows_its_cost(make_
                                       canvas=48, flops=9_600_000)
     note = _interpretation_note(backend, 0.07)
     assert note == " · 70 ms (view 12, network 3, fitting 50) · light network at 48 px, 9.6 MFLOPs"
+
+
+def _ellipse(cx, cy, rx, ry, n=40):
+    t = np.linspace(0, 2 * np.pi, n)
+    return [(int(cx + rx * np.cos(a)), int(cy + ry * np.sin(a))) for a in t]
+
+
+def test_face_mode_draws_a_head_from_the_front_and_refines_it_stroke_by_stroke(make_window, qtbot):
+    from sketchforge.neural.face.reconstruct import ASSETS
+    if not (ASSETS / "maps.safetensors").is_file():
+        pytest.skip("the face networks are not in assets/face")
+    w = make_window(Session())
+    s = w.session
+    w.mode_box.setCurrentIndex(w.mode_box.findData("face"))
+    assert w.mode == "face" and "Face mode" in w.status_label.text()
+    assert w.act_face_mirror.isChecked() and s.backend("face").symmetric
+    w.set_tool("pen")
+    vw, vh = w.viewport.width(), w.viewport.height()
+    cx, cy, r = vw // 2, vh // 2, min(vw, vh) // 3
+    draw(w.viewport, _ellipse(cx, cy, 0.75 * r, r))                       # the outline
+    for ex in (-0.3, 0.3):                                                # the eyes
+        draw(w.viewport, _ellipse(cx + ex * r, cy - 0.15 * r, 0.12 * r, 0.06 * r, 16))
+    draw(w.viewport, [(int(cx), int(cy - 0.05 * r)), (int(cx - 0.06 * r), int(cy + 0.25 * r)),
+                      (int(cx + 0.06 * r), int(cy + 0.27 * r))])          # the nose
+    draw(w.viewport, [(int(cx - 0.25 * r), int(cy + 0.5 * r)), (int(cx), int(cy + 0.55 * r)),
+                      (int(cx + 0.25 * r), int(cy + 0.5 * r))])           # the mouth
+    w.act_interpret.trigger()
+    qtbot.waitUntil(lambda: not w.jobs.busy and len(w.proposals) == 1, timeout=60000)
+    assert w.viewport.ghost_bodies()                                      # the head is previewed
+    QTest.keyClick(w.viewport, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: "head" in s.bodies, timeout=30000)
+    assert len(w.viewport.strokes()) == 5                                 # the sketch stays to refine
+    b = s.bodies["head"].bounds()
+    assert b[1][2] - b[0][2] > b[1][0] - b[0][0]                          # taller than wide: a head
+    # a valley stroke refines the same head; undo brings the first one back
+    w.kind_box.setCurrentIndex(w.kind_box.findData("valley"))
+    draw(w.viewport, [(int(cx - 0.2 * r), int(cy - 0.5 * r)), (int(cx), int(cy - 0.52 * r)),
+                      (int(cx + 0.2 * r), int(cy - 0.5 * r))])
+    w.act_interpret.trigger()
+    qtbot.waitUntil(lambda: not w.jobs.busy and len(w.proposals) == 1, timeout=60000)
+    assert w.proposals[0].operation.replace
+    first = s.bodies["head"]
+    w.accept_proposal()
+    qtbot.waitUntil(lambda: len(s.history) == 2, timeout=30000)
+    assert set(s.bodies) == {"head"} and s.bodies["head"] is not first
+    s.undo()
+    assert s.bodies["head"] is first
+    # the mirror switch reaches the back end
+    w.act_face_mirror.setChecked(False)
+    assert not s.backend("face").symmetric

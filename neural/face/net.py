@@ -1,0 +1,228 @@
+"""The two networks of the sketch-to-head back end, small enough to train on two CPU cores.
+
+`MapNet` (sketch -> front maps): a U-Net from the sketch's three line kinds (contour, ridge,
+valley ink) and, when there is one, the current head's rendered front height and mask, to the
+front view's unit normals, height z (head frame, towards the viewer) and a head mask. With the
+two current-head channels zero it is the coarse stage (the reference's sketch -> normal map); with
+them filled it is IDGMM step 1 (sketch + coarse depth -> refined depth and normals). One network
+serves both: it is trained with the current-head channels present half of the time.
+
+`ImplicitNet` (front maps + 3D points -> signed distance): pixel-aligned, as PIFu. A U-Net
+encodes the maps (normals, height, mask) into a feature image over the canvas; a point (x, y, z)
+of the head frame reads the features where it projects (orthographic front view: column x, row
+y), the map's height and mask there, and an MLP turns them with x, y, z and z minus the front
+height into the signed distance, truncated at `TRUNCATION` head units. Marching cubes over it is
+the coarse mesh; IDGMM step 2 moves vertices along it.
+
+Channels, all (B, C, H, W) float32 at the sketch canvas size (rows top to bottom = y from
++EXTENT to -EXTENT, columns x from -EXTENT to +EXTENT, as `heads.front_maps`):
+    sketch input  SKETCH_CHANNELS: contour, ridge, valley ink (0 / 1), current height z (0 off
+                  the current head), current head mask (0 / 1)
+    maps          MAP_CHANNELS: normal x, y, z (unit on the head, 0 off it), height z, mask
+                  (probability)
+
+Weight files are safetensors with the config and the network kind in the metadata; loading never
+unpickles (`load_net`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from safetensors import safe_open
+from safetensors.torch import save_file
+from torch import nn
+
+from sketchforge.modeling.files import atomic_write
+
+from .heads import EXTENT
+
+__all__ = [
+    "FORMAT",
+    "VERSION",
+    "TRUNCATION",
+    "SKETCH_CHANNELS",
+    "MAP_CHANNELS",
+    "MapConfig",
+    "ImplicitConfig",
+    "MapNet",
+    "ImplicitNet",
+    "save_net",
+    "load_net",
+    "read_net",
+]
+
+FORMAT = "sketchforge.face-net"
+VERSION = 1
+TRUNCATION = 0.15  # head units: the implicit network's signed distance is clamped to +-this
+SKETCH_CHANNELS = ("contour", "ridge", "valley", "current_z", "current_mask")
+MAP_CHANNELS = ("normal_x", "normal_y", "normal_z", "z", "mask")
+
+
+def _block(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True),
+                         nn.Conv2d(cout, cout, 3, 1, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+
+
+class _UNet(nn.Module):
+    """Encoder with `len(widths)` levels (each halving the size after the first), decoder back up
+    to `out_level` (0: full size) with skip connections."""
+
+    def __init__(self, cin: int, widths: tuple[int, ...], out_level: int = 0) -> None:
+        super().__init__()
+        self.down = nn.ModuleList()
+        c = cin
+        for i, w in enumerate(widths):
+            self.down.append(_block(c, w, 1 if i == 0 else 2))
+            c = w
+        self.up = nn.ModuleList()
+        for i in range(len(widths) - 2, out_level - 1, -1):
+            self.up.append(_block(c + widths[i], widths[i]))
+            c = widths[i]
+        self.out_channels = c
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        skips = []
+        for layer in self.down:
+            x = layer(x)
+            skips.append(x)
+        skips.pop()
+        for layer in self.up:
+            skip = skips.pop()
+            x = F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False)
+            x = layer(torch.cat([x, skip], 1))
+        return x
+
+
+@dataclass(frozen=True)
+class MapConfig:
+    widths: tuple[int, ...] = (16, 32, 64, 96, 128)
+
+    def to_json(self) -> dict:
+        return {"widths": list(self.widths)}
+
+    @staticmethod
+    def from_json(d: dict) -> "MapConfig":
+        return MapConfig(widths=tuple(int(w) for w in d["widths"]))
+
+
+class MapNet(nn.Module):
+    kind = "maps"
+
+    def __init__(self, config: MapConfig = MapConfig()) -> None:
+        super().__init__()
+        self.config = config
+        self.body = _UNet(len(SKETCH_CHANNELS), config.widths)
+        self.head = nn.Conv2d(self.body.out_channels, 5, 1)
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """(B, 5, H, W) sketch input -> `normal` (B, 3, H, W) unit, `z` (B, 1, H, W),
+        `mask_logit` (B, 1, H, W)."""
+        y = self.head(self.body(x))
+        return {"normal": F.normalize(y[:, :3], dim=1, eps=1e-6), "z": y[:, 3:4], "mask_logit": y[:, 4:5]}
+
+
+def maps_tensor(out: dict[str, torch.Tensor]) -> torch.Tensor:
+    """A `MapNet` output as the implicit network's (B, 5, H, W) maps, normals zeroed off the head."""
+    mask = torch.sigmoid(out["mask_logit"])
+    return torch.cat([out["normal"] * (mask > 0.5), out["z"] * (mask > 0.5), mask], 1)
+
+
+@dataclass(frozen=True)
+class ImplicitConfig:
+    widths: tuple[int, ...] = (16, 32, 64, 96, 128)
+    feature_level: int = 1   # features at canvas / 2**level
+    hidden: int = 128
+
+    def to_json(self) -> dict:
+        return {"widths": list(self.widths), "feature_level": self.feature_level, "hidden": self.hidden}
+
+    @staticmethod
+    def from_json(d: dict) -> "ImplicitConfig":
+        return ImplicitConfig(widths=tuple(int(w) for w in d["widths"]), feature_level=int(d["feature_level"]),
+                              hidden=int(d["hidden"]))
+
+
+class ImplicitNet(nn.Module):
+    kind = "implicit"
+
+    def __init__(self, config: ImplicitConfig = ImplicitConfig()) -> None:
+        super().__init__()
+        self.config = config
+        self.body = _UNet(len(MAP_CHANNELS), config.widths, config.feature_level)
+        c = self.body.out_channels
+        h = config.hidden
+        self.mlp = nn.Sequential(nn.Linear(c + 7, h), nn.ReLU(inplace=True), nn.Linear(h, h), nn.ReLU(inplace=True),
+                                 nn.Linear(h, h // 2), nn.ReLU(inplace=True), nn.Linear(h // 2, 1))
+
+    def features(self, maps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, 5, H, W) maps -> (feature image, the maps) for `query`."""
+        return self.body(maps), maps
+
+    def query(self, feats: tuple[torch.Tensor, torch.Tensor], points: torch.Tensor) -> torch.Tensor:
+        """Signed distance (B, P) at head-frame points (B, P, 3) (clamped to +-TRUNCATION)."""
+        image, maps = feats
+        grid = torch.stack([points[..., 0] / EXTENT, -points[..., 1] / EXTENT], -1).unsqueeze(1)  # (B, 1, P, 2)
+        f = F.grid_sample(image, grid, mode="bilinear", padding_mode="border", align_corners=True)[:, :, 0]
+        m = F.grid_sample(maps[:, 3:5], grid, mode="bilinear", padding_mode="zeros", align_corners=True)[:, :, 0]
+        front_z, mask = m[:, 0], m[:, 1]
+        z = points[..., 2]
+        x = torch.cat([f.transpose(1, 2), points, (z - front_z).unsqueeze(-1), front_z.unsqueeze(-1),
+                       mask.unsqueeze(-1), (points[..., 0].abs()).unsqueeze(-1)], -1)
+        return self.mlp(x).squeeze(-1).clamp(-TRUNCATION, TRUNCATION)
+
+    def forward(self, maps: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+        return self.query(self.features(maps), points)
+
+
+_KINDS = {"maps": (MapNet, MapConfig), "implicit": (ImplicitNet, ImplicitConfig)}
+
+
+def save_net(model: MapNet | ImplicitNet, path: str | Path, extra: dict | None = None) -> None:
+    """Weights as safetensors, atomically; kind, config (and `extra`) in the metadata."""
+    tensors = {k: v.detach().contiguous().clone() for k, v in model.state_dict().items()}
+    meta = {"format": FORMAT, "version": str(VERSION), "kind": model.kind, "config": json.dumps(model.config.to_json())}
+    if extra:
+        meta["extra"] = json.dumps(extra)
+    atomic_write(Path(path), lambda tmp: save_file(tensors, str(tmp), metadata=meta))
+
+
+def read_net(path: str | Path) -> tuple[str, dict, dict[str, torch.Tensor], dict]:
+    """(kind, config JSON, tensors, extra) of a face network file; nothing is unpickled."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no face network file at {path}; train one with `sketchforge-train-face` "
+                                "or pick the file shipped under assets/face/")
+    try:
+        with safe_open(str(path), framework="pt") as fh:
+            meta = fh.metadata() or {}
+            tensors = {k: fh.get_tensor(k) for k in fh.keys()}
+    except Exception as exc:  # safetensors raises its own error types for damaged files
+        raise ValueError(f"{path} is not a readable safetensors file ({exc}); retrain or restore it") from None
+    if meta.get("format") != FORMAT or meta.get("kind") not in _KINDS:
+        raise ValueError(f"{path} is not a Sketchforge face network file (no '{FORMAT}' metadata)")
+    if int(meta.get("version", "0")) > VERSION:
+        raise ValueError(f"{path} was written by a newer Sketchforge (format version {meta['version']}); update to read it")
+    extra = json.loads(meta["extra"]) if "extra" in meta else {}
+    return meta["kind"], json.loads(meta["config"]), tensors, extra
+
+
+def load_net(path: str | Path, kind: str | None = None) -> tuple[MapNet | ImplicitNet, dict]:
+    """The network a file holds, in eval mode, and its extra metadata; `kind` checks which one."""
+    got, config, tensors, extra = read_net(path)
+    if kind is not None and got != kind:
+        raise ValueError(f"{path} holds the face '{got}' network, not the '{kind}' one")
+    cls, cfg = _KINDS[got]
+    model = cls(cfg.from_json(config))
+    model.load_state_dict(tensors, strict=True)
+    model.eval()
+    return model, extra
+
+
+def net_dict(model: nn.Module) -> dict:
+    return {"kind": model.kind, "config": asdict(model.config),
+            "parameters": sum(p.numel() for p in model.parameters())}

@@ -1,0 +1,98 @@
+"""What every training loop of the house shares: the learning-rate schedule, stopping on a signal
+with a checkpoint, and resumable checkpoints (weights + optimizer in one safetensors file, the
+training state in its metadata and in a readable `state.json`; nothing is ever unpickled)."""
+
+from __future__ import annotations
+
+import json
+import math
+import signal
+from pathlib import Path
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+
+from sketchforge.modeling.files import atomic_write, atomic_write_bytes
+
+__all__ = ["OPTIMIZER_PREFIX", "learning_rate", "StopRequest", "save_checkpoint", "load_checkpoint"]
+
+OPTIMIZER_PREFIX = "optimizer."
+WARMUP_STEPS = 200
+FINAL_LR_SHARE = 0.05
+
+
+def learning_rate(step: int, base: float, total: int, warmup: int = WARMUP_STEPS,
+                  final_share: float = FINAL_LR_SHARE) -> float:
+    """Linear warm-up, then cosine decay to `final_share` of the base rate at `total` steps."""
+    warm = min(warmup, max(total // 10, 1))
+    if step < warm:
+        return base * (step + 1) / warm
+    t = min(1.0, (step - warm) / max(total - warm, 1))
+    return base * (final_share + (1.0 - final_share) * 0.5 * (1.0 + math.cos(math.pi * t)))
+
+
+class StopRequest:
+    """SIGINT / SIGTERM ask the loop to stop after the current step, with a checkpoint; a second
+    signal interrupts at once."""
+
+    def __init__(self) -> None:
+        self.asked = False
+        self._old: dict = {}
+
+    def __enter__(self) -> "StopRequest":
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self._old[sig] = signal.signal(sig, self._ask)
+            except ValueError:  # not the main thread: leave signals alone
+                pass
+        return self
+
+    def _ask(self, signum, frame) -> None:
+        if self.asked:
+            raise KeyboardInterrupt
+        self.asked = True
+
+    def __exit__(self, *exc) -> None:
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+
+
+def save_checkpoint(run: Path, model: torch.nn.Module, opt: torch.optim.Optimizer, state: dict,
+                    meta: dict[str, str]) -> None:
+    """Weights + optimizer tensors in `run/checkpoint.safetensors` (the state JSON in its metadata
+    with `meta`, so the two always match), then `run/state.json`, a readable copy of the state."""
+    osd = opt.state_dict()
+    tensors = {k: v.detach().contiguous().clone() for k, v in model.state_dict().items()}
+    for pid, st in osd["state"].items():
+        for name, value in st.items():
+            t = value if torch.is_tensor(value) else torch.tensor(value)
+            tensors[f"{OPTIMIZER_PREFIX}{pid}.{name}"] = t.detach().contiguous().clone()
+    state = {**state, "optimizer": {"param_groups": osd["param_groups"]}}
+    meta = {**meta, "train_state": json.dumps(state)}
+    atomic_write(run / "checkpoint.safetensors", lambda tmp: save_file(tensors, str(tmp), metadata=meta))
+    atomic_write_bytes(run / "state.json", (json.dumps(state, indent=1) + "\n").encode("utf-8"))
+
+
+def load_checkpoint(run: Path, model: torch.nn.Module, opt: torch.optim.Optimizer,
+                    error: type[Exception] = ValueError) -> dict:
+    """Restore weights and optimizer from `run`; returns the training state."""
+    path = run / "checkpoint.safetensors"
+    with safe_open(str(path), framework="pt") as fh:
+        meta = fh.metadata() or {}
+        if "train_state" not in meta:
+            raise error(f"{path} holds no training state; remove the run folder or pick another --out")
+        tensors = {k: fh.get_tensor(k) for k in fh.keys()}
+    state = json.loads(meta["train_state"])
+    model.load_state_dict({k: v for k, v in tensors.items() if not k.startswith(OPTIMIZER_PREFIX)}, strict=True)
+    per_param: dict[int, dict] = {}
+    for key, value in tensors.items():
+        if key.startswith(OPTIMIZER_PREFIX):
+            pid, name = key[len(OPTIMIZER_PREFIX):].split(".", 1)
+            per_param.setdefault(int(pid), {})[name] = value
+    groups = state["optimizer"]["param_groups"]
+    for g in groups:
+        if "betas" in g:
+            g["betas"] = tuple(g["betas"])
+    opt.load_state_dict({"state": per_param, "param_groups": groups})
+    return state

@@ -1,0 +1,125 @@
+"""The face back end as a user meets it: the session, the document, undo, export, the command line."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sketchforge.modeling.camera import Camera
+from sketchforge.modeling.operations import OperationError, PutMesh, mesh_blob, read_mesh_blob
+from sketchforge.modeling.session import Session
+from sketchforge.modeling.sketch import Sketch, Stroke
+from sketchforge.neural.face.backend import FaceBackend
+from sketchforge.neural.face.heads import sample_head
+from sketchforge.neural.face.reconstruct import ASSETS
+from sketchforge.neural.face.sketches import head_sketch
+
+ROOT = Path(__file__).resolve().parents[1]
+needs_weights = pytest.mark.skipif(not (ASSETS / "maps.safetensors").is_file(),
+                                   reason="the face networks are not in assets/face")
+
+
+@pytest.fixture(scope="module")
+def sketch():
+    return head_sketch(sample_head(np.random.default_rng(21), "human"), np.random.default_rng(22), 256).sketch
+
+
+@pytest.fixture(scope="module")
+def backend():
+    return FaceBackend()
+
+
+def _session(backend):
+    s = Session()
+    s.backends.register("face", backend, replace=True)
+    return s
+
+
+def test_put_mesh_round_trips_and_refuses_bad_data():
+    v = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1]], float)
+    t = np.array([[0, 2, 1], [0, 1, 3], [0, 3, 2], [1, 2, 3]])
+    v2, t2 = read_mesh_blob(mesh_blob(v, t))
+    assert np.array_equal(v, v2) and np.array_equal(t, t2)
+    s = Session()
+    key = s.document.add_blob(mesh_blob(v, t))
+    s.apply(PutMesh(body="head", blob=key, source="face"))
+    assert s.bodies["head"].kind == "mesh"
+    bad = s.document.add_blob(b"not a mesh")
+    with pytest.raises(OperationError, match="damaged"):
+        s.apply(PutMesh(body="head", blob=bad, source="face", replace=True))
+    assert len(s.history) == 1  # the failed operation left the document as it was
+
+
+@needs_weights
+def test_a_sketch_becomes_a_head_in_the_document_refined_and_undoable(sketch, backend):
+    s = _session(backend)
+    props = s.interpret(sketch)
+    assert len(props) == 1 and not s.bodies          # proposing changes nothing
+    s.accept(props[0])
+    head = s.bodies["head"]
+    b = head.bounds()
+    size = b[1] - b[0]
+    # the head faces the camera it was drawn in (front view: towards -Y), about as tall as drawn
+    assert size[2] > 100 and size[2] > size[0]
+    assert backend.last.seconds["total"] < 10
+    # a ridge stroke refines the same body; the coarse mesh is reused; undo goes back
+    ridge = Stroke(np.array([[120.0, 90.0, 0.5, 0.0], [128.0, 88.0, 0.5, 20.0], [136.0, 90.0, 0.5, 40.0]]), "ridge")
+    more = Sketch(sketch.camera, sketch.width, sketch.height, sketch.strokes + (ridge,), "face")
+    p2 = s.interpret(more)[0]
+    assert p2.operation.replace and backend.last.coarse_reused
+    s.accept(p2)
+    assert set(s.bodies) == {"head"} and len(s.history) == 2
+    s.undo()
+    assert s.bodies["head"] is head
+
+
+@needs_weights
+def test_the_head_is_symmetric_unless_switched_off(sketch, backend):
+    v, t, _ = backend.head(sketch)
+    mirrored = v * np.array([-1, 1, 1])
+    from scipy.spatial import cKDTree
+    d, _ = cKDTree(v).query(mirrored)
+    assert np.percentile(d, 95) < 1.0   # mm
+    backend.symmetric = False
+    try:
+        v2, _, _ = backend.head(sketch)
+    finally:
+        backend.symmetric = True
+    assert v2.shape != v.shape or not np.allclose(v2, v)
+
+
+@pytest.mark.parametrize("strokes, words", [
+    ((), "empty"),
+    ((Stroke(np.array([[100.0, 100.0, 0.5, 0.0]])),), "dot"),
+    ((Stroke(np.array([[5000.0, 5000.0, 0.5, 0.0], [5100.0, 5100.0, 0.5, 9.0]])),), "outside the canvas"),
+    ((Stroke(np.array([[10.0, 10.0, 0.5, 0.0], [200.0, 200.0, 0.5, 9.0]]), "ridge"),), "outline"),
+])
+def test_bad_sketches_get_a_clear_message_and_change_nothing(strokes, words, backend):
+    cam = Camera(eye=(0, -500, 0), target=(0, 0, 0), projection="orthographic", height=400)
+    s = _session(backend)
+    with pytest.raises(ValueError, match=words):
+        s.interpret(Sketch(cam, 256, 256, strokes, "face"))
+    assert not s.bodies and not s.history
+
+
+@needs_weights
+def test_interpret_writes_a_head_glb_from_the_command_line(sketch, tmp_path):
+    path = tmp_path / "head.sketch.json"
+    sketch.save(path)
+    out, report = tmp_path / "head.glb", tmp_path / "report.json"
+    r = subprocess.run([sys.executable, "-m", "sketchforge.app.cli", "interpret", "--sketch", str(path),
+                        "--out", str(out), "--report", str(report)], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert out.read_bytes()[:4] == b"glTF"
+    rep = json.loads(report.read_text())
+    assert rep["mode"] == "face" and rep["proposals"][0]["operation"] == "put_mesh"
+    # a scribble-free empty face sketch fails with one line and writes nothing
+    empty = tmp_path / "empty.sketch.json"
+    Sketch(sketch.camera, 256, 256, (), "face").save(empty)
+    r = subprocess.run([sys.executable, "-m", "sketchforge.app.cli", "interpret", "--sketch", str(empty),
+                        "--out", str(tmp_path / "x.glb")], capture_output=True, text=True, timeout=300)
+    assert r.returncode != 0 and "Traceback" not in r.stderr and "head" in r.stderr
+    assert not (tmp_path / "x.glb").exists()
