@@ -62,7 +62,7 @@ GHOST_EDGE_COLOR = (0.45, 0.70, 1.0, 0.9)
 STROKE_COLORS: dict[str | None, tuple[int, int, int]] = {
     None: (255, 140, 26),
     "ridge": (255, 64, 64),
-    "valley": (64, 160, 255),
+    "valley": (60, 190, 90),
     "water": (40, 120, 255),
     "road": (235, 235, 200),
     "forest": (40, 170, 70),
@@ -232,6 +232,7 @@ class Viewport(gl.GLViewWidget):
         self._tool = "navigate"
         self._stroke_kind: str | None = None
         self._strokes: list[Stroke] = []
+        self._ghost_strokes: list[np.ndarray] = []
         self._current: list[tuple[float, float, float, float]] | None = None
         self._t0 = 0.0
         self._erasing = False
@@ -256,6 +257,29 @@ class Viewport(gl.GLViewWidget):
         self._ghost = self._sync(self._ghost, values, ghost=True)
         self._ghost_label = label if values else ""
         self.update()
+
+    def set_ghost_strokes(self, polylines: Iterable[np.ndarray] | None) -> None:
+        """Show suggested strokes (polylines (M, 2) in canvas pixels) dashed over the sketch; None clears."""
+        self._ghost_strokes = [] if polylines is None else [np.asarray(p, float)[:, :2] for p in polylines]
+        self.update()
+
+    def ghost_strokes(self) -> list[np.ndarray]:
+        return list(self._ghost_strokes)
+
+    def replace_strokes(self, indices: Iterable[int], polylines: Iterable[np.ndarray], kind: str | None = None) -> None:
+        """Take the strokes at `indices` out and add `polylines` (canvas pixels) as new strokes of
+        `kind`, drawn at mid pressure, 8 ms a point (a suggestion taken)."""
+        drop = set(int(i) for i in indices)
+        kept = [s for i, s in enumerate(self._strokes) if i not in drop]
+        for p in polylines:
+            p = np.asarray(p, float)[:, :2]
+            if len(p) == 0:
+                continue
+            pts = np.column_stack([p, np.full(len(p), 0.5), 8.0 * np.arange(len(p))])
+            kept.append(Stroke(_frozen(pts), kind))
+        self._strokes = kept
+        self._ghost_strokes = []
+        self._strokes_changed()
 
     @property
     def ghost_label(self) -> str:
@@ -679,6 +703,11 @@ class Viewport(gl.GLViewWidget):
             _paint_stroke(painter, s.points, s.kind)
         if self._current:
             _paint_stroke(painter, np.array(self._current, float), self._stroke_kind)
+        if self._ghost_strokes:
+            painter.setPen(QPen(QColor(120, 200, 255, 200), 2.0, Qt.PenStyle.DashLine, Qt.PenCapStyle.RoundCap,
+                                Qt.PenJoinStyle.RoundJoin))
+            for p in self._ghost_strokes:
+                painter.drawPolyline(QPolygonF([QPointF(u, v) for u, v in p]))
         self._paint_triad(painter)
         if self._ghost_label:
             self._paint_label(painter, self._ghost_label)

@@ -48,6 +48,7 @@ class MainWindow(QMainWindow):
         self.proposal_index = 0
         self._last_interpretation = ""  # " · 84 ms (view 12, network 11, fitting 61)" after an interpretation
         self._interpreting_sketch: Sketch | None = None
+        self._taking_suggestion = False
 
         from .viewport import Viewport
         self.viewport = Viewport(self)
@@ -73,6 +74,17 @@ class MainWindow(QMainWindow):
         self.history_dock.setWidget(self.history_panel)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.history_dock)
         self.menu_view.addAction(self.history_dock.toggleViewAction())
+        from .suggestions import SuggestionPanel
+        self.suggestion_panel = SuggestionPanel(self)
+        self.suggestion_panel.highlighted.connect(self._suggestion_highlighted)
+        self.suggestion_panel.chosen.connect(self.take_suggestion)
+        self.suggestion_dock = QDockWidget("Part suggestions", self)
+        self.suggestion_dock.setObjectName("suggestion_dock")
+        self.suggestion_dock.setWidget(self.suggestion_panel)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.suggestion_dock)
+        self.tabifyDockWidget(self.history_dock, self.suggestion_dock)
+        self.suggestion_dock.hide()  # shown with the first suggestions
+        self.menu_view.addAction(self.suggestion_dock.toggleViewAction())
 
         self.console = None
         if console:
@@ -144,6 +156,8 @@ class MainWindow(QMainWindow):
         self.act_next = A("&Next proposal\tTab", self.next_proposal)
         self.act_accept = A("&Accept proposal\tEnter", self.accept_proposal)
         self.act_dismiss = A("&Dismiss proposal\tEsc", self.dismiss_proposals)
+        self.act_suggest = A("Suggest &part strokes", lambda: self.suggest_parts(), "G",
+                             "Face mode: part strokes (eyes, brows, nose, mouth, ears) like the ones just drawn")
         self.act_undo_stroke = A("Undo last &stroke", lambda: self.viewport.undo_stroke(), "Backspace")
         self.act_clear = A("&Clear strokes", self.clear_strokes, "Ctrl+Delete")
         self.act_fit = A("&Fit all", lambda: self.viewport.fit_all(), "F")
@@ -175,7 +189,8 @@ class MainWindow(QMainWindow):
         e.addAction(self.act_redo)
         s = mb.addMenu("&Sketch")
         for a in (*self.tool_actions.values(), None, self.act_undo_stroke, self.act_clear, None,
-                  self.act_interpret, self.act_live, self.act_next, self.act_accept, self.act_dismiss):
+                  self.act_interpret, self.act_live, self.act_next, self.act_accept, self.act_dismiss, None,
+                  self.act_suggest):
             s.addSeparator() if a is None else s.addAction(a)
         self.menu_network = s.addMenu("CAD &network")
         self.network_group = QActionGroup(self)
@@ -483,6 +498,9 @@ class MainWindow(QMainWindow):
     def _mode_changed(self, _index: int) -> None:
         """A new mode: proposals go; face sketching turns to the front view with the plain pen."""
         self.dismiss_proposals()
+        if hasattr(self, "suggestion_panel"):
+            self.suggestion_panel.show_result(None)
+            self.viewport.set_ghost_strokes(None)
         if self.mode == "face":
             if not self.viewport.strokes():
                 self.viewport.set_view("front")
@@ -524,6 +542,64 @@ class MainWindow(QMainWindow):
     def _strokes_changed(self) -> None:
         if not self.viewport.strokes():
             self.dismiss_proposals()
+        if self._taking_suggestion:
+            return
+        if self.suggestion_panel.result is not None:  # the sketch moved on: the suggestions are stale
+            self.suggestion_panel.show_result(None)
+            self.viewport.set_ghost_strokes(None)
+
+    # -- part suggestions (face mode) -------------------------------------------------------------
+    def suggest_parts(self) -> bool:
+        """Ask the face back end for part strokes like the last ones drawn (in a worker)."""
+        if self.mode != "face":
+            self.show_message("Part suggestions are for face mode: pick 'face' as the mode first")
+            return False
+        if not self.viewport.strokes():
+            self.show_message("Draw an eye, brow, nose, mouth or ear first, then ask for suggestions (G)")
+            return False
+        if self.jobs.busy:
+            return False
+        try:
+            backend = self.session.backend("face")
+        except NoBackendError:
+            self.show_message("No face back end is registered", error=True)
+            return False
+        sketch = self.viewport.sketch("face")
+        part = self.suggestion_panel.part
+        strokes = tuple(self.viewport.strokes())
+
+        def done(result) -> None:
+            if tuple(self.viewport.strokes()) != strokes:
+                return  # drawn on meanwhile
+            self.suggestion_dock.show()
+            self.suggestion_dock.raise_()
+            self.suggestion_panel.show_result(result)
+            self.show_message(f"{len(result.candidates)} {result.part} suggestions: click one to take it")
+
+        return self.jobs.run("Suggesting part strokes", lambda progress: backend.suggest(sketch, 5, part), done,
+                             lambda msg: self.show_message(f"No suggestions: {msg}", error=True))
+
+    def _suggestion_highlighted(self, row: int) -> None:
+        result = self.suggestion_panel.result
+        if result is not None and 0 <= row < len(result.candidates):
+            self.viewport.set_ghost_strokes(result.candidates[row][1])
+
+    def take_suggestion(self, row: int) -> bool:
+        """Put suggestion `row` in place of the strokes it was read from."""
+        result = self.suggestion_panel.result
+        if result is None or not 0 <= row < len(result.candidates):
+            return False
+        self._taking_suggestion = True
+        try:
+            self.viewport.replace_strokes(result.replaces, result.candidates[row][1])
+        finally:
+            self._taking_suggestion = False
+        self.suggestion_panel.show_result(None)
+        self.viewport.set_ghost_strokes(None)
+        self.show_message(f"Took the {result.part} suggestion {row + 1}")
+        if self.act_live.isChecked():
+            self._live_timer.start()
+        return True
 
     def clear_strokes(self) -> None:
         self.viewport.clear_strokes()

@@ -37,6 +37,20 @@ log = logging.getLogger(__name__)
 BODY = "head"
 MAX_POINTS = 4000   # per stroke; longer strokes are resampled
 OFF_CANVAS = 0.25   # share of the canvas a point may lie outside it before it is dropped
+PART_BOX_GROWTH = 1.75  # a part's box: its strokes' box grown by this (the library's boxes: 1.2-2.2 x)
+
+
+@dataclass(frozen=True)
+class PartSuggestions:
+    """Part strokes offered for what was just drawn: the part (and side) they were read as, the
+    box (canvas pixels u0, v0, u1, v1) they fill, the indices of the drawn strokes they would
+    replace, and the candidates, best first: (similarity, polylines (M, 2) in canvas pixels)."""
+
+    part: str
+    side: str
+    box: tuple[float, float, float, float]
+    replaces: tuple[int, ...]
+    candidates: tuple[tuple[float, tuple[np.ndarray, ...]], ...]
 
 
 @dataclass
@@ -68,6 +82,7 @@ class FaceBackend:
         self._model = None
         self._coarse_key: str | None = None
         self._coarse = None
+        self._suggester = None
         self.symmetric = symmetric
         self.last = FaceInterpretation()
 
@@ -78,6 +93,87 @@ class FaceBackend:
                 from .reconstruct import FaceModel
                 self._model = FaceModel.load(self._maps, self._implicit)
             return self._model
+
+    @property
+    def suggester(self):
+        """(stroke-suggestion network, part library), loaded on first use."""
+        with self._lock:
+            if self._suggester is None:
+                from .reconstruct import ASSETS
+                from .suggest import load_library, load_model
+                weights, library = ASSETS / "suggest.safetensors", ASSETS / "parts-library.safetensors"
+                for p in (weights, library):
+                    if not p.is_file():
+                        raise FileNotFoundError(f"the stroke-suggestion files are missing ({p}); make them with "
+                                                "sketchforge-face-suggest (see assets/face/MODEL_CARD.md)")
+                self._suggester = (load_model(weights)[0].eval(), load_library(library))
+            return self._suggester
+
+    def suggest(self, sketch: Sketch, k: int = 5, part: str | None = None) -> PartSuggestions:
+        """Part strokes like the last one drawn (with the earlier strokes of the same part): read
+        as an eye, brow, nose, mouth or ear (by the suggestion network's part head and where the
+        strokes sit in the drawing; `part` names it instead), and the `k` closest library parts
+        placed into its box, mirrored for the left side. Raises FrameError when there is nothing
+        to go by."""
+        from .parts import PARTS as _PARTS
+        if part is not None and part not in _PARTS:
+            raise ValueError(f"unknown part {part!r}; pick one of {', '.join(_PARTS)} or None to let it be read")
+        from .parts import PARTS, render_part_frame, to_part_frame
+        strokes = [np.asarray(st.uv, float) for st in sketch.strokes]
+        if not strokes or len(strokes[-1]) == 0 or not all(np.isfinite(p).all() for p in strokes if len(p)):
+            raise FrameError("draw a part first (an eye, brow, nose, mouth or ear), then ask for suggestions")
+        every = np.concatenate([p for p in strokes if len(p)])
+        head_lo, head_hi = every.min(0), every.max(0)
+        pad = 0.01 * float((head_hi - head_lo).max())
+
+        def grown(lo, hi):  # the drawn part fills about 55-70% of the boxes the library was made with
+            half = np.maximum((hi - lo) / 2.0, 1.0)
+            c = (lo + hi) / 2.0
+            g = half * PART_BOX_GROWTH + pad
+            return c - g, c + g
+
+        last = strokes[-1]
+        lo, hi = grown(last.min(0), last.max(0))
+        picked = [len(strokes) - 1]
+        for i, p in enumerate(strokes[:-1]):   # earlier strokes of the same part (an eye of two strokes)
+            if len(p) and np.mean(np.all((p >= lo) & (p <= hi), axis=1)) >= 0.5:
+                picked.append(i)
+        pts = np.concatenate([strokes[i] for i in picked])
+        if len(picked) > 1:
+            lo, hi = grown(pts.min(0), pts.max(0))
+        if float((hi - lo).max()) > 0.6 * float((head_hi - head_lo).max()) and len(strokes) > 1:
+            raise FrameError("the last stroke is as large as the head: draw a part (an eye, brow, nose, mouth "
+                             "or ear) and ask again")
+        box = (float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1]))
+        model, lib = self.suggester
+        # what the box shows: the picked strokes, and the pieces of other strokes running through it
+        # (an ear's outline is part of the head's), as the library's part images were made
+        polylines = [strokes[i] for i in sorted(picked)]
+        for i, p in enumerate(strokes):
+            if i not in picked and len(p) > 1:
+                inside = np.all((p >= lo) & (p <= hi), axis=1)
+                polylines += [p[a:b] for a, b in _runs(inside) if b - a >= 2]
+        left = (lo[0] + hi[0]) / 2.0 < (head_lo[0] + head_hi[0]) / 2.0 - pad
+        with_model = torch_no_grad()
+        with with_model:
+            image = render_part_frame(to_part_frame(polylines, box), model.config.image_size)
+            logp = torch_log_softmax(model(torch_tensor(image))[2])
+            # where the part sits in the drawing (the library's layout statistics) weighs in
+            layout = lib.meta.get("layout", {})
+            height = max(float(head_hi[1] - head_lo[1]), 1e-6)
+            centre = (pts.min(0) + pts.max(0)) / 2.0
+            f = np.array([abs(centre[0] - (head_lo[0] + head_hi[0]) / 2.0) / height, (centre[1] - head_lo[1]) / height])
+            for i, name in enumerate(PARTS):
+                if name in layout:
+                    m, sd = np.array(layout[name]["mean"]), np.array(layout[name]["std"])
+                    logp[i] += float(-0.5 * (((f - m) / sd) ** 2).sum() - np.log(sd).sum())
+            if part is None:
+                part = PARTS[int(np.argmax(logp))]
+            mirror = bool(left and part in ("eye", "brow", "ear"))
+            found = lib.suggest(model, polylines, box, part, mirror, k)
+        side = "centre" if part in ("nose", "mouth") else ("left" if left else "right")
+        cands = tuple((float(sim), tuple(np.asarray(q, float) for q in lines)) for _, sim, lines in found)
+        return PartSuggestions(part, side, box, tuple(sorted(picked)), cands)
 
     def head(self, sketch: Sketch) -> tuple[np.ndarray, np.ndarray, FaceInterpretation]:
         """The head mesh (world vertices (V, 3) mm, triangles (F, 3)) the sketch describes; raises
@@ -140,6 +236,28 @@ class FaceBackend:
                  "coarse_reused": info.coarse_reused,
                  "stage_seconds": {k: round(v, 4) for k, v in info.seconds.items()}}
         return [Proposal(op, 1.0, extra)]
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """(start, end) of every run of True in a boolean array."""
+    m = np.concatenate([[False], np.asarray(mask, bool), [False]])
+    d = np.flatnonzero(np.diff(m.astype(np.int8)))
+    return list(zip(d[::2], d[1::2]))
+
+
+def torch_tensor(image: np.ndarray):
+    import torch
+    return torch.from_numpy(np.asarray(image, np.float32))[None, None]
+
+
+def torch_log_softmax(logits) -> np.ndarray:
+    import torch
+    return torch.log_softmax(logits[0], 0).numpy().astype(np.float64)
+
+
+def torch_no_grad():
+    import torch
+    return torch.no_grad()
 
 
 def _made_here(session, body: str) -> bool:

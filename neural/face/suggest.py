@@ -353,11 +353,16 @@ class SuggestionLibrary:
 
     def reembed(self, model: SuggestNet) -> None:
         """Recompute the embeddings from the stored images with `model` (new weights)."""
+        if self.images.size == 0:
+            raise DataError("this library was saved without its part images and cannot be re-embedded; "
+                            "rebuild it with `sketchforge-face-suggest library --weights W ...`")
         self.embeddings = _entry_embeddings(model, self.images, self.mirror_images, self.has_mirror)
         self.meta = {**self.meta, "fingerprint": fingerprint(model)}
 
-    def save(self, path: str | Path) -> None:
-        """Write the library as safetensors (arrays) with JSON metadata, atomically."""
+    def save(self, path: str | Path, images: bool = True) -> None:
+        """Write the library as safetensors (arrays) with JSON metadata, atomically. Without
+        `images` the part images are left out (a library to ship: a tenth of the size; it cannot
+        be re-embedded for other weights)."""
         from safetensors.numpy import save_file
 
         line_lens = [len(p) for lines in self.lines for p in lines]
@@ -368,8 +373,9 @@ class SuggestionLibrary:
             "part": np.ascontiguousarray(self.part, dtype=np.uint8),
             "head": np.ascontiguousarray(self.head, dtype=np.int64),
             "variant": np.ascontiguousarray(self.variant, dtype=np.uint8),
-            "images": np.ascontiguousarray(self.images, dtype=np.uint8),
-            "mirror_images": np.ascontiguousarray(self.mirror_images, dtype=np.uint8),
+            "images": np.ascontiguousarray(self.images if images else self.images[:, :0, :0], dtype=np.uint8),
+            "mirror_images": np.ascontiguousarray(self.mirror_images if images else self.mirror_images[:, :0, :0],
+                                                  dtype=np.uint8),
             "has_mirror": np.ascontiguousarray(self.has_mirror, dtype=np.uint8),
             "points": points.reshape(-1, 2),
             "line_start": np.concatenate([[0], np.cumsum(line_lens)]).astype(np.int64),

@@ -4,6 +4,7 @@ library, and measure how often it retrieves the right part.
     sketchforge-face-suggest train --out DIR --heads N --seed S --epochs E [--max-minutes M]
                                    [--size 256] [--drawings 4] [--batch 64] [--lr 0.002] [--threads T]
     sketchforge-face-suggest library --weights W --heads N --seed S --out LIB.safetensors [--size PX]
+                                     [--no-images]
     sketchforge-face-suggest eval --weights W --library LIB --heads N --seed S [--out R.json]
 
 `train` writes DIR/suggest.safetensors (and DIR/log.jsonl, one line per epoch). `library` embeds the
@@ -61,6 +62,8 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--seed", required=True, type=int, help="head seed (use one the training did not)")
     b.add_argument("--out", required=True, type=Path, help="library file (.safetensors)")
     b.add_argument("--size", type=int, default=0, help="canvas size (pixels; 0: the training's)")
+    b.add_argument("--no-images", action="store_true",
+                   help="leave the part images out (a small library to ship; it cannot be re-embedded)")
     b.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     b.add_argument("--quiet", action="store_true", help="no progress bar")
     e = sub.add_parser("eval", help="top-1 / top-5 retrieval of humanised drawings of the library's heads")
@@ -171,7 +174,7 @@ def _library(args) -> int:
     finally:
         bars.close()
     lib.meta = {**lib.meta, "weights": str(args.weights), "train_seed": train_seed}
-    lib.save(args.out)
+    lib.save(args.out, images=not args.no_images)
     counts = ", ".join(f"{p} {len(lib.entries(p))}" for p in lib.meta["parts"])
     print(f"{len(lib)} entries from {args.heads} heads ({counts}); wrote {args.out}")
     return 0

@@ -247,3 +247,36 @@ def test_face_mode_draws_a_head_from_the_front_and_refines_it_stroke_by_stroke(m
     # the mirror switch reaches the back end
     w.act_face_mirror.setChecked(False)
     assert not s.backend("face").symmetric
+
+
+def test_part_suggestions_offer_library_strokes_and_one_click_takes_one(make_window, qtbot):
+    from sketchforge.neural.face.reconstruct import ASSETS
+    if not (ASSETS / "suggest.safetensors").is_file():
+        pytest.skip("the stroke-suggestion files are not in assets/face")
+    w = make_window(Session())
+    w.act_suggest.trigger()
+    assert "face mode" in w.status_label.text()
+    w.mode_box.setCurrentIndex(w.mode_box.findData("face"))
+    w.set_tool("pen")
+    vw, vh = w.viewport.width(), w.viewport.height()
+    cx, cy, r = vw // 2, vh // 2, min(vw, vh) // 3
+    draw(w.viewport, _ellipse(cx, cy, 0.75 * r, r))
+    draw(w.viewport, _ellipse(cx + 0.3 * r, cy - 0.1 * r, 0.14 * r, 0.07 * r, 20))   # a right eye
+    w.suggestion_panel.part_box.setCurrentIndex(w.suggestion_panel.part_box.findData("eye"))
+    w.act_suggest.trigger()
+    qtbot.waitUntil(lambda: w.suggestion_panel.result is not None, timeout=30000)
+    result = w.suggestion_panel.result
+    assert result.part == "eye" and result.side == "right" and len(result.candidates) == 5
+    assert w.suggestion_panel.list.count() == 5 and w.viewport.ghost_strokes()   # the best one is shown dashed
+    # the ghost sits where the eye was drawn
+    ghost = np.concatenate(w.viewport.ghost_strokes())
+    assert abs(ghost[:, 0].mean() - (cx + 0.3 * r)) < 0.15 * r and abs(ghost[:, 1].mean() - (cy - 0.1 * r)) < 0.15 * r
+    w.suggestion_panel.list.setCurrentRow(2)
+    assert np.allclose(np.concatenate(w.viewport.ghost_strokes()), np.concatenate(result.candidates[2][1]))
+    item = w.suggestion_panel.list.item(2)
+    rect = w.suggestion_panel.list.visualItemRect(item)
+    QTest.mouseClick(w.suggestion_panel.list.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                     rect.center())
+    strokes = w.viewport.strokes()
+    assert len(strokes) == 1 + len(result.candidates[2][1])      # the outline stays, the eye is replaced
+    assert not w.viewport.ghost_strokes() and w.suggestion_panel.result is None
