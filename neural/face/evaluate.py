@@ -6,10 +6,11 @@
 Every item of a face dataset made with `--mesh-sample 1` is read as a user's sketch would be (its
 sketch file through `frame.FaceFrame`), and four heads are made from it:
 
-    coarse          the coarse stage alone (sketch -> maps -> implicit -> marching cubes)
+    coarse          the coarse stage alone (the plain strokes only, as the back end does:
+                    sketch -> maps -> implicit -> marching cubes)
     implicit_only   the implicit network on the refined maps, marching cubes (no IDGMM)
     depth_only      the coarse mesh with IDGMM's depth-guided step alone (depth back-projection)
-    idgmm           the coarse mesh refined by IDGMM (steps 1-3)
+    idgmm           the coarse mesh refined by IDGMM (steps 1-3) with the whole sketch
 
 Each is carried back to the head frame (head units: the head is about 2 tall) and compared with
 the item's ground-truth mesh (`heads.mesh_head`, stored with the dataset):
@@ -94,7 +95,9 @@ def _to_head(mesh: HeadMesh, s: float, c: np.ndarray) -> np.ndarray:
 
 
 def evaluate(data: str | Path, model: FaceModel, items: int | None = None, symmetric: bool = True,
-             progress: bool = True) -> dict:
+             progress: bool = True, part: tuple[int, int] = (0, 1)) -> dict:
+    """The report (module docstring) of the first `items` items; `part` (k, n) takes every n-th
+    of them from the k-th on (to split the work between processes; `merge` joins the reports)."""
     root = Path(data)
     try:
         manifest = read_face_manifest(root)
@@ -107,24 +110,30 @@ def evaluate(data: str | Path, model: FaceModel, items: int | None = None, symme
     variant_names = manifest["variants"]
     total = config.items if items is None else min(items, config.items)
     rows = []
+    seen = 0
     bar = None
     if progress:
         from tqdm import tqdm
-        bar = tqdm(total=total, unit="head", desc="evaluating", dynamic_ncols=True)
+        bar = tqdm(total=len(range(part[0], total, part[1])), unit="head", desc="evaluating", dynamic_ncols=True)
     for k in range(config.shard_count):
-        if len(rows) >= total:
+        if seen >= total:
             break
         for rec in read_face_records(root / f"{shard_name(k)}.jsonl"):
-            if len(rows) >= total:
+            if seen >= total:
                 break
+            seen += 1
+            if (seen - 1) % part[1] != part[0]:
+                continue
             params = HeadParams.from_json(rec["head"])
             tv, tt = read_mesh(root / rec["mesh"])
             frame, strokes = FaceFrame.of_sketch(Sketch.from_json(rec["sketch"]))
             s, c = head_units_frame(frame)
             ink = frame.ink(strokes)
             row = {"item": rec["item"], "variant": rec["variant"]}
+            outline = ink.copy()
+            outline[1:] = 0.0  # as the back end: the coarse head from the plain strokes, detail refines
             try:
-                coarse = model.coarse(ink, symmetric)
+                coarse = model.coarse(outline, symmetric)
                 meshes = {"coarse": coarse,
                           "implicit_only": model.implicit_only(ink, coarse, symmetric),
                           "depth_only": model.refine(ink, coarse, symmetric, implicit=False),
@@ -141,10 +150,22 @@ def evaluate(data: str | Path, model: FaceModel, items: int | None = None, symme
                 bar.update(1)
     if bar is not None:
         bar.close()
-    return {"data": str(root), "items": len(rows), "symmetric": symmetric, "grid": model.grid,
+    return report(str(root), rows, symmetric, model.grid, variant_names)
+
+
+def report(data: str, rows: list[dict], symmetric: bool, grid: int, variant_names: list[str]) -> dict:
+    rows = sorted(rows, key=lambda r: r["item"])
+    return {"data": data, "items": len(rows), "symmetric": symmetric, "grid": grid,
             "summary": _summary(rows), "per_variant": {v: _summary([r for r in rows if r["variant"] == v])
                                                        for v in variant_names},
             "rows": rows}
+
+
+def merge(reports: list[dict]) -> dict:
+    """One report from the reports of the parts of one evaluation."""
+    first = reports[0]
+    return report(first["data"], [r for rep in reports for r in rep["rows"]], first["symmetric"], first["grid"],
+                  list(first["per_variant"]))
 
 
 def _summary(rows: list[dict]) -> dict:
@@ -205,7 +226,9 @@ def picture(data: str | Path, model: FaceModel, out: str | Path, items: int = 6,
         frame, strokes = FaceFrame.of_sketch(Sketch.from_json(rec["sketch"]))
         s, c = head_units_frame(frame)
         ink = frame.ink(strokes)
-        mesh = model.refine(ink, model.coarse(ink, symmetric), symmetric)
+        outline = ink.copy()
+        outline[1:] = 0.0
+        mesh = model.refine(ink, model.coarse(outline, symmetric), symmetric)
         sk = np.full((ink.shape[1], ink.shape[2], 3), 255.0, np.float32)
         for ch in range(3):
             sk[ink[ch] > 0] = colors[ch]

@@ -3,6 +3,7 @@
     sketchforge-train-face --net maps --data data/faces-train --val data/faces-val --out RUN
                            [--epochs 8] [--batch 16] [--lr 2e-3] [--seed 0] [--threads N]
                            [--max-minutes M] [--patience 3] [--quiet]
+    sketchforge-train-face --net maps ... [--current own]
     sketchforge-train-face --net implicit ... [--maps RUN/best.safetensors] [--points 2048]
     (either) [--init W]   start from the weights W of the same network (fine-tuning)
 
@@ -18,9 +19,12 @@ maps
     pixels with a smooth random offset of up to 0.04 head units, inside the ground-truth mask
     grown or shrunk by up to 2 pixels. This stands in for the coarse mesh's rendered front when
     the network refines (IDGMM step 1); the other half, those channels are zero (the coarse
-    stage). Loss: 1 - cos between predicted and true normals and |z error| on the head, binary
-    cross-entropy of the mask everywhere.
-    Validation: mean normal angle (degrees) and height error (head units) on the true head, and
+    stage). With --current own, 35% of the items get the network's own coarse reading of the
+    sketch as the current head (what the refinement meets in use, where the blurred truth makes
+    it lean on the current head too much), 15% the blurred truth, the rest none (used to
+    fine-tune the shipped weights, from --init). Loss: 1 - cos between predicted and true
+    normals and |z error| on the head, binary cross-entropy of the mask everywhere.
+    Validation: mean normal angle (degrees) and height error (network units, `frame.FaceFrame`) on the true head, and
     mask IoU, for both uses (without and with a current head).
 maps, implicit
     Augmentation: mirrored left-right half of the time (the heads are symmetric; the sketches
@@ -65,6 +69,8 @@ __all__ = ["TrainError", "FaceTrainConfig", "FaceData", "sketch_input", "true_ma
 PROG = "sketchforge-train-face"
 NEAR = 0.05          # head units: "near the surface" for the implicit loss weight and sign accuracy
 NEAR_WEIGHT = 4.0
+OWN_SHARE = 0.35     # --current own: items whose current head is the network's own coarse reading
+BLUR_SHARE = 0.15    # ... and items whose current head is the blurred truth (the rest: none)
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +92,7 @@ class FaceTrainConfig:
     points: int = 2048
     maps: str | None = None
     init: str | None = None
+    current: str = "blur"
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -286,6 +293,8 @@ def _check(config: FaceTrainConfig) -> None:
         raise TrainError(f"--lr must be a positive number, got {config.lr}")
     if config.seed < 0:
         raise TrainError(f"--seed must be a non-negative integer, got {config.seed}")
+    if config.current not in ("blur", "own"):
+        raise TrainError(f"--current must be blur or own, got {config.current!r}")
     if config.maps is not None and config.net != "implicit":
         raise TrainError("--maps is for --net implicit (the maps network whose predictions it learns to read)")
 
@@ -307,8 +316,18 @@ def _step(model, maps_model, batch: dict[str, torch.Tensor], config: FaceTrainCo
     """Losses of one batch (and the figures the validation reports)."""
     maps = true_maps(batch)
     if config.net == "maps":
-        use = torch.rand(maps.shape[0], generator=gen) < 0.5
-        cur = current_head(maps, gen) * use.view(-1, 1, 1, 1)
+        r = torch.rand(maps.shape[0], generator=gen)
+        cur = current_head(maps, gen)
+        if config.current == "own":  # as in use: the current head is what the network itself made
+            with torch.no_grad():
+                own = model(sketch_input(batch, None))
+                keep = (own["mask_logit"] > 0).float()
+                own_cur = torch.cat([own["z"] * keep, keep], 1)
+            cur = torch.where((r < OWN_SHARE).view(-1, 1, 1, 1), own_cur, cur)
+            use = r < OWN_SHARE + BLUR_SHARE
+        else:
+            use = r < 0.5
+        cur = cur * use.view(-1, 1, 1, 1)
         out = model(sketch_input(batch, cur))
         return map_losses(out, maps), {}
     inputs = noisy_maps(maps, gen) if train else maps
@@ -479,6 +498,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--points", type=int, default=2048, help="signed-distance samples per head and step (implicit)")
     p.add_argument("--maps", default=None, help="implicit: also learn from this maps network's predictions")
     p.add_argument("--init", default=None, help="start from these weights (a best.safetensors of the same network)")
+    p.add_argument("--current", choices=("blur", "own"), default="blur",
+                   help="maps: the current head it learns to refine: the blurred truth (half the items), or "
+                        "its own coarse reading (35%%) and the blurred truth (15%%)")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--max-minutes", type=float, default=None, help="stop (with a checkpoint) after this long")
     p.add_argument("--patience", type=int, default=3, help="epochs without a better validation loss before stopping")
@@ -491,7 +513,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         a = _parser().parse_args(argv)
         config = FaceTrainConfig(net=a.net, data=a.data, val=a.val, epochs=a.epochs, batch=a.batch, lr=a.lr,
-                                 seed=a.seed, points=a.points, maps=a.maps, init=a.init)
+                                 seed=a.seed, points=a.points, maps=a.maps, init=a.init,
+                                 current=a.current)
         state = train(config, a.out, threads=a.threads, max_minutes=a.max_minutes, patience=a.patience,
                       progress=not a.quiet)
     except (TrainError, DataError, OSError) as exc:
