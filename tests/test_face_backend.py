@@ -84,7 +84,8 @@ def test_a_sketch_becomes_a_head_in_the_document_refined_and_undoable(sketch, ba
 @needs_weights
 def test_the_head_is_symmetric_unless_switched_off(sketch, backend):
     v, t, _ = backend.head(sketch)
-    mirrored = v * np.array([-1, 1, 1])
+    centre = 0.5 * (v[:, 0].min() + v[:, 0].max())   # the drawing's middle: the mirror plane
+    mirrored = v * np.array([-1, 1, 1]) + np.array([2 * centre, 0, 0])
     from scipy.spatial import cKDTree
     d, _ = cKDTree(v).query(mirrored)
     assert np.percentile(d, 95) < 1.0   # mm
