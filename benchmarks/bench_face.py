@@ -1,6 +1,6 @@
 """Heads from held-out face sketches against their truth: the three reconstructions side by side.
 
-    .venv/bin/python benchmarks/bench_face.py [--test data/faces-test] [--items 256] [--grid 81]
+    .venv/bin/python benchmarks/bench_face.py [--test data/faces-test] [--items 256] [--grid 65]
                                               [--picture benchmarks/results/face.png]
 
 Runs `sketchforge-eval-face` (`neural/face/evaluate.py`) with the shipped networks, one thread per

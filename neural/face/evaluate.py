@@ -1,7 +1,7 @@
 """`sketchforge-eval-face`: how close the heads made from held-out sketches come to the truth.
 
     sketchforge-eval-face --data data/faces-test [--items 256] [--maps W] [--implicit W]
-                          [--grid 81] [--no-symmetry] [--out R.json] [--quiet]
+                          [--grid 65] [--no-symmetry] [--out R.json] [--quiet]
 
 Every item of a face dataset made with `--mesh-sample 1` is read as a user's sketch would be (its
 sketch file through `frame.FaceFrame`), and four heads are made from it:

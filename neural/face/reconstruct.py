@@ -49,7 +49,7 @@ from .net import ImplicitNet, MapNet, load_net, maps_tensor
 __all__ = ["ASSETS", "GRID", "BOX_LO", "BOX_HI", "HeadMesh", "FaceModel", "front_view", "ReconstructionError"]
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets" / "face"
-GRID = 81                       # marching-cubes grid points along x and y (odd: symmetric)
+GRID = 65                       # marching-cubes grid points along x and y (odd: symmetric)
 BOX_LO = (-EXTENT, -EXTENT, -2.6)
 BOX_HI = (EXTENT, EXTENT, 2.6)
 IMPLICIT_STEPS = (0.8,)          # one step: on 32 tuning heads (seed 5) two steps moved vertices past the surface
