@@ -154,10 +154,11 @@ class FaceBackend:
                 inside = np.all((p >= lo) & (p <= hi), axis=1)
                 polylines += [p[a:b] for a, b in _runs(inside) if b - a >= 2]
         left = (lo[0] + hi[0]) / 2.0 < (head_lo[0] + head_hi[0]) / 2.0 - pad
-        with_model = torch_no_grad()
-        with with_model:
+        import torch
+        with torch.no_grad():
             image = render_part_frame(to_part_frame(polylines, box), model.config.image_size)
-            logp = torch_log_softmax(model(torch_tensor(image))[2])
+            logits = model(torch.from_numpy(np.asarray(image, np.float32))[None, None])[2]
+            logp = torch.log_softmax(logits[0], 0).numpy().astype(np.float64)
             # where the part sits in the drawing (the library's layout statistics) weighs in
             layout = lib.meta.get("layout", {})
             height = max(float(head_hi[1] - head_lo[1]), 1e-6)
@@ -243,21 +244,6 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     m = np.concatenate([[False], np.asarray(mask, bool), [False]])
     d = np.flatnonzero(np.diff(m.astype(np.int8)))
     return list(zip(d[::2], d[1::2]))
-
-
-def torch_tensor(image: np.ndarray):
-    import torch
-    return torch.from_numpy(np.asarray(image, np.float32))[None, None]
-
-
-def torch_log_softmax(logits) -> np.ndarray:
-    import torch
-    return torch.log_softmax(logits[0], 0).numpy().astype(np.float64)
-
-
-def torch_no_grad():
-    import torch
-    return torch.no_grad()
 
 
 def _made_here(session, body: str) -> bool:

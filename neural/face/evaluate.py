@@ -50,7 +50,7 @@ from .dataset import FaceConfig, read_face_manifest, read_face_records, read_mes
 from .frame import FaceFrame, head_units_frame
 from .heads import HeadParams, head_sdf
 from .meshops import chamfer, fscore, sample_points
-from .reconstruct import GRID, FaceModel, HeadMesh, ReconstructionError
+from .reconstruct import GRID, FaceModel, HeadMesh, ReconstructionError, cast_front, raycasting_scene
 
 __all__ = ["SAMPLES", "VOLUME_POINTS", "VARIANTS", "mesh_figures", "evaluate", "picture", "shade_mesh", "main"]
 
@@ -84,10 +84,8 @@ def mesh_figures(vertices: np.ndarray, triangles: np.ndarray, true_vertices: np.
 
 def _occupancy(vertices: np.ndarray, triangles: np.ndarray, points: np.ndarray) -> np.ndarray:
     import open3d as o3d
-    scene = o3d.t.geometry.RaycastingScene()
-    scene.add_triangles(o3d.core.Tensor(np.ascontiguousarray(vertices, np.float32)),
-                        o3d.core.Tensor(np.ascontiguousarray(triangles, np.uint32)))
-    return scene.compute_occupancy(o3d.core.Tensor(points.astype(np.float32))).numpy() > 0.5
+    occ = raycasting_scene(vertices, triangles).compute_occupancy(o3d.core.Tensor(points.astype(np.float32)))
+    return occ.numpy() > 0.5
 
 
 def _to_head(mesh: HeadMesh, s: float, c: np.ndarray) -> np.ndarray:
@@ -190,19 +188,13 @@ def shade_mesh(vertices: np.ndarray, triangles: np.ndarray, turn_deg: float = 0.
                half: float = 1.6, centre: tuple[float, float] = (0.0, 0.2)) -> np.ndarray:
     """A grey Lambert-shaded orthographic view (RGB uint8) of a head-frame mesh, turned about the
     vertical axis by `turn_deg` (0: from the front), `half` head units either side of `centre`."""
-    import open3d as o3d
     a = np.radians(turn_deg)
     rot = np.array([[np.cos(a), 0, np.sin(a)], [0, 1, 0], [-np.sin(a), 0, np.cos(a)]])
     v = np.asarray(vertices, np.float64) @ rot.T
-    scene = o3d.t.geometry.RaycastingScene()
-    scene.add_triangles(o3d.core.Tensor(v.astype(np.float32)), o3d.core.Tensor(np.asarray(triangles, np.uint32)))
     axis = np.linspace(-half, half, size)
     gx, gy = np.meshgrid(axis + centre[0], -axis + centre[1])
-    rays = np.zeros((size * size, 6), np.float32)
-    rays[:, 0], rays[:, 1], rays[:, 2], rays[:, 5] = gx.ravel(), gy.ravel(), 10.0, -1.0
-    hit = scene.cast_rays(o3d.core.Tensor(rays))
-    t = hit["t_hit"].numpy()
-    n = hit["primitive_normals"].numpy()
+    t, n = cast_front(v, triangles, gx, gy)
+    t, n = t.ravel(), n.reshape(-1, 3)
     light = np.array([-0.35, 0.5, 0.8])
     light /= np.linalg.norm(light)
     shade = 0.3 + 0.65 * np.clip(n @ light, 0, 1)

@@ -28,6 +28,7 @@ unpickles (`load_net`).
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -177,6 +178,23 @@ class ImplicitNet(nn.Module):
 
     def forward(self, maps: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
         return self.query(self.features(maps), points)
+
+
+# -- image helpers the inputs of both networks use ---------------------------------------------
+def _gauss_kernel(sigma: float) -> torch.Tensor:
+    r = max(1, int(math.ceil(3 * sigma)))
+    x = torch.arange(-r, r + 1, dtype=torch.float32)
+    k = torch.exp(-0.5 * (x / sigma) ** 2)
+    return k / k.sum()
+
+
+def blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Separable Gaussian blur of (B, C, H, W), zero padded."""
+    k = _gauss_kernel(sigma)
+    c = x.shape[1]
+    r = (len(k) - 1) // 2
+    x = F.conv2d(x, k.view(1, 1, 1, -1).repeat(c, 1, 1, 1), padding=(0, r), groups=c)
+    return F.conv2d(x, k.view(1, 1, -1, 1).repeat(c, 1, 1, 1), padding=(r, 0), groups=c)
 
 
 _KINDS = {"maps": (MapNet, MapConfig), "implicit": (ImplicitNet, ImplicitConfig)}

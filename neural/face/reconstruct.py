@@ -44,9 +44,10 @@ import torch.nn.functional as F
 from .frame import SIZE
 from .heads import EXTENT, _largest_component
 from .meshops import edges, laplacian_smooth, smoothed_normals, vertex_normals
-from .net import ImplicitNet, MapNet, load_net, maps_tensor
+from .net import ImplicitNet, MapNet, blur, load_net, maps_tensor
 
-__all__ = ["ASSETS", "GRID", "BOX_LO", "BOX_HI", "HeadMesh", "FaceModel", "front_view", "ReconstructionError"]
+__all__ = ["ASSETS", "GRID", "BOX_LO", "BOX_HI", "HeadMesh", "FaceModel", "front_view", "cast_front", "raycasting_scene",
+           "ReconstructionError"]
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets" / "face"
 GRID = 65                       # marching-cubes grid points along x and y (odd: symmetric)
@@ -77,20 +78,33 @@ class HeadMesh:
 
 
 # -- front view of a mesh ------------------------------------------------------------------------
-def front_view(vertices: np.ndarray, triangles: np.ndarray, size: int = SIZE) -> tuple[np.ndarray, np.ndarray]:
-    """Orthographic front view of a mesh in the network frame: height z (size, size) float32 (0 off
-    the mesh) and mask (bool), pixel centres as the maps (Open3D ray casting)."""
+def raycasting_scene(vertices: np.ndarray, triangles: np.ndarray):
+    """An Open3D ray-casting scene of one triangle mesh."""
     import open3d as o3d
     scene = o3d.t.geometry.RaycastingScene()
     scene.add_triangles(o3d.core.Tensor(np.ascontiguousarray(vertices, np.float32)),
                         o3d.core.Tensor(np.ascontiguousarray(triangles, np.uint32)))
+    return scene
+
+
+def cast_front(vertices: np.ndarray, triangles: np.ndarray, gx: np.ndarray, gy: np.ndarray,
+               top: float = 10.0) -> tuple[np.ndarray, np.ndarray]:
+    """Rays along -z from z = `top` through the points (gx, gy): (hit distance, inf where the ray
+    misses; the hit triangle's unit normal), each shaped like gx."""
+    import open3d as o3d
+    rays = np.zeros((gx.size, 6), np.float32)
+    rays[:, 0], rays[:, 1], rays[:, 2], rays[:, 5] = gx.ravel(), gy.ravel(), top, -1.0
+    hit = raycasting_scene(vertices, triangles).cast_rays(o3d.core.Tensor(rays))
+    return hit["t_hit"].numpy().reshape(gx.shape), hit["primitive_normals"].numpy().reshape(*gx.shape, 3)
+
+
+def front_view(vertices: np.ndarray, triangles: np.ndarray, size: int = SIZE) -> tuple[np.ndarray, np.ndarray]:
+    """Orthographic front view of a mesh in the network frame: height z (size, size) float32 (0 off
+    the mesh) and mask (bool), pixel centres as the maps (Open3D ray casting)."""
     axis = np.linspace(-EXTENT, EXTENT, size, dtype=np.float32)
     gx, gy = np.meshgrid(axis, -axis)
     top = 10.0
-    rays = np.zeros((size * size, 6), np.float32)
-    rays[:, 0], rays[:, 1], rays[:, 2] = gx.ravel(), gy.ravel(), top
-    rays[:, 5] = -1.0
-    t = scene.cast_rays(o3d.core.Tensor(rays))["t_hit"].numpy().reshape(size, size)
+    t, _ = cast_front(vertices, triangles, gx, gy, top)
     mask = np.isfinite(t)
     z = np.where(mask, top - t, 0.0).astype(np.float32)
     return z, mask
@@ -300,7 +314,6 @@ class FaceModel:
 
 def _masked_blur(z: torch.Tensor, mask: torch.Tensor, sigma: float = DETAIL_SIGMA_PX) -> torch.Tensor:
     """Gaussian blur of z over its mask only (normalised convolution); (1, 1, H, W)."""
-    from .train import blur
     return blur(z * mask, sigma) / blur(mask, sigma).clamp_min(1e-6) * mask
 
 

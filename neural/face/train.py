@@ -61,7 +61,7 @@ from sketchforge.modeling.sketch import Sketch
 from .dataset import FaceConfig, read_face_manifest, read_face_records, read_face_shard, shard_name
 from .frame import SIZE, FaceFrame, head_units_frame
 from .heads import CAMERA_Z, EXTENT
-from .net import (FORMAT, TRUNCATION, VERSION, ImplicitNet, MapNet, load_net, maps_tensor, save_net)
+from .net import (FORMAT, TRUNCATION, VERSION, ImplicitNet, MapNet, blur, load_net, maps_tensor, save_net)
 from .samples import read_samples
 
 __all__ = ["TrainError", "FaceTrainConfig", "FaceData", "sketch_input", "true_maps", "train", "main"]
@@ -162,22 +162,6 @@ def resample_maps(normal: np.ndarray, depth: np.ndarray, mask: np.ndarray, s: fl
     normal_out = F.normalize(out[:3], dim=0, eps=1e-6) * keep
     z_out = out[3:4] / w.clamp_min(1e-6) * s * keep
     return torch.cat([normal_out, z_out, keep], 0)
-
-
-def _gauss_kernel(sigma: float) -> torch.Tensor:
-    r = max(1, int(math.ceil(3 * sigma)))
-    x = torch.arange(-r, r + 1, dtype=torch.float32)
-    k = torch.exp(-0.5 * (x / sigma) ** 2)
-    return k / k.sum()
-
-
-def blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Separable Gaussian blur of (B, C, H, W), zero padded."""
-    k = _gauss_kernel(sigma)
-    c = x.shape[1]
-    r = (len(k) - 1) // 2
-    x = F.conv2d(x, k.view(1, 1, 1, -1).repeat(c, 1, 1, 1), padding=(0, r), groups=c)
-    return F.conv2d(x, k.view(1, 1, -1, 1).repeat(c, 1, 1, 1), padding=(r, 0), groups=c)
 
 
 def _smooth_noise(b: int, size: int, amplitude: float, gen: torch.Generator) -> torch.Tensor:
