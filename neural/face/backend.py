@@ -31,6 +31,7 @@ from sketchforge.modeling.session import Proposal
 from sketchforge.modeling.sketch import Sketch, Stroke
 
 from .frame import FaceFrame, FrameError
+from .scribble import scribble_reason, scribble_signs
 
 log = logging.getLogger(__name__)
 
@@ -191,6 +192,9 @@ class FaceBackend:
         outline = frame.ink([s for s in strokes if s[1] not in ("ridge", "valley")])
         if not outline.any():
             raise FrameError("draw the outline of the head (plain strokes) before ridges and valleys")
+        reason = scribble_reason(scribble_signs(frame, strokes))
+        if reason:
+            raise FrameError(reason)
         info.canvas = ink.shape[-1]
         model = self.model  # loaded once, on the first sketch worth reading
         t1 = time.perf_counter()
@@ -204,6 +208,9 @@ class FaceBackend:
             coarse = model.coarse(outline, self.symmetric)
             with self._lock:
                 self._coarse_key, self._coarse = key, coarse
+        reason = scribble_reason(scribble_signs(frame, strokes, coarse.mask))
+        if reason:
+            raise FrameError(reason)
         t2 = time.perf_counter()
         info.seconds["coarse"] = t2 - t1
         refined = model.refine(ink, coarse, self.symmetric)

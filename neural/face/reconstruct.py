@@ -75,6 +75,7 @@ class HeadMesh:
     vertices: np.ndarray          # (V, 3) float64
     triangles: np.ndarray         # (F, 3) int64
     seconds: dict[str, float] = field(default_factory=dict)
+    mask: np.ndarray | None = None  # (H, W) the maps network's head probability it was made from
 
 
 # -- front view of a mesh ------------------------------------------------------------------------
@@ -245,7 +246,8 @@ class FaceModel:
         t1 = time.perf_counter()
         v, f = self.implicit_mesh(maps, symmetric)
         t2 = time.perf_counter()
-        return HeadMesh(v, f, {"maps": t1 - t0, "implicit_mc": t2 - t1, "total": t2 - t0})
+        return HeadMesh(v, f, {"maps": t1 - t0, "implicit_mc": t2 - t1, "total": t2 - t0},
+                        mask=maps[0, 4].numpy().copy())
 
     def refined_maps(self, ink: np.ndarray, mesh: HeadMesh, symmetric: bool = True) -> torch.Tensor:
         current = front_view(mesh.vertices, mesh.triangles, ink.shape[-1])
