@@ -46,6 +46,7 @@ from typing import Iterator
 
 import numpy as np
 
+from ..commands import Parser, run_command
 from ..labels import CLASS_NAMES, OP_CLASS
 
 PROG = "sketchforge-eval-cad"
@@ -438,13 +439,8 @@ def _f(x) -> str:
 
 
 # -- command line ---------------------------------------------------------------------------------
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, not the usage block
-        self.exit(2, f"{self.prog}: error: {message}\n")
-
-
 def _parser() -> argparse.ArgumentParser:
-    p = _Parser(prog=PROG, description="Evaluate the cad interpretation on a held-out set (see the module docs).")
+    p = Parser(prog=PROG, description="Evaluate the cad interpretation on a held-out set (see the module docs).")
     p.add_argument("--data", required=True, type=Path, help="a set made by `sketchforge-data generate` (unseen seed)")
     p.add_argument("--weights", type=Path, default=None,
                    help="network weights (default: the shipped standard network)")
@@ -483,17 +479,14 @@ def run(data: Path, weights: Path | None = None, limit: int | None = None, pipel
 
 
 def main(argv: list[str] | None = None) -> int:
+    return run_command(PROG, lambda: _main(argv), (EvalError, FileNotFoundError, ValueError))
+
+
+def _main(argv: list[str] | None) -> int:
     a = _parser().parse_args(argv)
-    try:
-        if a.workers < 1:
-            raise EvalError(f"--workers must be at least 1, got {a.workers}")
-        res = run(a.data, a.weights, a.limit, a.pipeline, a.workers, not a.quiet, a.selector)
-    except (EvalError, FileNotFoundError, ValueError) as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted", file=sys.stderr)
-        return 130
+    if a.workers < 1:
+        raise EvalError(f"--workers must be at least 1, got {a.workers}")
+    res = run(a.data, a.weights, a.limit, a.pipeline, a.workers, not a.quiet, a.selector)
     if a.out is not None:
         from sketchforge.modeling.files import atomic_write_bytes
         atomic_write_bytes(a.out, json.dumps(res, indent=1).encode("utf-8"))

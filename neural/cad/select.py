@@ -16,7 +16,6 @@
 
 from __future__ import annotations
 
-import argparse
 import io
 import json
 import logging
@@ -30,6 +29,7 @@ import torch
 from sketchforge.modeling.files import atomic_write_bytes
 from sketchforge.modeling.sketch import Sketch
 
+from ..commands import Parser, run_command
 from ..framing import carry
 from ..selector import CANVASES, SelectorConfig, policy_figures, save_selector, stroke_sequence, train_selector
 from ..synth.dataset import ShardDataset
@@ -155,14 +155,12 @@ def run(student: Path, data: Path, val: Path, out: Path, tradeoff: float, canvas
     return report
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:
-        raise SelectError(message)
-
-
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
-    p = _Parser(prog=PROG, description="Train a canvas selector for a CAD student network (REINFORCE).")
+    return run_command(PROG, lambda: _main(argv), (SelectError, FileNotFoundError, ValueError), log_progress=True)
+
+
+def _main(argv: list[str] | None) -> int:
+    p = Parser(prog=PROG, description="Train a canvas selector for a CAD student network (REINFORCE).")
     p.add_argument("--student", required=True, type=Path, help="the student's weight file (trained at several canvases)")
     p.add_argument("--data", required=True, type=Path, help="training set (sketchforge-data generate)")
     p.add_argument("--val", required=True, type=Path, help="validation set (another seed)")
@@ -172,20 +170,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--limit", type=int, default=None, help="use only the first N items of each set")
+    a = p.parse_args(argv)
     try:
-        a = p.parse_args(argv)
-        try:
-            canvases = tuple(sorted({int(c) for c in a.canvases.split(",") if c.strip()}))
-        except ValueError:
-            raise SelectError(f"--canvases takes sizes like 32,48,64,96,128, got {a.canvases!r}") from None
-        if any(c < 16 or c % 16 for c in canvases) or len(canvases) < 2:
-            raise SelectError(f"--canvases takes two or more multiples of 16, got {a.canvases!r}")
-        if not 0.0 <= a.tradeoff <= 1.0:
-            raise SelectError(f"--tradeoff must lie in 0..1, got {a.tradeoff}")
-        report = run(a.student, a.data, a.val, a.out, a.tradeoff, canvases, a.epochs, a.seed, a.limit)
-    except (SelectError, FileNotFoundError, ValueError) as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return 2
+        canvases = tuple(sorted({int(c) for c in a.canvases.split(",") if c.strip()}))
+    except ValueError:
+        raise SelectError(f"--canvases takes sizes like 32,48,64,96,128, got {a.canvases!r}") from None
+    if any(c < 16 or c % 16 for c in canvases) or len(canvases) < 2:
+        raise SelectError(f"--canvases takes two or more multiples of 16, got {a.canvases!r}")
+    if not 0.0 <= a.tradeoff <= 1.0:
+        raise SelectError(f"--tradeoff must lie in 0..1, got {a.tradeoff}")
+    report = run(a.student, a.data, a.val, a.out, a.tradeoff, canvases, a.epochs, a.seed, a.limit)
     v = report["validation"]
     print(f"validation ({v['items']} items): mean score {v['score_mean']:.4f} at {v['flops_mean'] / 1e6:.1f} MFLOPs "
           f"(largest canvas: {v['largest']['score_mean']:.4f} at {v['largest']['flops'] / 1e6:.1f} MFLOPs); "

@@ -47,6 +47,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 
+from ..commands import Parser, run_command
 from ..synth.dataset import ShardDataset
 from ..synth.reading import DataError, read_manifest
 from ..training import StopRequest
@@ -613,13 +614,8 @@ def _check(config: TrainConfig) -> None:
 
 
 # -- command line ------------------------------------------------------------------------------
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, not the usage block
-        raise TrainError(message)
-
-
 def _parser() -> argparse.ArgumentParser:
-    p = _Parser(prog=PROG, description="Train the Sketch2CAD interpretation network (class, stitching face, "
+    p = Parser(prog=PROG, description="Train the Sketch2CAD interpretation network (class, stitching face, "
                                        "curve roles). Rerun the same command to continue a run.")
     p.add_argument("--data", required=True, type=Path, help="training set made by `sketchforge-data generate`")
     p.add_argument("--val", type=Path, help="validation set (another seed); without it, no validation")
@@ -661,32 +657,29 @@ def _canvases(text: str) -> tuple[int, ...]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    return run_command(PROG, lambda: _main(argv), (TrainError, FileNotFoundError), log_progress=True,
+                       interrupted="rerun the same command to continue from the last checkpoint")
+
+
+def _main(argv: list[str] | None) -> int:
+    a = _parser().parse_args(argv)
     try:
-        a = _parser().parse_args(argv)
-        try:
-            channels = tuple(int(c) for c in a.channels.split(","))
-        except ValueError:
-            raise TrainError(f"--channels takes four widths like 16,32,64,128, got {a.channels!r}") from None
-        if len(channels) != 4 or min(channels) < 1:
-            raise TrainError(f"--channels takes four positive widths like 16,32,64,128, got {a.channels!r}")
-        if a.patience < 1:
-            raise TrainError(f"--patience must be at least 1, got {a.patience}")
-        config = TrainConfig(data=str(a.data), val=str(a.val) if a.val is not None else None, epochs=a.epochs,
-                             batch=a.batch, lr=a.lr, weight_decay=a.weight_decay, seed=a.seed, workers=a.workers,
-                             val_every=a.val_every, augment=not a.no_augment,
-                             channels=channels, stroke_pool=a.stroke_pool,  # type: ignore[arg-type]
-                             arch=a.arch, expand=a.expand, canvases=_canvases(a.canvases),
-                             teacher=str(a.teacher) if a.teacher is not None else None, distill=a.distill,
-                             init=str(a.init) if a.init is not None else None)
-        state = train(config, a.out, threads=a.threads, max_minutes=a.max_minutes, patience=a.patience,
-                      max_steps=a.max_steps, progress=not a.quiet)
-    except (TrainError, FileNotFoundError) as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted; rerun the same command to continue from the last checkpoint", file=sys.stderr)
-        return 130
+        channels = tuple(int(c) for c in a.channels.split(","))
+    except ValueError:
+        raise TrainError(f"--channels takes four widths like 16,32,64,128, got {a.channels!r}") from None
+    if len(channels) != 4 or min(channels) < 1:
+        raise TrainError(f"--channels takes four positive widths like 16,32,64,128, got {a.channels!r}")
+    if a.patience < 1:
+        raise TrainError(f"--patience must be at least 1, got {a.patience}")
+    config = TrainConfig(data=str(a.data), val=str(a.val) if a.val is not None else None, epochs=a.epochs,
+                         batch=a.batch, lr=a.lr, weight_decay=a.weight_decay, seed=a.seed, workers=a.workers,
+                         val_every=a.val_every, augment=not a.no_augment,
+                         channels=channels, stroke_pool=a.stroke_pool,  # type: ignore[arg-type]
+                         arch=a.arch, expand=a.expand, canvases=_canvases(a.canvases),
+                         teacher=str(a.teacher) if a.teacher is not None else None, distill=a.distill,
+                         init=str(a.init) if a.init is not None else None)
+    state = train(config, a.out, threads=a.threads, max_minutes=a.max_minutes, patience=a.patience,
+                  max_steps=a.max_steps, progress=not a.quiet)
     return 0 if state["finished"] != "stopped" else 130
 
 
@@ -707,7 +700,7 @@ def calibrate_weights(weights: str | Path, data: str | Path, canvases: tuple[int
 def calibrate_main(argv: list[str] | None = None) -> int:
     """`sketchforge-calibrate-cad --weights W --data data/train --out W2 [--canvases 32,48,64,96,128]`"""
     prog = "sketchforge-calibrate-cad"
-    p = _Parser(prog=prog, description="Give a network trained at several canvases each canvas's own "
+    p = Parser(prog=prog, description="Give a network trained at several canvases each canvas's own "
                                        "batch-norm statistics.")
     p.add_argument("--weights", required=True, type=Path)
     p.add_argument("--data", required=True, type=Path, help="the training set")

@@ -15,14 +15,14 @@ stderr and exit status 2; success is 0, an interrupt 130 (rerun the same command
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from pathlib import Path
 
 import numpy as np
 
 from .dataset import DataError, generate, read_face_manifest, read_face_shard
-from ..synth.cli import tile_grid
+from ..commands import Parser, run_command
+from ..sheets import tile_grid
 from .samples import POINTS, write_samples
 from .sketches import KINDS
 
@@ -32,14 +32,9 @@ PROG = "sketchforge-face-data"
 KIND_RGB = {KINDS["contour"]: (25, 25, 35), KINDS["ridge"]: (225, 40, 30), KINDS["valley"]: (20, 160, 50)}
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, not the usage block
-        raise DataError(message)
-
-
 def _parser() -> argparse.ArgumentParser:
-    p = _Parser(prog=PROG, description="Sketch-to-head training data: procedural heads and their front-view sketches.")
-    sub = p.add_subparsers(dest="command", parser_class=_Parser)
+    p = Parser(prog=PROG, description="Sketch-to-head training data: procedural heads and their front-view sketches.")
+    sub = p.add_subparsers(dest="command", parser_class=Parser)
     g = sub.add_parser("generate", help="generate a sharded dataset (resumable)")
     g.add_argument("--out", required=True, type=Path, help="dataset folder (created; rerun to resume)")
     g.add_argument("--items", required=True, type=int, help="number of items")
@@ -64,22 +59,19 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        args = _parser().parse_args(argv)
-        if args.command == "generate":
-            return _generate(args)
-        if args.command == "samples":
-            return _samples(args)
-        if args.command == "show":
-            return _show(args)
-        raise DataError("give a command: generate, samples or show (see --help)")
-    except (DataError, OSError) as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted; finished shards are kept, rerun the same command to resume", file=sys.stderr)
-        return 130
+    return run_command(PROG, lambda: _main(argv), (DataError, OSError),
+                       interrupted="finished shards are kept, rerun the same command to resume")
+
+
+def _main(argv: list[str] | None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "generate":
+        return _generate(args)
+    if args.command == "samples":
+        return _samples(args)
+    if args.command == "show":
+        return _show(args)
+    raise DataError("give a command: generate, samples or show (see --help)")
 
 
 def _generate(args) -> int:

@@ -32,9 +32,7 @@ figures per head variant, and each item's figures.
 
 from __future__ import annotations
 
-import argparse
 import json
-import logging
 import sys
 import time
 from pathlib import Path
@@ -45,6 +43,7 @@ import torch
 from sketchforge.modeling.files import atomic_write_bytes
 from sketchforge.modeling.sketch import Sketch
 
+from ..commands import Parser, run_command
 from ..synth.reading import DataError
 from .dataset import FaceConfig, read_face_manifest, read_face_records, read_mesh, shard_name
 from .frame import FaceFrame, head_units_frame
@@ -207,7 +206,7 @@ def picture(data: str | Path, model: FaceModel, out: str | Path, items: int = 6,
     turned 40 degrees) and the truth (the same views)."""
     import cv2
 
-    from ..synth.cli import tile_grid
+    from ..sheets import tile_grid
     root = Path(data)
     tiles, labels = [], []
     records = read_face_records(root / f"{shard_name(0)}.jsonl")[:items]
@@ -243,14 +242,12 @@ def picture(data: str | Path, model: FaceModel, out: str | Path, items: int = 6,
     return out
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:
-        raise DataError(message)
-
-
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    p = _Parser(prog=PROG, description="Evaluate the sketch-to-head back end on a held-out face dataset.")
+    return run_command(PROG, lambda: _main(argv), (DataError, OSError, ValueError))
+
+
+def _main(argv: list[str] | None) -> int:
+    p = Parser(prog=PROG, description="Evaluate the sketch-to-head back end on a held-out face dataset.")
     p.add_argument("--data", required=True, type=Path, help="face dataset made with --mesh-sample 1")
     p.add_argument("--items", type=int, default=None)
     p.add_argument("--maps", default=None, help="maps network weights (default: the shipped ones)")
@@ -260,21 +257,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", type=Path, default=None, help="JSON report path")
     p.add_argument("--quiet", action="store_true")
-    try:
-        a = p.parse_args(argv)
-        if a.items is not None and a.items < 1:
-            raise DataError(f"--items must be at least 1, got {a.items}")
-        if not 16 <= a.grid <= 256:
-            raise DataError(f"--grid must be between 16 and 256, got {a.grid}")
-        torch.set_num_threads(a.threads)
-        model = FaceModel.load(a.maps, a.implicit, a.grid)
-        t = time.perf_counter()
-        report = evaluate(a.data, model, a.items, not a.no_symmetry, progress=not a.quiet)
-        report["wall_seconds"] = round(time.perf_counter() - t, 1)
-        report["threads"] = a.threads
-    except (DataError, OSError, ValueError) as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return 2
+    a = p.parse_args(argv)
+    if a.items is not None and a.items < 1:
+        raise DataError(f"--items must be at least 1, got {a.items}")
+    if not 16 <= a.grid <= 256:
+        raise DataError(f"--grid must be between 16 and 256, got {a.grid}")
+    torch.set_num_threads(a.threads)
+    model = FaceModel.load(a.maps, a.implicit, a.grid)
+    t = time.perf_counter()
+    report = evaluate(a.data, model, a.items, not a.no_symmetry, progress=not a.quiet)
+    report["wall_seconds"] = round(time.perf_counter() - t, 1)
+    report["threads"] = a.threads
     text = json.dumps(report, indent=1)
     if a.out is not None:
         atomic_write_bytes(a.out, (text + "\n").encode("utf-8"))

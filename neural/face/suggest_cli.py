@@ -23,26 +23,21 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 import time
 from pathlib import Path
 
 from sketchforge.modeling.files import atomic_write_bytes
 
+from ..commands import Parser, run_command
 from ..synth.reading import DataError
 
 PROG = "sketchforge-face-suggest"
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, not the usage block
-        raise DataError(message)
-
-
 def _parser() -> argparse.ArgumentParser:
-    p = _Parser(prog=PROG, description="Stroke suggestion for the face mode: train, build the part library, evaluate.")
-    sub = p.add_subparsers(dest="command", parser_class=_Parser)
+    p = Parser(prog=PROG, description="Stroke suggestion for the face mode: train, build the part library, evaluate.")
+    sub = p.add_subparsers(dest="command", parser_class=Parser)
     t = sub.add_parser("train", help="train the part-stroke network on generated heads")
     t.add_argument("--out", required=True, type=Path, help="run folder (suggest.safetensors, log.jsonl)")
     t.add_argument("--heads", required=True, type=int, help="generated heads (a tenth held out for validation)")
@@ -78,23 +73,19 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        args = _parser().parse_args(argv)
-        if args.command is None:
-            raise DataError("give a command: train, library or eval (see --help)")
-        if args.threads < 0:
-            raise DataError(f"--threads must be 0 (torch's default) or a positive count, got {args.threads}")
-        if args.threads:
-            import torch
-            torch.set_num_threads(args.threads)
-        return {"train": _train, "library": _library, "eval": _eval}[args.command](args)
-    except (DataError, OSError) as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted", file=sys.stderr)
-        return 130
+    return run_command(PROG, lambda: _main(argv), (DataError, OSError))
+
+
+def _main(argv: list[str] | None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command is None:
+        raise DataError("give a command: train, library or eval (see --help)")
+    if args.threads < 0:
+        raise DataError(f"--threads must be 0 (torch's default) or a positive count, got {args.threads}")
+    if args.threads:
+        import torch
+        torch.set_num_threads(args.threads)
+    return {"train": _train, "library": _library, "eval": _eval}[args.command](args)
 
 
 class _Bars:

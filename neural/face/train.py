@@ -54,6 +54,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..commands import Parser, run_command
 from ..synth.reading import DataError
 from ..training import StopRequest, learning_rate, load_checkpoint, save_checkpoint
 from sketchforge.modeling.sketch import Sketch
@@ -464,13 +465,8 @@ def train(config: FaceTrainConfig, out: str | Path, threads: int | None = None, 
     return state
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:
-        raise TrainError(message)
-
-
 def _parser() -> argparse.ArgumentParser:
-    p = _Parser(prog=PROG, description="Train the sketch-to-head networks on a face dataset.")
+    p = Parser(prog=PROG, description="Train the sketch-to-head networks on a face dataset.")
     p.add_argument("--net", required=True, choices=("maps", "implicit"))
     p.add_argument("--data", required=True, help="training set (sketchforge-face-data generate)")
     p.add_argument("--val", required=True, help="validation set")
@@ -493,20 +489,17 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        a = _parser().parse_args(argv)
-        config = FaceTrainConfig(net=a.net, data=a.data, val=a.val, epochs=a.epochs, batch=a.batch, lr=a.lr,
-                                 seed=a.seed, points=a.points, maps=a.maps, init=a.init,
-                                 current=a.current)
-        state = train(config, a.out, threads=a.threads, max_minutes=a.max_minutes, patience=a.patience,
-                      progress=not a.quiet)
-    except (TrainError, DataError, OSError) as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted; rerun the same command to continue from the last checkpoint", file=sys.stderr)
-        return 130
+    return run_command(PROG, lambda: _main(argv), (TrainError, DataError, OSError),
+                       interrupted="rerun the same command to continue from the last checkpoint")
+
+
+def _main(argv: list[str] | None) -> int:
+    a = _parser().parse_args(argv)
+    config = FaceTrainConfig(net=a.net, data=a.data, val=a.val, epochs=a.epochs, batch=a.batch, lr=a.lr,
+                             seed=a.seed, points=a.points, maps=a.maps, init=a.init,
+                             current=a.current)
+    state = train(config, a.out, threads=a.threads, max_minutes=a.max_minutes, patience=a.patience,
+                  progress=not a.quiet)
     print(json.dumps({"epoch": state["epoch"], "step": state["step"], "best": state["best"],
                       "best_epoch": state["best_epoch"], "done": state["done"]}))
     return 0

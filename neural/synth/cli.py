@@ -12,13 +12,14 @@ stderr and a non-zero exit status.
 from __future__ import annotations
 
 import argparse
-import logging
 import math
 import sys
 from pathlib import Path
 
 import numpy as np
 
+from ..commands import Parser, run_command
+from ..sheets import tile_grid
 from .shards import (STALL_SECONDS, DataError, GenerateConfig, generate, merge_sets, read_manifest, read_shard,
                      write_file)
 
@@ -26,11 +27,6 @@ PROG = "sketchforge-data"
 
 # Stroke colours of the contact sheet per role (RGB): base blue, profile red, offset green.
 ROLE_RGB = {1: (40, 90, 230), 2: (225, 45, 35), 3: (20, 150, 50)}
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, not the usage block
-        raise DataError(message)
 
 
 def _balance(text: str) -> tuple[float, float, float, float]:
@@ -45,8 +41,8 @@ def _balance(text: str) -> tuple[float, float, float, float]:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = _Parser(prog=PROG, description="Sketch2CAD training data: synthetic CAD operations sketched in context.")
-    sub = p.add_subparsers(dest="command", parser_class=_Parser)
+    p = Parser(prog=PROG, description="Sketch2CAD training data: synthetic CAD operations sketched in context.")
+    sub = p.add_subparsers(dest="command", parser_class=Parser)
     g = sub.add_parser("generate", help="generate a sharded dataset (resumable)")
     g.add_argument("--out", required=True, type=Path, help="dataset folder (created; rerun to resume)")
     g.add_argument("--count", required=True, type=int, help="number of items")
@@ -78,25 +74,22 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        args = _parser().parse_args(argv)
-        if args.command == "generate":
-            return _generate(args)
-        if args.command == "show":
-            return _show(args)
-        if args.command == "merge":
-            m = merge_sets(args.out, args.sets)
-            print(f"{m['counts']['items']} items in {len(m['shards'])} shards of {len(args.sets)} sets under "
-                  f"{args.out}; per class {m['counts']['per_class']}")
-            return 0
-        raise DataError("give a command: generate, show or merge (see --help)")
-    except (DataError, OSError) as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted; finished shards are kept, rerun the same command to resume", file=sys.stderr)
-        return 130
+    return run_command(PROG, lambda: _main(argv), (DataError, OSError),
+                       interrupted="finished shards are kept, rerun the same command to resume")
+
+
+def _main(argv: list[str] | None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "generate":
+        return _generate(args)
+    if args.command == "show":
+        return _show(args)
+    if args.command == "merge":
+        m = merge_sets(args.out, args.sets)
+        print(f"{m['counts']['items']} items in {len(m['shards'])} shards of {len(args.sets)} sets under "
+              f"{args.out}; per class {m['counts']['per_class']}")
+        return 0
+    raise DataError("give a command: generate, show or merge (see --help)")
 
 
 def _generate(args) -> int:
@@ -162,29 +155,6 @@ def contact_sheet(root: Path, n: int = 24, cols: int = 6, scale: int = 2) -> np.
         raise DataError(f"{root} holds no items yet")
     return tile_grid(tiles, labels, [(name, ROLE_RGB[r]) for name, r in (("base", 1), ("profile", 2), ("offset", 3))],
                      cols)
-
-
-def tile_grid(tiles: list[np.ndarray], labels: list[str], legend: list[tuple[str, tuple[int, int, int]]],
-              cols: int, min_width: int = 0) -> np.ndarray:
-    """Equal RGB tiles in a grid of `cols` columns, each under its label, with a colour legend on top."""
-    import cv2
-    h, w = tiles[0].shape[:2]
-    bar, pad, head = 18, 4, 26
-    cols = max(1, min(cols, len(tiles)))
-    rows = (len(tiles) + cols - 1) // cols
-    sheet = np.full((head + rows * (h + bar + pad) + pad, max(pad + cols * (w + pad), min_width), 3), 255, np.uint8)
-    x = pad
-    for name, rgb in legend:
-        cv2.rectangle(sheet, (x, 8), (x + 14, 20), rgb, -1)
-        cv2.putText(sheet, name, (x + 18, 19), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (30, 30, 30), 1, cv2.LINE_AA)
-        x += 90
-    for k, (tile, label) in enumerate(zip(tiles, labels)):
-        r, c = divmod(k, cols)
-        y0 = head + pad + r * (h + bar + pad)
-        x0 = pad + c * (w + pad)
-        cv2.putText(sheet, label, (x0 + 2, y0 + 13), cv2.FONT_HERSHEY_SIMPLEX, 0.42, (20, 20, 20), 1, cv2.LINE_AA)
-        sheet[y0 + bar:y0 + bar + h, x0:x0 + w] = tile
-    return sheet
 
 
 def _show(args) -> int:

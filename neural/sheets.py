@@ -1,0 +1,30 @@
+"""Contact sheets and benchmark pictures: equal tiles in a labelled grid under a colour legend."""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["tile_grid"]
+
+
+def tile_grid(tiles: list[np.ndarray], labels: list[str], legend: list[tuple[str, tuple[int, int, int]]],
+              cols: int, min_width: int = 0) -> np.ndarray:
+    """Equal RGB tiles in a grid of `cols` columns, each under its label, with a colour legend on top."""
+    import cv2
+    h, w = tiles[0].shape[:2]
+    bar, pad, head = 18, 4, 26
+    cols = max(1, min(cols, len(tiles)))
+    rows = (len(tiles) + cols - 1) // cols
+    sheet = np.full((head + rows * (h + bar + pad) + pad, max(pad + cols * (w + pad), min_width), 3), 255, np.uint8)
+    x = pad
+    for name, rgb in legend:
+        cv2.rectangle(sheet, (x, 8), (x + 14, 20), rgb, -1)
+        cv2.putText(sheet, name, (x + 18, 19), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (30, 30, 30), 1, cv2.LINE_AA)
+        x += 90
+    for k, (tile, label) in enumerate(zip(tiles, labels)):
+        r, c = divmod(k, cols)
+        y0 = head + pad + r * (h + bar + pad)
+        x0 = pad + c * (w + pad)
+        cv2.putText(sheet, label, (x0 + 2, y0 + 13), cv2.FONT_HERSHEY_SIMPLEX, 0.42, (20, 20, 20), 1, cv2.LINE_AA)
+        sheet[y0 + bar:y0 + bar + h, x0:x0 + w] = tile
+    return sheet
