@@ -249,6 +249,28 @@ def test_face_mode_draws_a_head_from_the_front_and_refines_it_stroke_by_stroke(m
     assert not s.backend("face").symmetric
 
 
+def test_a_scribble_in_face_mode_is_refused_in_the_status_bar_and_nothing_changes(make_window, qtbot):
+    from sketchforge.neural.face.reconstruct import ASSETS
+    if not (ASSETS / "maps.safetensors").is_file():
+        pytest.skip("the face networks are not in assets/face")
+    w = make_window(Session())
+    w.mode_box.setCurrentIndex(w.mode_box.findData("face"))
+    w.set_tool("pen")
+    vw, vh = w.viewport.width(), w.viewport.height()
+    rng = np.random.default_rng(5)
+    p, a, tangle = np.array([vw / 2, vh / 2]), 0.0, []
+    for _ in range(300):                                  # a tangle drawn in one go
+        a += rng.normal(0, 0.8)
+        p = np.clip(p + 6 * np.array([np.cos(a), np.sin(a)]), [0.3 * vw, 0.3 * vh], [0.7 * vw, 0.7 * vh])
+        tangle.append((int(p[0]), int(p[1])))
+    draw(w.viewport, tangle)
+    w.act_interpret.trigger()
+    qtbot.waitUntil(lambda: not w.jobs.busy and "scribble" in w.status_label.text(), timeout=60000)
+    assert "outline" in w.status_label.text() and not w.proposals
+    assert not w.session.bodies and not w.session.history
+    assert len(w.viewport.strokes()) == 1                 # the drawing is kept, to undo or clear
+
+
 def test_part_suggestions_offer_library_strokes_and_one_click_takes_one(make_window, qtbot):
     from sketchforge.neural.face.reconstruct import ASSETS
     if not (ASSETS / "suggest.safetensors").is_file():
