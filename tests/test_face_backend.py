@@ -150,6 +150,17 @@ def test_a_scribble_is_refused_with_what_to_draw(kind, sketch, backend):
 
 
 @needs_weights
+def test_interpret_refuses_a_scribble_file_in_one_line_and_writes_nothing(sketch, tmp_path):
+    from sketchforge.neural.face.scribble import scribble_sketch
+    path = tmp_path / "tangle.sketch.json"
+    scribble_sketch("tangle", np.random.default_rng(3), sketch).save(path)
+    r = subprocess.run([sys.executable, "-m", "sketchforge.app.cli", "interpret", "--sketch", str(path),
+                        "--out", str(tmp_path / "x.glb")], capture_output=True, text=True, timeout=300)
+    assert r.returncode != 0 and "scribble" in r.stderr and r.stderr.count("\n") == 1
+    assert not (tmp_path / "x.glb").exists()
+
+
+@needs_weights
 def test_heads_drawn_messily_with_hair_or_shaded_are_not_taken_for_scribbles(backend):
     from sketchforge.neural.face.scribble import refusal, with_hair, with_shading
     from sketchforge.neural.synth.strokes import StrokeStyle

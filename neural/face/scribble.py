@@ -51,7 +51,7 @@ DOUBT_UNSURE = 0.08   # with a stroke sign: refused when the network doubts this
 DOUBT_BORDER = 0.98
 
 _ADVICE = ("draw the head's outline from the front, then the eyes, nose and mouth inside it "
-           "(undo the scribble with Ctrl+Z or clear the sketch)")
+           "(in the window, Backspace takes the last stroke back)")
 
 
 @dataclass(frozen=True)
@@ -138,6 +138,12 @@ def refusal(model, sketch: Sketch, symmetric: bool = True) -> str | None:
 
 
 # -- scribbles, and heads with hair or shading, to measure the test with ------------------------
+def _stroke(uv: np.ndarray) -> Stroke:
+    """A plain stroke through pixel points (M, 2): even pressure, 8 ms between points."""
+    uv = np.asarray(uv, float).reshape(-1, 2)
+    return Stroke(np.column_stack([uv, np.full(len(uv), 0.5), 8.0 * np.arange(len(uv))]))
+
+
 def _walk(rng, n, step, turn_sd, start) -> np.ndarray:
     a = rng.uniform(0, 2 * np.pi)
     p = [np.asarray(start, float)]
@@ -211,7 +217,7 @@ def scribble_sketch(kind: str, rng: np.random.Generator, like: Sketch) -> Sketch
     if kind not in _KINDS:
         raise ValueError(f"unknown scribble {kind!r}; pick one of {', '.join(SCRIBBLE_KINDS)}")
     lines = _KINDS[kind](rng, like.width, like.height)
-    return Sketch(like.camera, like.width, like.height, tuple(Stroke(np.asarray(p, float), None) for p in lines),
+    return Sketch(like.camera, like.width, like.height, tuple(_stroke(p) for p in lines),
                   "face", None)
 
 
@@ -223,7 +229,7 @@ def with_hair(sketch: Sketch, rng: np.random.Generator) -> Sketch:
     extra = []
     for _ in range(rng.integers(3, 10)):
         start = [rng.uniform(lo[0] + 0.2 * w, hi[0] - 0.2 * w), lo[1] + rng.uniform(0.0, 0.15) * w]
-        extra.append(Stroke(_walk(rng, rng.integers(10, 40), 0.008 * w, 0.5, start), None))
+        extra.append(_stroke(_walk(rng, rng.integers(10, 40), 0.008 * w, 0.5, start)))
     return Sketch(sketch.camera, sketch.width, sketch.height, sketch.strokes + tuple(extra), sketch.mode, sketch.prompt)
 
 
@@ -244,5 +250,5 @@ def with_shading(sketch: Sketch, rng: np.random.Generator) -> Sketch:
             mid = c + across * (i - n / 2) * 0.012 * w[0]
             a, b = mid - d * length / 2, mid + d * length / 2
             zig += [a, b] if i % 2 == 0 else [b, a]
-        extra.append(Stroke(np.array(zig, float), None))
+        extra.append(_stroke(np.array(zig, float)))
     return Sketch(sketch.camera, sketch.width, sketch.height, sketch.strokes + tuple(extra), sketch.mode, sketch.prompt)
