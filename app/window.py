@@ -16,7 +16,7 @@ from typing import Any
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (QApplication, QComboBox, QFileDialog, QLabel, QMainWindow, QMessageBox,
-                               QProgressBar, QPushButton, QToolBar, QWidget)
+                               QProgressBar, QPushButton, QToolBar)
 
 from sketchforge.modeling.archive import SUFFIX
 from sketchforge.modeling.session import NoBackendError, Proposal, Session
