@@ -1,8 +1,8 @@
 """The sketch-to-head back end (mode `face`): a front-view sketch -> a detailed, symmetric head mesh.
 
     sketch -> the network frame (`frame.FaceFrame`: strokes on the view's plane, centred and
-      scaled) -> coarse mesh (maps -> implicit -> marching cubes), kept while the outline strokes
-      stay the same -> IDGMM refinement with every stroke (ridge / valley detail included)
+      scaled) -> coarse mesh (maps of every stroke -> implicit -> marching cubes) -> IDGMM
+      refinement (ridge / valley detail included), both with every stroke
       -> the mesh back in the world, facing the camera the sketch was drawn in
 
 The proposal is one `PutMesh` of the body "head" (replacing the head this back end made before,
@@ -196,13 +196,15 @@ class FaceBackend:
         model = self.model  # loaded once, on the first sketch worth reading
         t1 = time.perf_counter()
         info.seconds["frame"] = t1 - t0
-        key = hashlib.sha256(outline.tobytes() + repr((frame.centre, frame.scale, frame.camera,
-                                                       self.symmetric)).encode()).hexdigest()
+        # the coarse head reads every stroke (ridges and valleys tell the maps network the relief);
+        # it is kept for a sketch read again unchanged (a second look, the symmetry switched back)
+        key = hashlib.sha256(ink.tobytes() + repr((frame.centre, frame.scale, frame.camera,
+                                                   self.symmetric)).encode()).hexdigest()
         with self._lock:
             coarse = self._coarse if key == self._coarse_key else None
         info.coarse_reused = coarse is not None
         if coarse is None:
-            coarse = model.coarse(outline, self.symmetric)
+            coarse = model.coarse(ink, self.symmetric)
             with self._lock:
                 self._coarse_key, self._coarse = key, coarse
         reason = scribble_reason(scribble_signs(frame, strokes, coarse.mask))

@@ -6,7 +6,7 @@
 Every item of a face dataset made with `--mesh-sample 1` is read as a user's sketch would be (its
 sketch file through `frame.FaceFrame`), and four heads are made from it:
 
-    coarse          the coarse stage alone (the plain strokes only, as the back end does:
+    coarse          the coarse stage alone (every stroke, as the back end reads them:
                     sketch -> maps -> implicit -> marching cubes)
     implicit_only   the implicit network on the refined maps, marching cubes (no IDGMM)
     depth_only      the coarse mesh with IDGMM's depth-guided step alone (depth back-projection)
@@ -127,10 +127,8 @@ def evaluate(data: str | Path, model: FaceModel, items: int | None = None, symme
             s, c = head_units_frame(frame)
             ink = frame.ink(strokes)
             row = {"item": rec["item"], "variant": rec["variant"]}
-            outline = ink.copy()
-            outline[1:] = 0.0  # as the back end: the coarse head from the plain strokes, detail refines
             try:
-                coarse = model.coarse(outline, symmetric)
+                coarse = model.coarse(ink, symmetric)  # as the back end: from every stroke
                 meshes = {"coarse": coarse,
                           "implicit_only": model.implicit_only(ink, coarse, symmetric),
                           "depth_only": model.refine(ink, coarse, symmetric, implicit=False),
@@ -217,9 +215,7 @@ def picture(data: str | Path, model: FaceModel, out: str | Path, items: int = 6,
         frame, strokes = FaceFrame.of_sketch(Sketch.from_json(rec["sketch"]))
         s, c = head_units_frame(frame)
         ink = frame.ink(strokes)
-        outline = ink.copy()
-        outline[1:] = 0.0
-        mesh = model.refine(ink, model.coarse(outline, symmetric), symmetric)
+        mesh = model.refine(ink, model.coarse(ink, symmetric), symmetric)
         sk = np.full((ink.shape[1], ink.shape[2], 3), 255.0, np.float32)
         for ch in range(3):
             sk[ink[ch] > 0] = colors[ch]

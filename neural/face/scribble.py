@@ -5,7 +5,8 @@ turn back on themselves. A scribble is ink going back and forth: hatching, a tan
 together, shading, lines thrown across. The networks turn anything into some head, so the back
 end asks `scribble_reason` first and refuses with a message saying what to draw instead.
 
-The test reads five signs, two of them from the maps network's reading of the plain strokes:
+The test reads five signs, two of them from the maps network's reading of the sketch (the coarse
+stage's reading, which the back end makes anyway):
 
 * turning: the mean absolute turn of the plain strokes per 100 px of their length in the frame
   (after resampling every 4 px);
@@ -131,9 +132,8 @@ def refusal(model, sketch: Sketch, symmetric: bool = True) -> str | None:
     `FaceBackend.head` decides it, with the maps network of `model` (a `FaceModel`)."""
     import torch
     frame, strokes = FaceFrame.of_sketch(sketch)
-    outline = frame.ink([s for s in strokes if s[1] not in ("ridge", "valley")])
-    with torch.no_grad():
-        mask = model.maps(outline, None, symmetric)[0, 4].numpy()
+    with torch.no_grad():  # the coarse stage's reading: every stroke, no current head
+        mask = model.maps(frame.ink(strokes), None, symmetric)[0, 4].numpy()
     return scribble_reason(scribble_signs(frame, strokes, mask))
 
 
