@@ -620,6 +620,9 @@ class MainWindow(QMainWindow):
         if self.jobs.busy:
             if live:
                 self._live_timer.start()
+            else:  # asked for while the last request still runs: say so, and read the sketch after it
+                self.show_message("Still working on the last request: the sketch is read when it is done")
+                self._live_timer.start()
             return False
         sketch = self.viewport.sketch(self.mode)
         state = self.session.document.state

@@ -271,6 +271,18 @@ def test_a_scribble_in_face_mode_is_refused_in_the_status_bar_and_nothing_change
     assert len(w.viewport.strokes()) == 1                 # the drawing is kept, to undo or clear
 
 
+def test_asking_while_a_job_runs_says_so_and_reads_the_sketch_when_it_is_done(make_window, qtbot):
+    import time
+    w = make_window(Session())
+    w.set_tool("pen")
+    draw(w.viewport, [(100, 100), (160, 110), (220, 100)])
+    w.jobs.run("Waiting", lambda progress: time.sleep(0.5), lambda result: None, lambda message: None)
+    assert w.jobs.busy
+    w.act_interpret.trigger()
+    assert "Still working" in w.status_label.text()
+    qtbot.waitUntil(lambda: not w.jobs.busy and "Nothing recognised" in w.status_label.text(), timeout=30000)
+
+
 def test_part_suggestions_offer_library_strokes_and_one_click_takes_one(make_window, qtbot):
     from sketchforge.neural.face.reconstruct import ASSETS
     if not (ASSETS / "suggest.safetensors").is_file():
