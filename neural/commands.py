@@ -19,7 +19,9 @@ import logging
 import sys
 from typing import Callable
 
-__all__ = ["Parser", "UsageError", "run_command"]
+__all__ = ["Parser", "UsageError", "run_command", "dispatch", "SHARDS_KEPT"]
+
+SHARDS_KEPT = "finished shards are kept, rerun the same command to resume"  # a data command's interrupt
 
 
 class UsageError(ValueError):
@@ -51,3 +53,11 @@ def run_command(prog: str, body: Callable[[], int], errors: tuple[type[BaseExcep
     except KeyboardInterrupt:
         print(f"{prog}: interrupted" + (f"; {interrupted}" if interrupted else ""), file=sys.stderr)
         return 130
+
+
+def dispatch(command: str | None, handlers: dict[str, Callable[[], int]]) -> int:
+    """Run the handler of a subcommand; no subcommand is a `UsageError` naming the ones there are."""
+    if command not in handlers:
+        names = list(handlers)
+        raise UsageError(f"give a command: {', '.join(names[:-1])} or {names[-1]} (see --help)")
+    return handlers[command]()

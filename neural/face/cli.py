@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from .dataset import DataError, generate, read_face_manifest, read_face_shard
-from ..commands import Parser, run_command
+from ..commands import SHARDS_KEPT, Parser, dispatch, run_command
 from ..sheets import tile_grid
 from .samples import POINTS, write_samples
 from .sketches import KINDS
@@ -59,19 +59,13 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_command(PROG, lambda: _main(argv), (DataError, OSError),
-                       interrupted="finished shards are kept, rerun the same command to resume")
+    return run_command(PROG, lambda: _main(argv), (DataError, OSError), interrupted=SHARDS_KEPT)
 
 
 def _main(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
-    if args.command == "generate":
-        return _generate(args)
-    if args.command == "samples":
-        return _samples(args)
-    if args.command == "show":
-        return _show(args)
-    raise DataError("give a command: generate, samples or show (see --help)")
+    return dispatch(args.command, {"generate": lambda: _generate(args), "samples": lambda: _samples(args),
+                                   "show": lambda: _show(args)})
 
 
 def _generate(args) -> int:

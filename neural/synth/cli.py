@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..commands import Parser, run_command
+from ..commands import SHARDS_KEPT, Parser, dispatch, run_command
 from ..sheets import tile_grid
 from .shards import (STALL_SECONDS, DataError, GenerateConfig, generate, merge_sets, read_manifest, read_shard,
                      write_file)
@@ -74,22 +74,20 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_command(PROG, lambda: _main(argv), (DataError, OSError),
-                       interrupted="finished shards are kept, rerun the same command to resume")
+    return run_command(PROG, lambda: _main(argv), (DataError, OSError), interrupted=SHARDS_KEPT)
 
 
 def _main(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
-    if args.command == "generate":
-        return _generate(args)
-    if args.command == "show":
-        return _show(args)
-    if args.command == "merge":
-        m = merge_sets(args.out, args.sets)
-        print(f"{m['counts']['items']} items in {len(m['shards'])} shards of {len(args.sets)} sets under "
-              f"{args.out}; per class {m['counts']['per_class']}")
-        return 0
-    raise DataError("give a command: generate, show or merge (see --help)")
+    return dispatch(args.command, {"generate": lambda: _generate(args), "show": lambda: _show(args),
+                                   "merge": lambda: _merge(args)})
+
+
+def _merge(args) -> int:
+    m = merge_sets(args.out, args.sets)
+    print(f"{m['counts']['items']} items in {len(m['shards'])} shards of {len(args.sets)} sets under "
+          f"{args.out}; per class {m['counts']['per_class']}")
+    return 0
 
 
 def _generate(args) -> int:
