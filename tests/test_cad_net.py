@@ -283,6 +283,25 @@ def test_a_smaller_canvas_keeps_the_ink_and_the_outline(batch):
     assert up.stitch_logits.shape == (4, 1, SIZE, SIZE) and up.role_logits.shape == (4, 4, SIZE, SIZE)
 
 
+def test_a_live_reading_rasterises_each_canvas_as_training_does(dataset):
+    """The app rasterises the sketch at the selector's canvas in numpy (`canvas_input`); the
+    networks were trained on `at_canvas` of the stored input: the two must agree."""
+    from sketchforge.neural.cad.net import canvas_input
+    from sketchforge.neural.synth.dataset import network_input
+    a = read_shard(dataset / "shard-00000.npz")
+    for i in range(4):
+        args = (a["stroke"][i], a["normal"][i].astype(np.float32), a["depth"][i].astype(np.float32), a["face_id"][i] >= 0)
+        full = network_input(*args)
+        np.testing.assert_array_equal(np.moveaxis(canvas_input(*args, None), -1, 0), full)
+        for c in (16, 32, 48):
+            want = at_canvas(torch.from_numpy(full)[None], c)[0].numpy()
+            got = np.moveaxis(canvas_input(*args, c), -1, 0)
+            np.testing.assert_array_equal(got[1:], want[1:])  # normals, depth, outline: the same pixels
+            np.testing.assert_allclose(got[0], want[0], atol=1e-6)  # ink: the same windows' means
+    with pytest.raises(ValueError, match="multiple of 16"):
+        canvas_input(*args, 40)
+
+
 def test_a_distilled_student_trains_at_several_canvases_and_resumes_exactly(dataset, tmp_path):
     teacher = train(_config(dataset), tmp_path / "teacher", max_steps=4, progress=False)
     assert teacher["step"] == 4

@@ -77,3 +77,19 @@ def test_selector_weights_round_trip_and_bad_settings_are_refused(tmp_path):
         from safetensors.torch import save_file
         save_file({"x": torch.zeros(1)}, str(tmp_path / "other.safetensors"))
         load_selector(tmp_path / "other.safetensors")
+
+
+def test_a_single_choice_is_the_gru_policys_likeliest_canvas():
+    """`choose_sequence` runs the recurrence in numpy: it must pick what the torch module picks."""
+    torch.manual_seed(5)
+    model = CanvasSelector(SelectorConfig(hidden=24)).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.mul_(3.0)  # livelier weights than the initial ones, so the choices differ between sketches
+    rng = np.random.default_rng(5)
+    seqs = [rng.normal(0, 0.5, (int(rng.integers(1, 60)), 5)).astype(np.float32) for _ in range(200)]
+    with torch.inference_mode():
+        want = [CANVASES[int(model(torch.from_numpy(s)[None], torch.tensor([len(s)])).argmax(1))] for s in seqs]
+    got = [model.choose_sequence(s) for s in seqs]
+    assert got == want
+    assert len(set(got)) >= 3, "the test needs sketches the policy reads differently"

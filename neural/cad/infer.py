@@ -1,6 +1,6 @@
 """`CadNet`: the trained interpretation network behind a numpy-in, numpy-out call.
 
-Inputs are prepared by the training data's own code (`synth.dataset.sample_arrays`), so a sketch
+Inputs are prepared by the training data's own code (`synth.dataset.network_input`), so a sketch
 seen here is normalised exactly as the training items were. A canvas of another size than the
 network's is resized to it (ink coverage by area averaging, normals and depth by nearest
 neighbour so the model's outline stays crisp; a non-square canvas is stretched) and the maps are
@@ -8,16 +8,24 @@ resized back. Stroke widths then scale with the canvas: the network was trained 
 1 to 3 px at 128 px, so a much larger canvas should be drawn with a proportionally wider pen.
 
 At load time each convolution absorbs its batch norm (same function, one pass less per layer), and
-the network runs in the channels-last layout oneDNN prefers on the CPU. A prediction is one graph
-per canvas size: the resize to the canvas, the network, the resize of the maps back and the
-softmax / sigmoid are traced together and frozen on the second reading at that canvas (a fraction
-of a second, once; the first reading runs layer by layer, so a one-off `sketchforge interpret`
-never pays for it), which takes the per-layer Python overhead out of every later call. That overhead is most
-of the time for a light network at a small canvas: on this project's 2-core CPU the frozen graph
-of the 61 k parameter student ran 1.5 to 2 times faster than its layers one by one at 32-64 px.
-TorchScript is deprecated upstream in favour of `torch.compile`, which needs a C++ tool chain
-and seconds of compiling at start-up; where tracing is missing or fails, the layers run one by
-one as before, with the same results.
+the network runs in the channels-last layout oneDNN prefers on the CPU. A prediction is:
+
+- the input made channels-last in numpy and rasterised at the chosen canvas there
+  (`net.canvas_input`, the same sampling as the training's `net.at_canvas`);
+- the network and its class softmax as one graph per canvas size, traced and frozen on the second
+  reading at that canvas (a fraction of a second, once; the first reading runs layer by layer, so
+  a one-off `sketchforge interpret` never pays for it), which takes the per-layer Python overhead
+  out of every later call. That overhead is most of the time for a light network at a small
+  canvas: on this project's 2-core CPU the frozen graph of the 61 k parameter student ran 1.5 to 2
+  times faster than its layers one by one at 32-64 px. TorchScript is deprecated upstream in
+  favour of `torch.compile`, which needs a C++ tool chain and seconds of compiling at start-up;
+  where tracing is missing or fails, the layers run one by one, with the same results;
+- the stitching and role logits resized (bilinear) from the canvas straight to the sketch's size
+  by OpenCV, the stitching sigmoid there, and each ink pixel's likeliest role; the role
+  probabilities are only worked out when asked for (`Prediction.role_probs`).
+
+Done inside the graph, the two resizes and the softmax at 128 px took about a third of the
+student's reading at 64 px.
 """
 
 from __future__ import annotations
@@ -33,9 +41,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..synth.dataset import sample_arrays
-from .net import (CLASS_NAMES, ROLE_NAMES, CadUNet, NetConfig, at_canvas, count_flops, load_model, to_size,
-                  use_canvas)
+from ..synth.dataset import network_input
+from .net import CLASS_NAMES, ROLE_NAMES, CadUNet, NetConfig, canvas_input, count_flops, load_model, use_canvas
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +56,14 @@ class Prediction:
     class_probs: np.ndarray  # (4,) float32, sums to 1: extrude, add/subtract, bevel, sweep
     stitch: np.ndarray  # (H, W) float32 0..1: probability that the pixel lies on the stitching face
     roles: np.ndarray  # (H, W) uint8: 0 off the strokes; on them the likeliest of 1 base, 2 profile, 3 offset
-    role_probs: np.ndarray  # (4, H, W) float32: none, base, profile, offset; sums to 1 per pixel
+    role_logits: np.ndarray  # (H, W, 4) float32: none, base, profile, offset
+
+    @property
+    def role_probs(self) -> np.ndarray:
+        """(4, H, W) float32: none, base, profile, offset; sums to 1 per pixel (the logits' softmax)."""
+        z = self.role_logits - self.role_logits.max(-1, keepdims=True)
+        e = np.exp(z)
+        return np.moveaxis(e / e.sum(-1, keepdims=True), -1, 0).astype(np.float32)
 
 
 class CadNet:
@@ -114,39 +128,45 @@ class CadNet:
         stroke  (H, W) uint8 ink coverage, 0 no ink .. 255 (bool is taken as 0 / 255)
         normal  (H, W, 3) float unit normals of the model in the camera frame, 0 off the model
         depth   (H, W) float distance along the view axis; 0 or inf on the background
-        canvas  read the sketch at this smaller square size (a multiple of 16; `net.at_canvas`
+        canvas  read the sketch at this smaller square size (a multiple of 16; `net.canvas_input`
                 says how), as a canvas selector chooses; the maps come back at (H, W) all the same
         """
         stroke, normal, depth = _check_inputs(stroke, normal, depth)
         h, w = stroke.shape
-        x = self.prepare(stroke, normal, depth)
-        reader = self._reader(canvas)
+        c = self._canvas(canvas)
+        x = canvas_input(*self._square(stroke, normal, depth), None if c == self.size else c)
+        reader = self._reader(c)
         with torch.inference_mode():
-            class_probs, stitch, role_probs = (t.numpy() for t in reader(
-                torch.from_numpy(x)[None].contiguous(memory_format=torch.channels_last)))
-        if (h, w) != stitch.shape:
-            stitch = cv2.resize(stitch, (w, h), interpolation=cv2.INTER_LINEAR)
-            role_probs = np.stack([cv2.resize(p, (w, h), interpolation=cv2.INTER_LINEAR) for p in role_probs])
-            role_probs /= np.maximum(role_probs.sum(0, keepdims=True), 1e-12)
-        roles = np.where(stroke > 0, 1 + role_probs[1:].argmax(0), 0).astype(np.uint8)
-        return Prediction(class_probs.astype(np.float32), np.clip(stitch, 0.0, 1.0).astype(np.float32), roles,
-                          role_probs.astype(np.float32))
+            class_probs, stitch, role_logits = (t.numpy() for t in reader(torch.from_numpy(x).permute(2, 0, 1)[None]))
+        stitch = _resized(stitch[0, 0], h, w)
+        role_logits = _resized(np.ascontiguousarray(np.moveaxis(role_logits[0], 0, -1)), h, w)
+        stitch = 0.5 + 0.5 * np.tanh(0.5 * stitch)  # the sigmoid, without overflow for large logits
+        roles = np.zeros((h, w), np.uint8)
+        ink = stroke > 0
+        roles[ink] = 1 + role_logits[ink][:, 1:].argmax(1)
+        return Prediction(class_probs.astype(np.float32), stitch.astype(np.float32), roles, role_logits)
 
-    def _reader(self, canvas: int | None) -> nn.Module:
-        """The whole reading at `canvas` as one module: layer by layer the first time, then (when
-        `traced`) traced and frozen once, on the second reading at that canvas."""
+    def _canvas(self, canvas: int | None) -> int:
+        """The canvas a reading runs at (the network's size for None); a size that is no multiple
+        of 16 is refused."""
         c = int(canvas) if canvas and int(canvas) != self.size else self.size
+        if c != self.size and (c < 16 or c % 16):
+            raise ValueError(f"a canvas must be a multiple of 16 pixels (four halvings), got {canvas}")
+        return c
+
+    def _reader(self, canvas: int) -> nn.Module:
+        """The network at `canvas` (its input already rasterised there) as one module: layer by
+        layer the first time, then (when `traced`) traced and frozen once, on the second reading."""
+        c = self._canvas(canvas)
         if c in self._readers:
             return self._readers[c]
-        if c != self.size:
-            at_canvas(torch.zeros(1, 5, 16, 16), c)  # a canvas that is no multiple of 16 is refused here
         reader = self._eager.get(c)
         if reader is None:
-            reader = self._eager[c] = _Reader(self.model_for(c), None if c == self.size else c, self.size)
+            reader = self._eager[c] = _Reader(self.model_for(c))
             if self.traced:
                 return reader  # the first reading runs layer by layer: a one-off command never pays for tracing
         if self.traced:
-            example = torch.zeros(1, 5, self.size, self.size).contiguous(memory_format=torch.channels_last)
+            example = torch.zeros(1, 5, c, c).contiguous(memory_format=torch.channels_last)
             try:
                 with warnings.catch_warnings(), torch.inference_mode():
                     warnings.simplefilter("ignore")  # TorchScript's deprecation notice (module notes)
@@ -157,7 +177,12 @@ class CadNet:
         return reader
 
     def prepare(self, stroke: np.ndarray, normal: np.ndarray, depth: np.ndarray) -> np.ndarray:
-        """The (5, S, S) float32 network input, made by the training data's `sample_arrays`."""
+        """The (5, S, S) float32 network input, made by the training data's `network_input`; its
+        memory is channels-last (a view of an (S, S, 5) array), the layout the network runs in."""
+        return np.moveaxis(network_input(*self._square(stroke, normal, depth), channels_last=True), -1, 0)
+
+    def _square(self, stroke: np.ndarray, normal: np.ndarray, depth: np.ndarray) -> tuple[np.ndarray, ...]:
+        """(stroke, normal, depth, on-model mask) at the network's size S x S."""
         s = self.config.size
         on_model = np.isfinite(depth) & (depth > 0)
         depth = np.where(on_model, depth, 0.0).astype(np.float32)
@@ -166,33 +191,28 @@ class CadNet:
             normal = cv2.resize(normal, (s, s), interpolation=cv2.INTER_NEAREST)
             depth = cv2.resize(depth, (s, s), interpolation=cv2.INTER_NEAREST)
             on_model = cv2.resize(on_model.astype(np.uint8), (s, s), interpolation=cv2.INTER_NEAREST) > 0
-        # One-item "shard": the label arrays are placeholders that sample_arrays copies and we drop.
-        arrays = {
-            "face_id": np.where(on_model, 0, -1).astype(np.int16)[None],
-            "stroke": stroke[None],
-            "normal": normal[None],
-            "depth": depth[None],
-            "op_class": np.zeros(1, np.uint8),
-            "stitch": np.zeros((1, s, s), np.uint8),
-            "role": np.zeros((1, s, s), np.uint8),
-            "item": np.zeros(1, np.int64),
-        }
-        return np.ascontiguousarray(sample_arrays(arrays, 0)["input"], dtype=np.float32)
+        return stroke, normal, depth, on_model
 
 
 class _Reader(nn.Module):
-    """A folded network with what surrounds it in a prediction: the input resized to `canvas`
-    (None: as it is), the maps back to the network's `size`, class and role softmax, stitching
-    sigmoid. One image in; (class probabilities (4,), stitching (S, S), roles (4, S, S)) out."""
+    """A folded network and its class softmax: one image (1, 5, C, C) in; (class probabilities (4,),
+    stitching logits (1, 1, C, C), role logits (1, 4, C, C)) out."""
 
-    def __init__(self, model: CadUNet, canvas: int | None, size: int) -> None:
+    def __init__(self, model: CadUNet) -> None:
         super().__init__()
-        self.model, self.canvas, self.size = model, canvas, size
+        self.model = model
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        out = to_size(self.model(at_canvas(x, self.canvas)), (self.size, self.size))
-        return (torch.softmax(out.class_logits[0], 0), torch.sigmoid(out.stitch_logits[0, 0]).contiguous(),
-                torch.softmax(out.role_logits[0], 0).contiguous())
+        out = self.model(x)
+        return torch.softmax(out.class_logits[0], 0), out.stitch_logits, out.role_logits
+
+
+def _resized(a: np.ndarray, h: int, w: int) -> np.ndarray:
+    """An (S, S) or (S, S, K) float32 map resized to (h, w) bilinearly (pixel centres aligned, as
+    torch's `align_corners=False`)."""
+    if a.shape[:2] == (h, w):
+        return a
+    return cv2.resize(a, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
 def _check_inputs(stroke: np.ndarray, normal: np.ndarray, depth: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -211,9 +231,14 @@ def _check_inputs(stroke: np.ndarray, normal: np.ndarray, depth: np.ndarray) -> 
             raise ValueError(f"stroke must hold uint8 ink coverage 0..255, got {stroke.dtype}; "
                              "scale a 0..1 float image by 255 and convert it")
         stroke = np.clip(stroke, 0, 255).astype(np.uint8)
-    normal = np.nan_to_num(normal.astype(np.float32), nan=0.0, posinf=0.0, neginf=0.0)
-    depth = np.nan_to_num(depth.astype(np.float32), nan=0.0, posinf=0.0, neginf=0.0)
-    return np.ascontiguousarray(stroke), np.ascontiguousarray(normal), depth
+    return np.ascontiguousarray(stroke), _finite(normal), _finite(depth)
+
+
+def _finite(a: np.ndarray) -> np.ndarray:
+    """A float32 copy with every NaN and infinity set to 0 (the caller's array is left as it is)."""
+    a = np.array(a, dtype=np.float32, order="C")  # always a copy
+    a[~np.isfinite(a)] = 0.0
+    return a
 
 
 def fold_batchnorm(model: CadUNet) -> CadUNet:

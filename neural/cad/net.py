@@ -24,11 +24,13 @@ network is about 0.6 GFLOPs per 128x128 image (counted with `torch.utils.flop_co
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import NamedTuple
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from safetensors import safe_open
@@ -38,6 +40,7 @@ from torch import nn
 from sketchforge.modeling.files import atomic_write
 
 from ..labels import CLASS_NAMES, ROLE_NAMES  # noqa: F401 - re-exported for the inference module
+from ..synth.dataset import depth_span, network_input, normalised_depth
 
 FORMAT = "sketchforge.cadnet"
 VERSION = 1
@@ -220,6 +223,40 @@ def at_canvas(x: torch.Tensor, canvas: int | None) -> torch.Tensor:
     ink = F.interpolate(x[:, :1].contiguous(), size=size, mode="area")  # a strided slice takes a slow path
     context = F.interpolate(x[:, 1:], size=size, mode="nearest")
     return torch.cat([ink, context], dim=1).contiguous(memory_format=torch.channels_last)
+
+
+def canvas_input(stroke: np.ndarray, normal: np.ndarray, depth: np.ndarray, mask: np.ndarray,
+                 canvas: int | None) -> np.ndarray:
+    """The network input (`synth.dataset.network_input`) rasterised at `canvas` as `at_canvas` does,
+    channels-last (canvas, canvas, 5) float32, made from the square (S, S) arrays directly: the
+    ink averaged over the windows of adaptive average pooling (what `F.interpolate(mode="area")`
+    does), the normals and depth taken at the pixels `mode="nearest"` picks, the depth normalised
+    over the whole image's range. A live reading rasterises here in numpy, outside the network's
+    graph. None or the arrays' own size gives `network_input` itself."""
+    size = stroke.shape[0]
+    if canvas is None or canvas == size:
+        return network_input(stroke, normal, depth, mask, channels_last=True)
+    if canvas < 16 or canvas % 16:
+        raise ValueError(f"a canvas must be a multiple of 16 pixels (four halvings), got {canvas}")
+    area, pick = _canvas_sampling(size, int(canvas))
+    out = np.empty((canvas, canvas, 5), np.float32)
+    out[..., 0] = 1.0 - area @ (stroke.astype(np.float32) / np.float32(255.0)) @ area.T
+    out[..., 1:4] = normal[pick][:, pick]
+    at = np.ix_(pick, pick)
+    out[..., 4] = normalised_depth(depth[at], mask[at], depth_span(depth, mask))
+    return out
+
+
+@functools.lru_cache(maxsize=16)
+def _canvas_sampling(size: int, canvas: int) -> tuple[np.ndarray, np.ndarray]:
+    """(canvas, size) averaging matrix of adaptive average pooling, and nearest's source indices."""
+    area = np.zeros((canvas, size), np.float32)
+    for i in range(canvas):
+        a, b = (i * size) // canvas, -((-(i + 1) * size) // canvas)
+        area[i, a:b] = 1.0 / (b - a)
+    scale = np.float32(size / canvas)  # torch computes the nearest source in single precision
+    pick = np.minimum(np.floor(np.arange(canvas, dtype=np.float32) * scale).astype(np.int64), size - 1)
+    return area, pick
 
 
 BN_STATS = ("running_mean", "running_var")

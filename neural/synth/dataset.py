@@ -28,24 +28,47 @@ from .reading import read_manifest
 SAMPLE_SHAPES = {"input": (5, "H", "W"), "op_class": (), "stitch": (1, "H", "W"), "role": ("H", "W"), "item": ()}
 
 
-def normalised_depth(depth: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Depth over the model mapped to 0 (nearest) .. 1 (farthest); background 1, like a cleared z-buffer."""
+def normalised_depth(depth: np.ndarray, mask: np.ndarray, span: tuple[float, float] | None = None) -> np.ndarray:
+    """Depth over the model mapped to 0 (nearest) .. 1 (farthest); background 1, like a cleared z-buffer.
+    `span` (nearest, farthest) is the depth range over the mask unless given (a sample of an image's
+    pixels normalised as the whole image is)."""
     out = np.ones(depth.shape, np.float32)
     if mask.any():
         d = depth[mask].astype(np.float32)
-        lo, hi = float(d.min()), float(d.max())
+        lo, hi = span if span is not None else (float(d.min()), float(d.max()))
         out[mask] = (d - lo) / (hi - lo) if hi > lo else 0.0
+    return out
+
+
+def depth_span(depth: np.ndarray, mask: np.ndarray) -> tuple[float, float] | None:
+    """(nearest, farthest) depth over the mask as `normalised_depth` takes it; None for an empty mask."""
+    if not mask.any():
+        return None
+    d = depth[mask].astype(np.float32)
+    return float(d.min()), float(d.max())
+
+
+def network_input(stroke: np.ndarray, normal: np.ndarray, depth: np.ndarray, mask: np.ndarray,
+                  channels_last: bool = False) -> np.ndarray:
+    """The network's five float32 input channels: paper (1 - ink coverage), the normal's x, y, z and
+    `normalised_depth`; (5, H, W), or (H, W, 5) with `channels_last` (the layout the CPU network
+    runs in, so a live reading makes it without a transpose). `stroke` (H, W) uint8 ink coverage,
+    `normal` (H, W, 3), `depth` (H, W), `mask` (H, W) bool: the pixels on the model."""
+    h, w = stroke.shape
+    out = np.empty((h, w, 5) if channels_last else (5, h, w), np.float32)
+    parts = out if channels_last else np.moveaxis(out, 0, -1)
+    np.divide(stroke, np.float32(255.0), out=parts[..., 0], casting="unsafe")
+    np.subtract(np.float32(1.0), parts[..., 0], out=parts[..., 0])
+    parts[..., 1:4] = normal
+    parts[..., 4] = normalised_depth(depth, mask)
     return out
 
 
 def sample_arrays(arrays: dict[str, np.ndarray], i: int) -> dict[str, np.ndarray]:
     """Item `i` of a shard as numpy arrays in the layout the dataset yields."""
     mask = arrays["face_id"][i] >= 0
-    strokes = 1.0 - arrays["stroke"][i].astype(np.float32) / 255.0
-    normal = np.moveaxis(arrays["normal"][i].astype(np.float32), -1, 0)
-    depth = normalised_depth(arrays["depth"][i], mask)
     return {
-        "input": np.concatenate([strokes[None], normal, depth[None]], axis=0),
+        "input": network_input(arrays["stroke"][i], arrays["normal"][i], arrays["depth"][i], mask),
         "op_class": np.int64(arrays["op_class"][i]),
         "stitch": arrays["stitch"][i][None].astype(np.float32),
         "role": arrays["role"][i].astype(np.int64),
