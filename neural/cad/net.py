@@ -238,9 +238,15 @@ def canvas_input(stroke: np.ndarray, normal: np.ndarray, depth: np.ndarray, mask
         return network_input(stroke, normal, depth, mask, channels_last=True)
     if canvas < 16 or canvas % 16:
         raise ValueError(f"a canvas must be a multiple of 16 pixels (four halvings), got {canvas}")
-    area, pick = _canvas_sampling(size, int(canvas))
+    (start, stop), pick = _canvas_sampling(size, int(canvas))
+    # window means from running sums (in float64: exact enough to match torch to 1e-7), rows then
+    # columns; no matrix product, which numpy may hand to a multi-threaded BLAS
+    ink = np.zeros((size + 1, size + 1))
+    np.cumsum(np.cumsum(stroke, axis=0, dtype=np.float64), axis=1, out=ink[1:, 1:])
+    sums = ink[stop][:, stop] - ink[start][:, stop] - ink[stop][:, start] + ink[start][:, start]
+    count = np.outer(stop - start, stop - start)
     out = np.empty((canvas, canvas, 5), np.float32)
-    out[..., 0] = 1.0 - area @ (stroke.astype(np.float32) / np.float32(255.0)) @ area.T
+    out[..., 0] = 1.0 - sums / (255.0 * count)
     out[..., 1:4] = normal[pick][:, pick]
     at = np.ix_(pick, pick)
     out[..., 4] = normalised_depth(depth[at], mask[at], depth_span(depth, mask))
@@ -248,15 +254,14 @@ def canvas_input(stroke: np.ndarray, normal: np.ndarray, depth: np.ndarray, mask
 
 
 @functools.lru_cache(maxsize=16)
-def _canvas_sampling(size: int, canvas: int) -> tuple[np.ndarray, np.ndarray]:
-    """(canvas, size) averaging matrix of adaptive average pooling, and nearest's source indices."""
-    area = np.zeros((canvas, size), np.float32)
-    for i in range(canvas):
-        a, b = (i * size) // canvas, -((-(i + 1) * size) // canvas)
-        area[i, a:b] = 1.0 / (b - a)
+def _canvas_sampling(size: int, canvas: int) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray]:
+    """The windows of adaptive average pooling from `size` to `canvas` pixels (start, stop: (canvas,)
+    each), and the source pixel of each of nearest's (canvas,)."""
+    i = np.arange(canvas)
+    start, stop = (i * size) // canvas, -((-(i + 1) * size) // canvas)
     scale = np.float32(size / canvas)  # torch computes the nearest source in single precision
-    pick = np.minimum(np.floor(np.arange(canvas, dtype=np.float32) * scale).astype(np.int64), size - 1)
-    return area, pick
+    pick = np.minimum(np.floor(i.astype(np.float32) * scale).astype(np.int64), size - 1)
+    return (start, stop), pick
 
 
 BN_STATS = ("running_mean", "running_var")

@@ -22,6 +22,7 @@ is 0, an interrupt 130. `--quiet` drops the progress bars.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 import time
@@ -29,7 +30,7 @@ from pathlib import Path
 
 from sketchforge.modeling.files import atomic_write_bytes
 
-from ..commands import Parser, run_command
+from ..commands import Parser, UsageError, dispatch, run_command
 from ..synth.reading import DataError
 
 PROG = "sketchforge-face-suggest"
@@ -78,14 +79,18 @@ def main(argv: list[str] | None = None) -> int:
 
 def _main(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
-    if args.command is None:
-        raise DataError("give a command: train, library or eval (see --help)")
+    return dispatch(args.command, {name: functools.partial(_threaded, run, args)
+                                   for name, run in (("train", _train), ("library", _library), ("eval", _eval))})
+
+
+def _threaded(run, args) -> int:
+    """`run(args)` with torch's thread count set from `--threads` (every subcommand has it)."""
     if args.threads < 0:
-        raise DataError(f"--threads must be 0 (torch's default) or a positive count, got {args.threads}")
+        raise UsageError(f"--threads must be 0 (torch's default) or a positive count, got {args.threads}")
     if args.threads:
         import torch
         torch.set_num_threads(args.threads)
-    return {"train": _train, "library": _library, "eval": _eval}[args.command](args)
+    return run(args)
 
 
 class _Bars:
