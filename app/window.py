@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -106,6 +107,7 @@ class MainWindow(QMainWindow):
         self._restore_settings()
         self._refresh_modes()
         self._document_changed("")
+        self.prepare_backend()
         if recover:
             QTimer.singleShot(0, self._offer_recovery)
 
@@ -284,7 +286,33 @@ class MainWindow(QMainWindow):
         if name in self.network_actions:
             self.network_actions[name].setChecked(True)
         self.show_message(f"CAD sketches are now read by the {backend.networks[name]}")
+        self.prepare_backend("cad")
         return True
+
+    def prepare_backend(self, mode: str | None = None) -> threading.Thread | None:
+        """Get the back end of `mode` (default the current one) ready in a background thread: its
+        `prepare()` loads the networks and pays a first reading's one-off costs, so the user's first
+        sketch is read as quickly as the rest. The window does not wait for it; a sketch read
+        meanwhile is read as usual, and a failure (missing weights) is left for that reading to
+        report. Returns the thread (None when the back end has nothing to prepare)."""
+        mode = mode or self.mode
+        try:
+            prepare = getattr(self.session.backend(mode), "prepare", None)
+        except NoBackendError:
+            return None
+        if prepare is None:
+            return None
+
+        def run() -> None:
+            try:
+                prepare()
+            except Exception:  # noqa: BLE001 - the first real reading reports what is wrong
+                log.debug("preparing the %s back end failed", mode, exc_info=True)
+
+        thread = threading.Thread(target=run, name=f"prepare-{mode}", daemon=True)
+        thread.start()
+        self._preparing = thread
+        return thread
 
     # -- status and jobs --------------------------------------------------------------------------
     def show_message(self, text: str, error: bool = False) -> None:
@@ -508,6 +536,7 @@ class MainWindow(QMainWindow):
                 self.kind_box.setCurrentIndex(max(self.kind_box.findData(None), 0))
             self.show_message("Face mode: draw the head from the front — plain lines for the outline and "
                               "features, then Ridge (red) and Valley (green) strokes for detail")
+        self.prepare_backend()
 
     def _kind_changed(self, _index: int) -> None:
         self.viewport.stroke_kind = self.kind_box.currentData()

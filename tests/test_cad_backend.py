@@ -219,3 +219,18 @@ def test_the_command_line_can_use_another_network(items, tmp_path, monkeypatch):
             assert how["network"] == "light" and how["canvas"] in (32, 48, 64, 96, 128)
             return
     pytest.fail("no sketch was interpreted")
+
+
+def test_preparing_the_back_end_loads_its_network_and_changes_no_reading(items):
+    sk, before = next(iter(sketches(items)))
+    fresh, prepared = CadBackend(), CadBackend(network="light")
+    prepared.prepare()
+    assert prepared._net is not None and prepared._prepared
+    prepared.use("standard")
+    assert not prepared._prepared, "a switched network is prepared again"
+    prepared.prepare()
+    s = Session()
+    s.import_file(before)
+    a, b = fresh.propose(Sketch.load(sk), s, top_k=3), prepared.propose(Sketch.load(sk), s, top_k=3)
+    assert [(p.operation.id, p.operation.params(), p.score) for p in a] == \
+           [(p.operation.id, p.operation.params(), p.score) for p in b]

@@ -175,3 +175,16 @@ def test_heads_drawn_messily_with_hair_or_shaded_are_not_taken_for_scribbles(bac
         assert refusal(backend.model, messy) is None, variant
         assert refusal(backend.model, with_hair(messy, rng)) is None, variant
         assert refusal(backend.model, with_shading(messy, rng)) is None, variant
+
+
+@needs_weights
+def test_preparing_the_back_end_changes_nothing_a_sketch_is_read_from(sketch):
+    """The window prepares a mode's back end in the background (networks loaded, one-off costs
+    paid on a small built-in head): the user's sketch must come out exactly as without it."""
+    fresh, prepared = FaceBackend(), FaceBackend()
+    prepared.prepare()
+    assert prepared._model is not None and prepared._coarse_key is None  # nothing of it is kept as a reading
+    a, b = fresh.head(sketch), prepared.head(sketch)
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1], b[1])
+    assert not b[2].coarse_reused

@@ -100,6 +100,7 @@ class CadBackend:
         with self._lock:
             self.network, self.weights, self.selector_weights = name, weights, selector
             self._net = self._selector = None
+            self._prepared = False
 
     @property
     def net(self):
@@ -124,6 +125,25 @@ class CadBackend:
                     selector = load_selector(self.selector_weights)[0]
                 self._net, self._selector = net, selector
             return self._net, self._selector
+
+    def prepare(self) -> None:
+        """Load the network (and selector) and read a blank canvas twice, so that the user's first
+        sketch is read as quickly as the rest (the network's graph for the canvas is traced on its
+        second reading). Changes nothing; safe to run in a worker thread (the window does, when
+        the mode is picked or the network switched). Once done, a second call returns at once
+        (until the network is switched)."""
+        from ..selector import FEATURES
+        if self._prepared:
+            return
+        net, selector = self._load()
+        size = net.size
+        canvas = selector.choose_sequence(np.zeros((1, FEATURES), np.float32)) if selector is not None else None
+        blank = (np.zeros((size, size), np.uint8), np.zeros((size, size, 3), np.float32),
+                 np.zeros((size, size), np.float32))
+        for _ in range(2):
+            net.predict(*blank, canvas=canvas)
+        with self._lock:
+            self._prepared = self._net is net  # not when the network was switched meanwhile
 
     def propose(self, sketch: Sketch, session, top_k: int = 3) -> list:
         """Ranked proposals; [] when nothing is recognised. Never changes the document."""

@@ -213,6 +213,9 @@ def test_face_mode_draws_a_head_from_the_front_and_refines_it_stroke_by_stroke(m
     w.mode_box.setCurrentIndex(w.mode_box.findData("face"))
     assert w.mode == "face" and "Face mode" in w.status_label.text()
     assert w.act_face_mirror.isChecked() and s.backend("face").symmetric
+    # the back end gets ready in the background (networks loaded, one-off costs paid) while the user
+    # starts drawing: the window is not kept busy by it
+    assert w._preparing is not None and w._preparing.name == "prepare-face" and not w.jobs.busy
     w.set_tool("pen")
     vw, vh = w.viewport.width(), w.viewport.height()
     cx, cy, r = vw // 2, vh // 2, min(vw, vh) // 3
@@ -247,6 +250,8 @@ def test_face_mode_draws_a_head_from_the_front_and_refines_it_stroke_by_stroke(m
     # the mirror switch reaches the back end
     w.act_face_mirror.setChecked(False)
     assert not s.backend("face").symmetric
+    w._preparing.join(60)
+    assert s.backend("face")._prepared
 
 
 def test_a_scribble_in_face_mode_is_refused_in_the_status_bar_and_nothing_changes(make_window, qtbot):
