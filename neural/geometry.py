@@ -1,5 +1,9 @@
-"""Differentiable geometry in plain torch: nearest neighbours, Chamfer, mesh regularisers,
-a soft silhouette rasteriser and surface sampling (the parts of pytorch3d the project uses).
+"""A differentiable SoftRas-style soft silhouette rasteriser in plain torch (what pytorch3d's
+soft silhouette shading gives), for triangles already projected to pixel coordinates.
+
+The mesh operators and metrics the project uses (Laplacians, normals, smoothing, surface
+sampling, Chamfer distance, normal consistency, F-score) live in `neural/face/meshops.py`, the
+one implementation of each.
 
 Tensors in, tensors out; float32 or float64. Conversion from and to numpy happens at the
 neural <-> modeling boundary, not here.
@@ -8,23 +12,13 @@ neural <-> modeling boundary, not here.
 from __future__ import annotations
 
 import math
-from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
 
-__all__ = [
-    "knn_points",
-    "chamfer_distance",
-    "mesh_laplacian_smoothing",
-    "mesh_normal_consistency",
-    "soft_silhouette",
-    "sample_points_from_mesh",
-]
+__all__ = ["soft_silhouette"]
 
-# About 32 MiB of float32 per distance block: 20k x 20k clouds go through in ~50 blocks.
-_KNN_CHUNK_ELEMENTS = 2**23
 # Pixels x triangles per silhouette block; each block keeps ~20 such temporaries alive.
 _SILHOUETTE_CHUNK_ELEMENTS = 2**21
 # d^2 / sigma past which a triangle's coverage, sigmoid(-50) ~ 2e-22, is left out.
@@ -34,31 +28,6 @@ _SILHOUETTE_SMALL_BLOCK = 2**16
 
 
 # -- checks ------------------------------------------------------------------------------------
-def _check_clouds(x: torch.Tensor, y: torch.Tensor) -> None:
-    """Raise unless x and y are batched point clouds (B, N, 3) and (B, M, 3) of one dtype."""
-    for name, t in (("x", x), ("y", y)):
-        if t.dim() != 3 or t.shape[-1] != 3:
-            raise ValueError(f"{name} must have shape (B, N, 3); got {tuple(t.shape)} "
-                             "(add a batch dimension with .unsqueeze(0) for a single cloud)")
-    if x.shape[0] != y.shape[0]:
-        raise ValueError(f"x and y must have the same batch size; got {x.shape[0]} and {y.shape[0]}")
-    if x.dtype != y.dtype:
-        raise ValueError(f"x and y must have the same dtype; got {x.dtype} and {y.dtype}")
-
-
-def _lengths(lengths: torch.Tensor | None, batch: int, size: int, device: torch.device,
-             name: str) -> torch.Tensor:
-    """Valid point counts per cloud as a long tensor (B,); full clouds when lengths is None."""
-    if lengths is None:
-        return torch.full((batch,), size, dtype=torch.long, device=device)
-    lengths = torch.as_tensor(lengths, device=device).long()
-    if lengths.shape != (batch,):
-        raise ValueError(f"{name} must have shape ({batch},); got {tuple(lengths.shape)}")
-    if bool((lengths < 0).any()) or bool((lengths > size).any()):
-        raise ValueError(f"{name} must lie between 0 and {size}; got {lengths.tolist()}")
-    return lengths
-
-
 def _check_mesh(verts: torch.Tensor, faces: torch.Tensor, min_dims: int = 3) -> torch.Tensor:
     """Raise unless verts is (V, >=min_dims) and faces (F, 3) indexes into it; faces as long."""
     if verts.dim() != 2 or verts.shape[1] < min_dims:
@@ -73,172 +42,6 @@ def _check_mesh(verts: torch.Tensor, faces: torch.Tensor, min_dims: int = 3) -> 
         raise ValueError(f"faces index vertices 0..{verts.shape[0] - 1}; "
                          f"got indices {int(faces.min())}..{int(faces.max())}")
     return faces
-
-
-# -- point clouds ------------------------------------------------------------------------------
-def knn_points(x: torch.Tensor, y: torch.Tensor, k: int = 1,
-               x_lengths: torch.Tensor | None = None, y_lengths: torch.Tensor | None = None,
-               max_chunk_elements: int = _KNN_CHUNK_ELEMENTS) -> tuple[torch.Tensor, torch.Tensor]:
-    """Squared distances and indices (B, N, k) of the k nearest y for each x, nearest first.
-
-    The search runs without autograd on blocks of rows of the distance matrix (at most
-    `max_chunk_elements` entries at a time); the returned distances are then recomputed from
-    the chosen pairs, so they are exact and differentiable with respect to both clouds.
-    Padded entries (x rows past `x_lengths`, neighbours past `y_lengths`) get index -1 and
-    distance 0.
-    """
-    _check_clouds(x, y)
-    b, n, m = x.shape[0], x.shape[1], y.shape[1]
-    if not 1 <= k <= m:
-        raise ValueError(f"k must be between 1 and the number of y points ({m}); got {k}")
-    xl = _lengths(x_lengths, b, n, x.device, "x_lengths")
-    yl = _lengths(y_lengths, b, m, x.device, "y_lengths")
-    y_pad = torch.arange(m, device=x.device)[None, :] >= yl[:, None]  # (B, M)
-
-    rows = max(1, max_chunk_elements // max(1, b * m))
-    blocks = []
-    with torch.no_grad():
-        # Centring on y's mean keeps the |x|^2 - 2xy + |y|^2 expansion from cancelling badly.
-        centre = y.detach().mean(dim=1, keepdim=True)
-        xd, yd = x.detach() - centre, y.detach() - centre
-        y_sq = (yd * yd).sum(-1)[:, None, :]
-        yt = yd.transpose(1, 2)
-        for start in range(0, n, rows):
-            xc = xd[:, start:start + rows]
-            d = torch.baddbmm(y_sq, xc, yt, alpha=-2.0).add_((xc * xc).sum(-1, keepdim=True))
-            d.masked_fill_(y_pad[:, None, :], float("inf"))
-            blocks.append(d.topk(k, dim=-1, largest=False, sorted=True).indices)
-    idx = torch.cat(blocks, dim=1) if blocks else torch.zeros(b, 0, k, dtype=torch.long,
-                                                               device=x.device)
-
-    batch = torch.arange(b, device=x.device)[:, None, None]
-    dists = (x[:, :, None, :] - y[batch, idx]).pow(2).sum(-1)
-    # Padded neighbours came last from the search; they stay last when the exact distances
-    # settle the order of near-ties the block search may have swapped.
-    has_neighbour = torch.arange(k, device=x.device)[None, None, :] < yl[:, None, None]
-    order = dists.detach().masked_fill(~has_neighbour, float("inf")).argsort(dim=-1, stable=True)
-    dists, idx = dists.gather(-1, order), idx.gather(-1, order)
-
-    valid = (torch.arange(n, device=x.device)[None, :, None] < xl[:, None, None]) & has_neighbour
-    dists = torch.where(valid, dists, torch.zeros((), dtype=dists.dtype, device=x.device))
-    idx = torch.where(valid, idx, torch.full((), -1, dtype=idx.dtype, device=x.device))
-    return dists, idx
-
-
-def chamfer_distance(x: torch.Tensor, y: torch.Tensor,
-                     x_lengths: torch.Tensor | None = None, y_lengths: torch.Tensor | None = None,
-                     reduction: Literal["mean", "sum", "none"] = "mean"
-                     ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Chamfer distance between clouds (B, N, 3) and (B, M, 3): (loss, per-cloud values (B,)).
-
-    Per cloud: mean squared distance from each x to its nearest y plus the same from y to x,
-    counting only the first `x_lengths` / `y_lengths` points (pytorch3d's point_reduction="mean").
-    `reduction` combines the per-cloud values over the batch ("none" returns them again).
-    """
-    if reduction not in ("mean", "sum", "none"):
-        raise ValueError(f"reduction must be 'mean', 'sum' or 'none'; got {reduction!r}")
-    _check_clouds(x, y)
-    b = x.shape[0]
-    xl = _lengths(x_lengths, b, x.shape[1], x.device, "x_lengths")
-    yl = _lengths(y_lengths, b, y.shape[1], x.device, "y_lengths")
-    if bool((xl == 0).any()) or bool((yl == 0).any()):
-        raise ValueError("every cloud needs at least one point: the nearest point of an "
-                         "empty cloud is undefined")
-    dx, _ = knn_points(x, y, 1, xl, yl)
-    dy, _ = knn_points(y, x, 1, yl, xl)
-    per_cloud = dx[..., 0].sum(1) / xl.to(dx.dtype) + dy[..., 0].sum(1) / yl.to(dy.dtype)
-    if reduction == "mean":
-        return per_cloud.mean(), per_cloud
-    if reduction == "sum":
-        return per_cloud.sum(), per_cloud
-    return per_cloud, per_cloud
-
-
-# -- mesh regularisers -------------------------------------------------------------------------
-def _cotangents(verts: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
-    """Cotangent of each face corner (F, 3), corner i opposite the edge of the other two."""
-    p = verts[faces]  # (F, 3, 3)
-    u = p[:, [1, 2, 0]] - p  # to the next corner
-    v = p[:, [2, 0, 1]] - p  # to the previous corner
-    dot = (u * v).sum(-1)
-    sin_area = torch.linalg.vector_norm(torch.cross(u, v, dim=-1), dim=-1)
-    return dot / sin_area.clamp_min(torch.finfo(verts.dtype).eps)
-
-
-def mesh_laplacian_smoothing(verts: torch.Tensor, faces: torch.Tensor,
-                             method: Literal["uniform", "cotangent"] = "uniform") -> torch.Tensor:
-    """Mean over vertices of |weighted mean of neighbours - vertex|, a smoothness loss.
-
-    "uniform" weighs every edge neighbour equally; "cotangent" weighs edge (i, j) by the
-    cotangents of the two angles opposite it, with the weights held constant under autograd as
-    pytorch3d does (otherwise the loss can shrink by collapsing triangles). Vertices with no
-    neighbours, or a non-positive total cotangent weight, are left out of the mean.
-    """
-    faces = _check_mesh(verts, faces)
-    nv = verts.shape[0]
-    f = faces
-    if method == "uniform":
-        e = torch.cat([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]]).sort(dim=1).values
-        e = e[e[:, 0] != e[:, 1]].unique(dim=0)
-        i = torch.cat([e[:, 0], e[:, 1]])
-        j = torch.cat([e[:, 1], e[:, 0]])
-        w = torch.ones(i.shape[0], dtype=verts.dtype, device=verts.device)
-    elif method == "cotangent":
-        with torch.no_grad():
-            cot = _cotangents(verts, f)
-        # Corner a of face (a, b, c) is opposite edge (b, c), and so on round the face.
-        i = torch.cat([f[:, 1], f[:, 2], f[:, 2], f[:, 0], f[:, 0], f[:, 1]])
-        j = torch.cat([f[:, 2], f[:, 1], f[:, 0], f[:, 2], f[:, 1], f[:, 0]])
-        w = torch.cat([cot[:, 0], cot[:, 0], cot[:, 1], cot[:, 1], cot[:, 2], cot[:, 2]])
-    else:
-        raise ValueError(f"method must be 'uniform' or 'cotangent'; got {method!r}")
-
-    nb = torch.zeros_like(verts).index_add(0, i, w[:, None] * verts[j])
-    total = torch.zeros(nv, dtype=verts.dtype, device=verts.device).index_add(0, i, w)
-    keep = total > 0
-    if not bool(keep.any()):
-        return verts.sum() * 0.0
-    lap = nb[keep] / total[keep, None] - verts[keep]
-    return torch.linalg.vector_norm(lap, dim=1).mean()
-
-
-def mesh_normal_consistency(verts: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
-    """Mean over interior edges of 1 - cos(angle between the normals of the faces beside it).
-
-    As in pytorch3d each pair of faces is compared as if both were wound consistently, so
-    the loss does not depend on face winding. An edge shared by more than two faces counts
-    once, with the mean over its face pairs. A mesh with no interior edge gives 0.
-    """
-    faces = _check_mesh(verts, faces)
-    nv = verts.shape[0]
-    a = faces.reshape(-1)
-    b = faces[:, [1, 2, 0]].reshape(-1)
-    c = faces[:, [2, 0, 1]].reshape(-1)  # the corner opposite half-edge (a, b)
-    real = a != b
-    a, b, c = a[real], b[real], c[real]
-    lo, hi = torch.minimum(a, b), torch.maximum(a, b)
-    key, order = (lo * nv + hi).sort(stable=True)
-    lo, hi, c = lo[order], hi[order], c[order]
-    _, edge_id, counts = torch.unique_consecutive(key, return_inverse=True, return_counts=True)
-    interior = counts >= 2
-    if not bool(interior.any()):
-        return verts.sum() * 0.0
-
-    v0, v1, vc = verts[lo], verts[hi], verts[c]
-    edge = v1 - v0
-    n_left = torch.cross(edge, vc - v0, dim=-1)   # normal of a face that runs lo -> hi
-    n_right = torch.cross(vc - v0, edge, dim=-1)  # normal of a face that runs hi -> lo
-    loss = torch.zeros(counts.shape[0], dtype=verts.dtype, device=verts.device)
-    pairs = torch.zeros_like(loss)
-    for offset in range(1, int(counts.max())):
-        first = torch.arange(key.shape[0] - offset, device=key.device)
-        second = first + offset
-        same = key[first] == key[second]
-        first, second = first[same], second[same]
-        cos = F.cosine_similarity(n_left[first], n_right[second], dim=-1)
-        loss = loss.index_add(0, edge_id[first], 1.0 - cos)
-        pairs = pairs.index_add(0, edge_id[first], torch.ones_like(cos))
-    return (loss[interior] / pairs[interior]).mean()
 
 
 # -- soft silhouette ---------------------------------------------------------------------------
@@ -396,31 +199,3 @@ def _silhouette_blocks(tri: torch.Tensor, height: int, width: int, reach: float,
         blocks.append((i, j, br0, br1, bc0, bc1))
         i = j
     return blocks, order
-
-
-# -- sampling ----------------------------------------------------------------------------------
-def sample_points_from_mesh(verts: torch.Tensor, faces: torch.Tensor, n: int,
-                            generator: torch.Generator | None = None
-                            ) -> tuple[torch.Tensor, torch.Tensor]:
-    """n points (n, 3) uniformly over the surface (faces picked by area) and their face indices.
-
-    The points are differentiable with respect to verts (the face choice is not).
-    """
-    faces = _check_mesh(verts, faces)
-    if n < 0:
-        raise ValueError(f"n must be non-negative; got {n}")
-    tri = verts[faces]  # (F, 3, 3)
-    with torch.no_grad():
-        areas = 0.5 * torch.linalg.vector_norm(
-            torch.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0], dim=-1), dim=-1)
-    if faces.shape[0] == 0 or not bool(torch.isfinite(areas).all()) or not float(areas.sum()) > 0:
-        raise ValueError("the mesh has no surface to sample: give it at least one face of "
-                         "positive, finite area")
-    if n == 0:
-        return verts.new_zeros((0, 3)), torch.zeros(0, dtype=torch.long, device=verts.device)
-    face_idx = torch.multinomial(areas, n, replacement=True, generator=generator)
-    r = torch.rand(n, 2, dtype=verts.dtype, device=verts.device, generator=generator)
-    s = r[:, 0].sqrt()  # the square root makes the density uniform over each triangle
-    w = torch.stack([1.0 - s, s * (1.0 - r[:, 1]), s * r[:, 1]], dim=1)
-    points = (w[:, :, None] * tri[face_idx]).sum(dim=1)
-    return points, face_idx
