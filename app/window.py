@@ -104,6 +104,8 @@ class MainWindow(QMainWindow):
         self.jobs.failed.connect(lambda title, msg: self.show_message(f"{title} failed: {msg}", error=True))
         self.bridge.changed.connect(self._document_changed)
 
+        self._preparing: threading.Thread | None = None  # the latest; all unfinished ones below
+        self._preparing_all: list[threading.Thread] = []
         self._restore_settings()
         self._refresh_modes()
         self._document_changed("")
@@ -309,9 +311,12 @@ class MainWindow(QMainWindow):
             except Exception:  # noqa: BLE001 - the first real reading reports what is wrong
                 log.debug("preparing the %s back end failed", mode, exc_info=True)
 
-        thread = threading.Thread(target=run, name=f"prepare-{mode}", daemon=True)
+        # Not a daemon: a thread stopped half-way through torch work by the interpreter's exit aborts
+        # the process, so the window's close (and, failing that, the exit) waits for it instead.
+        thread = threading.Thread(target=run, name=f"prepare-{mode}")
         thread.start()
         self._preparing = thread
+        self._preparing_all = [t for t in self._preparing_all if t.is_alive()] + [thread]
         return thread
 
     # -- status and jobs --------------------------------------------------------------------------
@@ -804,6 +809,8 @@ class MainWindow(QMainWindow):
             return
         self.jobs.cancel()
         self.jobs.wait()
+        for thread in self._preparing_all:
+            thread.join()
         self._save_settings()
         self.recovery.close_cleanly()
         if self.console is not None:
