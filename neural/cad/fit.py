@@ -905,34 +905,45 @@ def _search_translation(fit: _Fit, base_world: list[np.ndarray], direction: np.n
         return _translation_cost(fit, x, base_world, direction, rails, offset, typical)
 
     costs = cost(ts)
-    out = []
+    starts = []
     for sign in (1.0, -1.0):
         sel = np.nonzero(np.sign(ts) == sign)[0]
         if not len(sel):
             continue
         k = sel[int(np.argmin(costs[sel]))]
-        out.append(_refine_1d(cost, float(ts[k]), float(costs[k]), ts[sel]))
+        starts.append((float(ts[k]), float(costs[k]), ts[sel]))
+    out = _refine_1d(cost, starts)
     out.sort(key=lambda x: x[1])
     return out
 
 
-def _refine_1d(cost, t: float, c: float, grid: np.ndarray, rounds: int = 3) -> tuple[float, float]:
-    """Refine a grid minimum by local grids of shrinking span (same sign as t)."""
-    others = np.sort(np.abs(grid))
-    at = abs(t)
-    i = int(np.searchsorted(others, at))
-    lo = others[max(i - 1, 0)] if i > 0 else at * 0.8
-    hi = others[min(i + 1, len(others) - 1)] if i + 1 < len(others) else at * 1.2
-    span = max(hi - lo, 1e-9)
+def _refine_1d(cost, starts: list[tuple[float, np.ndarray, np.ndarray]],
+               rounds: int = 3) -> list[tuple[float, float]]:
+    """Refine grid minima (t, cost, the grid it is the minimum of) by local grids of shrinking
+    span (same sign as t); the minima are refined side by side, one cost call per round."""
+    state = []
+    for t, c, grid in starts:
+        others = np.sort(np.abs(grid))
+        at = abs(t)
+        i = int(np.searchsorted(others, at))
+        lo = others[max(i - 1, 0)] if i > 0 else at * 0.8
+        hi = others[min(i + 1, len(others) - 1)] if i + 1 < len(others) else at * 1.2
+        state.append([t, c, at, max(hi - lo, 1e-9)])
+    n = 15
     for _ in range(rounds):
-        xs = np.linspace(max(at - span, at * 0.2), at + span, 15) * math.copysign(1.0, t)
+        if not state:
+            break
+        xs = np.concatenate([np.linspace(max(at - span, at * 0.2), at + span, n) * math.copysign(1.0, t)
+                             for t, _, at, span in state])
         cs = cost(xs)
-        k = int(np.argmin(cs))
-        if cs[k] <= c:
-            t, c = float(xs[k]), float(cs[k])
-            at = abs(t)
-        span /= 4.0
-    return t, c
+        for j, s in enumerate(state):
+            x, c = xs[j * n:(j + 1) * n], cs[j * n:(j + 1) * n]
+            k = int(np.argmin(c))
+            if c[k] <= s[1]:
+                s[0], s[1] = float(x[k]), float(c[k])
+                s[2] = abs(s[0])
+            s[3] /= 4.0
+    return [(t, c) for t, c, _, _ in state]
 
 
 def _translation_drawing(base_world: list[np.ndarray], direction: np.ndarray, t: float,

@@ -11,8 +11,6 @@ every neighbour.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from sketchforge.modeling.camera import Camera
@@ -87,17 +85,19 @@ def _resample(pts: np.ndarray, camera: Camera, width: int, height: int, step_px:
     uv = camera.project(pts, width, height)
     z = camera.depth(pts)
     seg_px = np.linalg.norm(np.diff(uv, axis=0), axis=1)
-    perspective = camera.projection == "perspective"
-    out = [pts[:1]]
-    for k, px in enumerate(seg_px):
-        a, b = pts[k], pts[k + 1]
-        n = int(math.ceil(px / step_px)) if math.isfinite(px) else 1
-        n = min(max(n, 1), 100_000)
-        s = np.arange(1, n + 1, dtype=float) / n
-        if perspective and z[k] > 0 and z[k + 1] > 0:
-            s = (s / z[k + 1]) / ((1.0 - s) / z[k] + s / z[k + 1])
-        out.append(a + s[:, None] * (b - a))
-    return np.concatenate(out)
+    finite = np.isfinite(seg_px)
+    n = np.ones(len(seg_px), np.int64)
+    n[finite] = np.clip(np.ceil(seg_px[finite] / step_px), 1, 100_000).astype(np.int64)
+    seg = np.repeat(np.arange(len(seg_px)), n)  # the segment of each new sample
+    first = np.repeat(np.cumsum(n) - n, n)
+    s = (np.arange(len(seg), dtype=float) - first + 1.0) / n[seg]  # 1/n .. n/n along each segment
+    if camera.projection == "perspective":
+        za, zb = z[:-1][seg], z[1:][seg]
+        persp = (za > 0) & (zb > 0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            s = np.where(persp, (s / zb) / ((1.0 - s) / za + s / zb), s)
+    a = pts[:-1][seg]
+    return np.concatenate([pts[:1], a + s[:, None] * (pts[1:][seg] - a)])
 
 
 def _visible(uv: np.ndarray, z: np.ndarray, far: np.ndarray, tol: float, width: int, height: int) -> np.ndarray:
