@@ -44,6 +44,12 @@ from torch import nn
 from ..synth.dataset import network_input
 from .net import CLASS_NAMES, ROLE_NAMES, CadUNet, NetConfig, canvas_input, count_flops, load_model, use_canvas
 
+# TorchScript's deprecation notices (see the module notes), silenced by message for every thread:
+# `warnings.catch_warnings` around the tracing is not thread-safe, and the window prepares the
+# network in a background thread.
+for _what in ("freeze", "trace", "trace_method"):
+    warnings.filterwarnings("ignore", message=rf"`torch\.jit\.{_what}` is deprecated", category=DeprecationWarning)
+
 log = logging.getLogger(__name__)
 
 __all__ = ["CadNet", "Prediction", "CLASS_NAMES", "ROLE_NAMES"]
@@ -168,8 +174,7 @@ class CadNet:
         if self.traced:
             example = torch.zeros(1, 5, c, c).contiguous(memory_format=torch.channels_last)
             try:
-                with warnings.catch_warnings(), torch.inference_mode():
-                    warnings.simplefilter("ignore")  # TorchScript's deprecation notice (module notes)
+                with torch.inference_mode():
                     reader = torch.jit.freeze(torch.jit.trace(reader.eval(), example, check_trace=False).eval())
             except Exception as exc:  # noqa: BLE001 - any tracing failure leaves the layer-by-layer reader
                 log.info("the network runs layer by layer at %d px (tracing failed: %s)", c, exc)
