@@ -249,10 +249,10 @@ def _stalling_worker(args):
     """The shard worker, except that shard 1 hangs as a runaway kernel operation would."""
     import time as time_mod
 
+    from sketchforge.neural import shardpool
     from sketchforge.neural.synth import shards as shards_mod
     if args[2] == 1:
-        q = shards_mod._progress_queue
-        q.put(("start", 1))
+        shardpool.tell("start", 1)
         time_mod.sleep(120)
     return shards_mod._worker(args)
 

@@ -37,8 +37,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import multiprocessing as mp
-import os
 import sys
 import time
 from pathlib import Path
@@ -48,11 +46,11 @@ import numpy as np
 
 from ..commands import Parser, run_command
 from ..labels import CLASS_NAMES, OP_CLASS
+from ..shardpool import spawn_pool
 
 PROG = "sketchforge-eval-cad"
 IOU_OK = 0.95
 BODY = "body1"
-_THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
 class EvalError(ValueError):
@@ -315,16 +313,7 @@ def evaluate_pipeline(root: Path, weights: Path | None = None, limit: int | None
                 if bar is not None:
                     bar.update(job[4])
         else:
-            ctx = mp.get_context("spawn")
-            saved = {k: os.environ.get(k) for k in _THREAD_VARS}
-            for k in _THREAD_VARS:
-                os.environ[k] = "1"
-            try:
-                pool = ctx.Pool(min(workers, len(jobs)), initializer=_one_thread)
-            finally:
-                for k, v in saved.items():
-                    os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
-            with pool:
+            with spawn_pool(min(workers, len(jobs)), _one_thread) as pool:
                 for i, rows in pool.imap(_indexed, list(enumerate(jobs))):
                     results[i] = rows
                     if bar is not None:

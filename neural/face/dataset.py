@@ -32,9 +32,7 @@ from __future__ import annotations
 
 import json
 import logging
-import multiprocessing as mp
 import os
-import queue as queue_mod
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass
@@ -45,6 +43,7 @@ import numpy as np
 
 from sketchforge.modeling.files import atomic_write_bytes, atomic_write_npz
 
+from ..shardpool import check_settings, item_reporter, pending_shards, pool_round, read_progress, tell
 from ..synth.reading import DataError
 from .heads import CAMERA_Z, EXTENT, VARIANTS, HeadParams, front_maps, mesh_head, sample_head
 from .sketches import KINDS, MIN_SIZE, head_sketch
@@ -220,22 +219,11 @@ def make_shard(out: str | Path, config: FaceConfig, k: int, on_item: Callable[[]
 
 
 # -- running many shards ------------------------------------------------------------------------
-_progress_queue = None
-_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-
-
-def _init_worker(q) -> None:
-    global _progress_queue
-    _progress_queue = q
-    logging.basicConfig(level=logging.WARNING)
-
-
 def _worker(args: tuple[str, dict, int]) -> dict:
-    """Make one shard in a worker process, telling the parent at each item."""
+    """Make one shard in a worker process, telling the parent when it starts and at each item."""
     out, cfg, k = args
-    q = _progress_queue
-    return make_shard(Path(out), FaceConfig.from_json(cfg), k,
-                      on_item=(lambda: q.put(k)) if q is not None else None)
+    tell("start", k)
+    return make_shard(Path(out), FaceConfig.from_json(cfg), k, on_item=item_reporter(k))
 
 
 def _load_progress(out: Path, config: FaceConfig) -> dict:
@@ -250,28 +238,12 @@ def _load_progress(out: Path, config: FaceConfig) -> dict:
             raise DataError(f"{mpath} is damaged; delete it (and progress.json) to start {out} afresh") from None
         if fmt != FORMAT:
             raise DataError(f"{out} holds another kind of dataset ({fmt!r}, not {FORMAT!r}); use another --out folder")
-        _same_settings(out, old, want)
-    path = out / "progress.json"
-    if not path.exists():
+        check_settings(out, old, want)
+    prog = read_progress(out)
+    if prog is None:
         return {"format": FORMAT, "config": want, "done": {}}
-    try:
-        prog = json.loads(path.read_text(encoding="utf-8"))
-        old, done = prog["config"], prog["done"]
-        if not isinstance(done, dict):
-            raise TypeError
-    except (OSError, ValueError, UnicodeDecodeError, KeyError, TypeError):
-        raise DataError(f"{path} is damaged; delete it to start {out} afresh") from None
-    _same_settings(out, old, want)
-    return {"format": FORMAT, "config": want, "done": done}
-
-
-def _same_settings(out: Path, old: object, want: dict) -> None:
-    if old == want:
-        return
-    old = old if isinstance(old, dict) else {}
-    diff = sorted(k for k in set(old) | set(want) if old.get(k) != want.get(k))
-    raise DataError(f"{out} holds data made with other settings ({', '.join(diff)} differ); "
-                    "use the same settings to resume, or another --out folder")
+    check_settings(out, prog["config"], want)
+    return {"format": FORMAT, "config": want, "done": prog["done"]}
 
 
 def _save_progress(out: Path, prog: dict) -> None:
@@ -306,14 +278,7 @@ def generate(root: str | Path, items: int, seed: int, size: int = 128, shard_siz
     out.mkdir(parents=True, exist_ok=True)
     prog = _load_progress(out, config)
     done = prog["done"]
-
-    def made(k: int) -> bool:
-        name = shard_name(k)
-        return str(k) in done and (out / f"{name}.npz").is_file() and (out / f"{name}.jsonl").is_file()
-
-    pending = [k for k in range(config.shard_count) if not made(k)]
-    for k in pending:
-        done.pop(str(k), None)
+    pending = pending_shards(out, done, config.shard_count, shard_name)
     _clean_temp(out)
     _save_progress(out, prog)
     already = sum(d["items"] for d in done.values())
@@ -328,58 +293,12 @@ def generate(root: str | Path, items: int, seed: int, size: int = 128, shard_siz
         step = (lambda: progress(1)) if progress is not None else None
         for k in pending:
             finished(make_shard(out, config, k, on_item=step))
-    else:
-        _run_pool(out, config, pending, workers, progress, finished)
+    else:  # spawned workers of one thread each (see neural/shardpool.py)
+        jobs = {k: (str(out), config.to_json(), k) for k in pending}
+        pool_round(_worker, jobs, workers, finished, progress)
     manifest = build_manifest(config, done)
     atomic_write_bytes(out / "manifest.json", json.dumps(manifest, indent=1).encode("utf-8"))
     return manifest
-
-
-def _run_pool(out: Path, config: FaceConfig, pending: list[int], workers: int,
-              progress: Callable[[int], None] | None, finished: Callable[[dict], None]) -> None:
-    """Make the `pending` shards in spawned worker processes of one thread each (the processes
-    fill the cores; BLAS / OpenMP threads beside them only slow them down)."""
-    ctx = mp.get_context("spawn")
-    q = ctx.Queue()
-    saved = {k: os.environ.get(k) for k in _THREAD_VARS}
-    for k in _THREAD_VARS:
-        os.environ.setdefault(k, "1")
-    try:
-        pool = ctx.Pool(min(workers, len(pending)), initializer=_init_worker, initargs=(q,))
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-    clean = False
-    try:
-        jobs = {k: pool.apply_async(_worker, ((str(out), config.to_json(), k),)) for k in pending}
-        left = set(jobs)
-
-        def drain(block: bool) -> None:
-            while True:
-                try:
-                    q.get(timeout=0.2) if block else q.get_nowait()
-                except queue_mod.Empty:
-                    return
-                block = False
-                if progress is not None:
-                    progress(1)
-
-        while left:
-            drain(True)
-            for k in sorted(k for k in left if jobs[k].ready()):
-                finished(jobs[k].get())
-                left.discard(k)
-        drain(False)
-        clean = True
-    finally:
-        if clean:
-            pool.close()
-        else:  # an error or an interrupt: stop the workers now
-            pool.terminate()
-        pool.join()
 
 
 def build_manifest(config: FaceConfig, done: dict) -> dict:

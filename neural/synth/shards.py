@@ -24,9 +24,7 @@ from __future__ import annotations
 
 import json
 import logging
-import multiprocessing as mp
 import os
-import queue as queue_mod
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass
@@ -38,6 +36,7 @@ import numpy as np
 from sketchforge.modeling.exchange import export_step
 from sketchforge.modeling.files import atomic_write_bytes, atomic_write_npz
 
+from ..shardpool import check_settings, item_reporter, pending_shards, pool_round, read_progress, tell
 from .curves import operation_curves
 from .item import ItemConfig, make_item
 from .reading import DataError, read_manifest, read_records, read_shard  # noqa: F401 - part of this API
@@ -280,55 +279,25 @@ def write_file(path: Path, data: bytes) -> None:
 
 
 # -- running many shards ------------------------------------------------------------------------
-_progress_queue = None
-_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-
-
-WORKER_MEMORY = 6 * 2**30  # bytes of address space per worker process
-
-
-def _init_worker(q) -> None:
-    global _progress_queue
-    _progress_queue = q
-    logging.basicConfig(level=logging.WARNING)
-    # A few degenerate booleans make OpenCascade allocate without end. With a cap the kernel fails
-    # with an out-of-memory error instead, which rejects that operation like any other failure
-    # (deterministically), rather than the system killing the worker and the run never finishing.
-    import resource
-    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-    cap = WORKER_MEMORY if hard == resource.RLIM_INFINITY else min(WORKER_MEMORY, hard)
-    resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
-
-
+WORKER_MEMORY = 6 * 2**30  # bytes of address space per worker process (shardpool.init_worker)
 STALL_SECONDS = 900.0  # a shard making no item for this long is given up (a shard takes ~1 min)
 
 
 def _worker(args: tuple[str, dict, int]) -> dict:
     """Make one shard in a worker process, telling the parent when it starts and at each item."""
     out, cfg, k = args
-    q = _progress_queue
-    if q is not None:
-        q.put(("start", k))
-    return make_shard(Path(out), GenerateConfig.from_json(cfg), k,
-                      on_item=(lambda: q.put(("item", k))) if q is not None else None).to_json()
+    tell("start", k)
+    return make_shard(Path(out), GenerateConfig.from_json(cfg), k, on_item=item_reporter(k)).to_json()
 
 
 def _load_progress(out: Path, config: GenerateConfig) -> dict:
-    path = out / "progress.json"
-    if not path.exists():
-        return {"format": FORMAT, "config": config.to_json(), "done": {}, "failed": {}}
-    try:
-        prog = json.loads(path.read_text())
-        old = prog["config"]
-        done = prog["done"]
-    except (OSError, ValueError, KeyError, TypeError):
-        raise DataError(f"{path} is damaged; delete it to start {out} afresh") from None
-    if old != config.to_json():
-        diff = sorted(k for k in set(old) | set(config.to_json()) if old.get(k) != config.to_json().get(k))
-        raise DataError(f"{out} holds data made with other settings ({', '.join(diff)} differ); "
-                        "use the same settings to resume, or another --out folder")
+    want = config.to_json()
+    prog = read_progress(out)
+    if prog is None:
+        return {"format": FORMAT, "config": want, "done": {}, "failed": {}}
+    check_settings(out, prog["config"], want)
     failed = prog.get("failed", {})
-    return {"format": FORMAT, "config": old, "done": done, "failed": failed if isinstance(failed, dict) else {}}
+    return {"format": FORMAT, "config": want, "done": prog["done"], "failed": failed if isinstance(failed, dict) else {}}
 
 
 def _save_progress(out: Path, prog: dict) -> None:
@@ -352,13 +321,7 @@ def generate(out: str | Path, config: GenerateConfig, workers: int = 1, progress
     done, failed = prog["done"], prog["failed"]
     if retry_failed:
         failed.clear()
-    def made(k: int) -> bool:
-        name = shard_name(k)
-        return str(k) in done and (out / f"{name}.npz").exists() and (out / f"{name}.jsonl").exists()
-
-    pending = [k for k in range(config.shard_count) if str(k) not in failed and not made(k)]
-    for k in pending:
-        done.pop(str(k), None)
+    pending = pending_shards(out, done, config.shard_count, shard_name, skip=failed)
     _save_progress(out, prog)
     bar = None
     if progress:
@@ -399,78 +362,12 @@ def _run_pool(out: Path, config: GenerateConfig, pending: list[int], workers: in
     shards still to make (a shard is a pure function of the settings, so redoing one is exact)."""
     todo = list(pending)
     while todo:
-        stalled, made = _pool_round(out, config, todo, workers, bar, finished, stall_seconds, work)
+        jobs = {k: (str(out), config.to_json(), k) for k in todo}
+        stalled, made = pool_round(work, jobs, workers, finished, bar.update if bar is not None else None,
+                                   stall_seconds, WORKER_MEMORY)
         if stalled is not None:
             gave_up(stalled, f"no item for {stall_seconds:.0f} s: a kernel operation did not finish")
         todo = [k for k in todo if k not in made and k != stalled]
-
-
-def _pool_round(out: Path, config: GenerateConfig, todo: list[int], workers: int, bar,
-                finished: Callable[[dict], None], stall_seconds: float, work: Callable) -> tuple[int | None, set[int]]:
-    """One pool over `todo`: returns the shard given up (or None) and the shards made."""
-    # Spawned workers start with a fresh kernel: OpenCascade is not safe to fork once used. Each
-    # worker keeps to one thread: the processes already fill the cores, and idle BLAS / OpenMP
-    # threads spinning beside them halve the throughput.
-    ctx = mp.get_context("spawn")
-    q = ctx.Queue()
-    saved = {k: os.environ.get(k) for k in _THREAD_VARS}
-    for k in _THREAD_VARS:
-        os.environ.setdefault(k, "1")
-    try:
-        pool = ctx.Pool(min(workers, len(todo)), initializer=_init_worker, initargs=(q,))
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-    made: set[int] = set()
-    active: dict[int, float] = {}  # running shard -> time of its last sign of life
-    counted: dict[int, int] = {}  # items shown on the bar per running shard (taken back if redone)
-    stalled, clean = None, False
-    try:
-        jobs = {k: pool.apply_async(work, ((str(out), config.to_json(), k),)) for k in todo}
-        left = set(jobs)
-
-        def drain(block: bool) -> None:
-            while True:
-                try:
-                    kind, k = q.get(timeout=0.2) if block else q.get_nowait()
-                except queue_mod.Empty:
-                    return
-                block = False
-                active[k] = time.monotonic()
-                if kind == "item":
-                    counted[k] = counted.get(k, 0) + 1
-                    if bar is not None:
-                        bar.update(1)
-
-        while left:
-            drain(True)
-            for k in [k for k in left if jobs[k].ready()]:
-                res = jobs[k].get()
-                finished(res)
-                made.add(k)
-                left.discard(k)
-                active.pop(k, None)
-                counted.pop(k, None)
-            now = time.monotonic()
-            late = [k for k, t in active.items() if k in left and now - t > stall_seconds]
-            if late:
-                stalled = late[0]
-                break
-        else:
-            drain(False)
-        clean = stalled is None
-    finally:
-        if not clean:  # a stalled shard, an error or an interrupt: stop the workers now
-            pool.terminate()
-            if bar is not None:  # items of the shards cut short are made again (or never)
-                bar.update(-sum(counted.values()))
-        else:
-            pool.close()
-        pool.join()
-    return stalled, made
 
 
 def build_manifest(config: GenerateConfig, done: dict, failed: dict | None = None) -> dict:

@@ -1,0 +1,188 @@
+"""Work shared out to spawned worker processes of one thread each: the pool the data generators
+make their shards in (with progress, stall detection and an interrupt that stops the workers at
+once) and the one the CAD evaluation reads sketches in.
+
+Workers are spawned, not forked: OpenCascade (and torch) are not safe to fork once used, so each
+worker starts with a fresh kernel. Each keeps to one thread: the processes already fill the cores,
+and idle BLAS / OpenMP threads spinning beside them halve the throughput.
+
+A shard worker tells the parent how it is doing through the queue `init_worker` installs:
+`tell("start", k)` when it begins shard k and `item_reporter(k)()` after each item; a shard that
+says nothing for `stall_seconds` is given up (see `pool_round`).
+
+Also here: the `progress.json` bookkeeping both generators keep in their output folder.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import multiprocessing as mp
+import os
+import queue as queue_mod
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+from .synth.reading import DataError
+
+THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+_queue = None  # a worker's line to the parent (set by init_worker)
+
+
+@contextmanager
+def spawn_pool(workers: int, initializer: Callable | None = None, initargs: tuple = ()) -> Iterator:
+    """A spawned pool of `workers` processes whose numeric libraries start with one thread each
+    (the variables are set for the children only; this process's are put back at once). The pool
+    is closed and joined on a normal exit, terminated on an error or an interrupt."""
+    ctx = mp.get_context("spawn")
+    saved = {k: os.environ.get(k) for k in THREAD_VARS}
+    for k in THREAD_VARS:
+        os.environ[k] = "1"
+    try:
+        pool = ctx.Pool(workers, initializer=initializer, initargs=initargs)
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    clean = False
+    try:
+        yield pool
+        clean = True
+    finally:
+        if clean:
+            pool.close()
+        else:
+            pool.terminate()
+        pool.join()
+
+
+def init_worker(q, memory_cap: int | None = None) -> None:
+    """Worker start-up: the parent's queue, warnings-only logging, and optionally a cap on the
+    address space (a few degenerate booleans make OpenCascade allocate without end; with a cap the
+    kernel fails with an out-of-memory error instead, which rejects that operation like any other
+    failure, deterministically, rather than the system killing the worker)."""
+    global _queue
+    _queue = q
+    logging.basicConfig(level=logging.WARNING)
+    if memory_cap:
+        import resource
+        soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        cap = memory_cap if hard == resource.RLIM_INFINITY else min(memory_cap, hard)
+        resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+
+
+def tell(kind: str, k: int) -> None:
+    """From a worker: ("start" | "item", shard k) to the parent (nothing outside a pool)."""
+    if _queue is not None:
+        _queue.put((kind, k))
+
+
+def item_reporter(k: int) -> Callable[[], None] | None:
+    """From a worker: the per-item callback of shard k (None outside a pool)."""
+    q = _queue
+    return (lambda: q.put(("item", k))) if q is not None else None
+
+
+def pool_round(work: Callable, jobs: dict[int, tuple], workers: int, finished: Callable[[dict], None],
+               progress: Callable[[int], None] | None = None, stall_seconds: float | None = None,
+               memory_cap: int | None = None) -> tuple[int | None, set[int]]:
+    """Run `work(jobs[k])` for every shard k in spawned workers, calling `finished(result)` in
+    shard order as they come and `progress(n)` with the items made. A shard silent for
+    `stall_seconds` (None: never) stops the round: every worker is terminated (a kernel operation
+    cannot be interrupted), the items counted for the shards cut short are taken back from
+    `progress`, and that shard is returned. Returns (the shard given up or None, the shards made)."""
+    ctx = mp.get_context("spawn")
+    q = ctx.Queue()
+    made: set[int] = set()
+    active: dict[int, float] = {}  # running shard -> time of its last sign of life
+    counted: dict[int, int] = {}  # items shown per running shard (taken back if cut short)
+    stalled, left = None, set(jobs)
+    try:
+        with spawn_pool(min(workers, len(jobs)), init_worker, (q, memory_cap)) as pool:
+            handles = {k: pool.apply_async(work, (args,)) for k, args in jobs.items()}
+
+            def drain(block: bool) -> None:
+                while True:
+                    try:
+                        kind, k = q.get(timeout=0.2) if block else q.get_nowait()
+                    except queue_mod.Empty:
+                        return
+                    block = False
+                    active[k] = time.monotonic()
+                    if kind == "item":
+                        counted[k] = counted.get(k, 0) + 1
+                        if progress is not None:
+                            progress(1)
+
+            while left:
+                drain(True)
+                for k in sorted(k for k in left if handles[k].ready()):
+                    finished(handles[k].get())
+                    made.add(k)
+                    left.discard(k)
+                    active.pop(k, None)
+                    counted.pop(k, None)
+                if stall_seconds is not None:
+                    now = time.monotonic()
+                    late = [k for k, t in active.items() if k in left and now - t > stall_seconds]
+                    if late:
+                        stalled = late[0]
+                        raise _Stalled
+            drain(False)
+    except _Stalled:
+        pass
+    finally:
+        if (stalled is not None or left) and progress is not None and counted:
+            progress(-sum(counted.values()))  # items of the shards cut short are made again (or never)
+    return stalled, made
+
+
+class _Stalled(Exception):
+    """Leaves the pool's block so that it terminates the workers."""
+
+
+# -- progress.json ----------------------------------------------------------------------------------
+def check_settings(out: Path, old: object, want: dict) -> None:
+    """DataError unless the settings the folder `out` was made with (`old`) are `want`."""
+    if old == want:
+        return
+    old = old if isinstance(old, dict) else {}
+    diff = sorted(k for k in set(old) | set(want) if old.get(k) != want.get(k))
+    raise DataError(f"{out} holds data made with other settings ({', '.join(diff)} differ); "
+                         "use the same settings to resume, or another --out folder")
+
+
+def read_progress(out: Path) -> dict | None:
+    """The folder's progress.json (None when there is none); DataError when it is damaged."""
+    path = out / "progress.json"
+    if not path.exists():
+        return None
+    try:
+        prog = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(prog, dict) or not isinstance(prog["done"], dict):
+            raise TypeError
+        prog["config"]  # noqa: B018 - must be there
+    except (OSError, ValueError, UnicodeDecodeError, KeyError, TypeError):
+        raise DataError(f"{path} is damaged; delete it to start {out} afresh") from None
+    return prog
+
+
+def pending_shards(out: Path, done: dict, count: int, name: Callable[[int], str],
+                   skip: Iterable[str] = ()) -> list[int]:
+    """The shards of `count` still to make: not recorded in `done` with both files present (those
+    recorded without them are dropped from `done`), and not in `skip`."""
+    skip = set(skip)
+
+    def made(k: int) -> bool:
+        n = name(k)
+        return str(k) in done and (out / f"{n}.npz").is_file() and (out / f"{n}.jsonl").is_file()
+
+    pending = [k for k in range(count) if str(k) not in skip and not made(k)]
+    for k in pending:
+        done.pop(str(k), None)
+    return pending
