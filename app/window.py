@@ -104,8 +104,7 @@ class MainWindow(QMainWindow):
         self.jobs.failed.connect(lambda title, msg: self.show_message(f"{title} failed: {msg}", error=True))
         self.bridge.changed.connect(self._document_changed)
 
-        self._preparing: threading.Thread | None = None  # the latest; all unfinished ones below
-        self._preparing_all: list[threading.Thread] = []
+        self._preparations: list[threading.Thread] = []  # started by prepare_backend, not yet joined
         self._restore_settings()
         self._refresh_modes()
         self._document_changed("")
@@ -315,9 +314,13 @@ class MainWindow(QMainWindow):
         # the process, so the window's close (and, failing that, the exit) waits for it instead.
         thread = threading.Thread(target=run, name=f"prepare-{mode}")
         thread.start()
-        self._preparing = thread
-        self._preparing_all = [t for t in self._preparing_all if t.is_alive()] + [thread]
+        self._preparations = [t for t in self._preparations if t.is_alive()] + [thread]
         return thread
+
+    @property
+    def _preparing(self) -> threading.Thread | None:
+        """The latest back-end preparation (None before the first)."""
+        return self._preparations[-1] if self._preparations else None
 
     # -- status and jobs --------------------------------------------------------------------------
     def show_message(self, text: str, error: bool = False) -> None:
@@ -809,7 +812,7 @@ class MainWindow(QMainWindow):
             return
         self.jobs.cancel()
         self.jobs.wait()
-        for thread in self._preparing_all:
+        for thread in self._preparations:
             thread.join()
         self._save_settings()
         self.recovery.close_cleanly()

@@ -35,8 +35,9 @@ _queue = None  # a worker's line to the parent (set by init_worker)
 @contextmanager
 def spawn_pool(workers: int, initializer: Callable | None = None, initargs: tuple = ()) -> Iterator:
     """A spawned pool of `workers` processes whose numeric libraries start with one thread each
-    (the variables are set for the children only; this process's are put back at once). The pool
-    is closed and joined on a normal exit, terminated on an error or an interrupt."""
+    (the variables are set for the children only; this process's are put back at once). Leaving
+    the block terminates the workers, as `multiprocessing.Pool`'s own context does: callers take
+    every result they want inside it, and a stall, an error or an interrupt stops them at once."""
     ctx = mp.get_context("spawn")
     saved = {k: os.environ.get(k) for k in THREAD_VARS}
     for k in THREAD_VARS:
@@ -49,15 +50,10 @@ def spawn_pool(workers: int, initializer: Callable | None = None, initargs: tupl
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
-    clean = False
     try:
         yield pool
-        clean = True
     finally:
-        if clean:
-            pool.close()
-        else:
-            pool.terminate()
+        pool.terminate()
         pool.join()
 
 
@@ -132,18 +128,13 @@ def pool_round(work: Callable, jobs: dict[int, tuple], workers: int, finished: C
                     late = [k for k, t in active.items() if k in left and now - t > stall_seconds]
                     if late:
                         stalled = late[0]
-                        raise _Stalled
-            drain(False)
-    except _Stalled:
-        pass
+                        break
+            else:
+                drain(False)
     finally:
         if (stalled is not None or left) and progress is not None and counted:
             progress(-sum(counted.values()))  # items of the shards cut short are made again (or never)
     return stalled, made
-
-
-class _Stalled(Exception):
-    """Leaves the pool's block so that it terminates the workers."""
 
 
 # -- progress.json ----------------------------------------------------------------------------------
@@ -154,7 +145,7 @@ def check_settings(out: Path, old: object, want: dict) -> None:
     old = old if isinstance(old, dict) else {}
     diff = sorted(k for k in set(old) | set(want) if old.get(k) != want.get(k))
     raise DataError(f"{out} holds data made with other settings ({', '.join(diff)} differ); "
-                         "use the same settings to resume, or another --out folder")
+                    "use the same settings to resume, or another --out folder")
 
 
 def read_progress(out: Path) -> dict | None:
@@ -164,9 +155,8 @@ def read_progress(out: Path) -> dict | None:
         return None
     try:
         prog = json.loads(path.read_text(encoding="utf-8"))
-        if not isinstance(prog, dict) or not isinstance(prog["done"], dict):
+        if not isinstance(prog, dict) or "config" not in prog or not isinstance(prog["done"], dict):
             raise TypeError
-        prog["config"]  # noqa: B018 - must be there
     except (OSError, ValueError, UnicodeDecodeError, KeyError, TypeError):
         raise DataError(f"{path} is damaged; delete it to start {out} afresh") from None
     return prog

@@ -917,7 +917,7 @@ def _search_translation(fit: _Fit, base_world: list[np.ndarray], direction: np.n
     return out
 
 
-def _refine_1d(cost, starts: list[tuple[float, np.ndarray, np.ndarray]],
+def _refine_1d(cost, starts: list[tuple[float, float, np.ndarray]],
                rounds: int = 3) -> list[tuple[float, float]]:
     """Refine grid minima (t, cost, the grid it is the minimum of) by local grids of shrinking
     span (same sign as t); the minima are refined side by side, one cost call per round."""
