@@ -30,6 +30,12 @@ def network(name: str, net: dict) -> list[str]:
         roles = ", ".join(f"{c} {pct(a)}" for c, a in zip(CLASSES, net["role_acc_per_class"]))
         lines.append(f"Curve roles per class: {roles}; along strokes as the fitting reads them "
                      f"(a vote along each stroke): {pct(net.get('stroke_role_acc'))}.")
+    st = net.get("strokes")
+    if st:
+        roles = ", ".join(f"{c} {pct(a)}" for c, a in zip(CLASSES, st["role_acc_per_class"]))
+        lines.append(f"With the stroke stage (the roles the fitting reads): curve roles {pct(st['role_acc'])}; per "
+                     f"class {roles}; where strokes of two roles touch {pct(st.get('role_acc_near_other'))}, "
+                     f"elsewhere {pct(st.get('role_acc_clear'))}; along strokes {pct(st.get('stroke_role_acc'))}.")
     lines += ["", "Network confusion (rows truth, columns predicted: extrude, add/subtract, bevel, sweep): "
               f"`{net['confusion']}`"]
     return lines

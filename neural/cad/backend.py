@@ -2,7 +2,8 @@
 
     sketch -> square view around model and strokes (framing) -> context renders of the model
       -> strokes rasterised -> the network (operation class, stitching face, curve roles)
-      -> fitting (face, profile, distance, ...) -> proposals, each a valid operation
+      -> its stroke stage, where it has one (the curve roles read again per piece of stroke,
+         `strokeroles.py`) -> fitting (face, profile, distance, ...) -> proposals, each a valid operation
 
 Three networks ship (`NETWORKS`): "standard" (the default), "reference", the same layout at four
 times the FLOPs, and "light", a small student distilled from the reference with a canvas
@@ -74,9 +75,12 @@ class CadBackend:
     title = "CAD operations (Sketch2CAD)"
 
     def __init__(self, weights: str | Path | None = None, selector: str | Path | None = None,
-                 network: str | None = None) -> None:
+                 network: str | None = None, strokes: bool = True) -> None:
         self._lock = threading.Lock()
         self.last = Interpretation()
+        # read the image network's curve roles again piece by piece of stroke, where the network
+        # has a stroke stage beside it (`strokeroles.py`); False keeps its pixel roles (to compare)
+        self.strokes = strokes
         weights = weights or os.environ.get("SKETCHFORGE_CAD_WEIGHTS") or None
         if weights is not None:
             selector = selector or os.environ.get("SKETCHFORGE_CAD_SELECTOR") or None
@@ -99,7 +103,7 @@ class CadBackend:
     def _set(self, name: str, weights: Path, selector: Path | None) -> None:
         with self._lock:
             self.network, self.weights, self.selector_weights = name, weights, selector
-            self._net = self._selector = None
+            self._net = self._selector = self._stage = None
             self._prepared = False
 
     @property
@@ -124,6 +128,7 @@ class CadBackend:
                             "with sketchforge-train-selector (see assets/cad/MODEL_CARD.md)")
                     selector = load_selector(self.selector_weights)[0]
                 self._net, self._selector = net, selector
+                self._stage = load_stroke_stage(self.weights)
             return self._net, self._selector
 
     def prepare(self) -> None:
@@ -180,18 +185,41 @@ class CadBackend:
                 canvas = selector.choose_sequence(seq)
             pred = net.predict(stroke, normals, depth, canvas=canvas)
             info.class_probs = pred.class_probs
+            roles = pred.roles
+            stage = self._stage if self.strokes else None
+            if stage is not None:
+                from .strokeroles import Reading
+                reading = Reading.from_logits(pred.role_logits, pred.stitch, pred.class_probs,
+                                              net.prepare(stroke, normals, depth))
+                roles = stage.refine([s.uv for s in framed.sketch.strokes], reading, stroke > 0, roles)
             info.seconds["net"] = time.perf_counter() - t
             # counted (once per size, then cached) outside the network's time
             info.canvas = canvas or size
             info.flops = net.flops(canvas) + (selector.flops(len(seq)) if seq is not None else 0)
             t = time.perf_counter()
-            outputs = NetOutputs(pred.class_probs, pred.stitch, pred.roles)
+            outputs = NetOutputs(pred.class_probs, pred.stitch, roles)
             proposals = fit_proposals(session, body, framed.sketch, context, stroke, outputs, top_k=top_k)
             info.seconds["fit"] = time.perf_counter() - t
             info.proposals = len(proposals)
             return proposals
         finally:
             info.seconds["total"] = time.perf_counter() - t0
+
+
+def load_stroke_stage(weights: Path):
+    """The stroke stage beside the image network `weights` (`strokeroles.stroke_stage_path`), or
+    None when there is none. One trained on another image network's readings is not used (with a
+    warning): its file records the hash of the network it was trained on."""
+    from .strokeroles import StrokeStage, file_digest, stroke_stage_path
+    path = stroke_stage_path(weights)
+    if not path.is_file():
+        return None
+    stage = StrokeStage.load(path)
+    if stage.extra.get("weights_sha256") != file_digest(weights):
+        log.warning("%s was trained on another image network than %s; the curve roles are read without it "
+                    "(train it again with sketchforge-train-cad-strokes)", path.name, Path(weights).name)
+        return None
+    return stage
 
 
 def _tidy(sketch: Sketch) -> Sketch | None:

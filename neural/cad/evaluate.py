@@ -66,13 +66,19 @@ def manifest(root: Path) -> dict:
 
 
 # -- the network's maps ---------------------------------------------------------------------------
-def evaluate_network(weights: Path, root: Path, limit: int | None = None, batch: int = 64) -> dict:
-    """Operation accuracy + confusion, stitching-face IoU and role accuracy on the stored inputs."""
+def evaluate_network(weights: Path, root: Path, limit: int | None = None, batch: int = 64,
+                     strokes: bool = True) -> dict:
+    """Operation accuracy + confusion, stitching-face IoU and role accuracy on the stored inputs.
+
+    The curve roles are measured twice where the network has a stroke stage (`strokeroles.py`,
+    used unless `strokes` is False): the image network's own pixel roles (`role_acc` and the
+    figures beside it), and the roles the fitting reads, after the stage (`strokes`)."""
     import torch
     from torch.utils.data import default_collate
 
     from ..synth.dataset import ShardDataset
     from .net import load_model
+    from .strokeroles import stroke_stage_path
     from .train import evaluate
 
     model, extra = load_model(weights)
@@ -93,78 +99,108 @@ def evaluate_network(weights: Path, root: Path, limit: int | None = None, batch:
         if buf:
             yield default_collate(buf)
 
-    recs = {r["item"]: r for shard in records(root) for r in shard}
-    strokes = _StrokeRoles(recs)
+    stage = None
+    if strokes and stroke_stage_path(weights).is_file():
+        from .backend import load_stroke_stage
+        stage = load_stroke_stage(weights)
+    roles = _RoleFigures(root, stage)
     t = time.perf_counter()
-    res = evaluate(model, batches(), on_batch=strokes)
+    res = evaluate(model, batches(), on_batch=roles)
     res["seconds"] = round(time.perf_counter() - t, 1)
-    res["stroke_role_acc"] = strokes.accuracy()
-    res["role_confusion_per_class"] = {
-        "rows": "truth base, profile, offset", "columns": "predicted base, profile, offset",
-        **{CLASS_NAMES[c]: strokes.confusion[c].tolist() for c in range(4)}}
-    res.update(strokes.overlap_figures())
-    res["role_acc_per_class"] = [None if strokes.confusion[c].sum() == 0 else
-                                 round(float(np.trace(strokes.confusion[c]) / strokes.confusion[c].sum()), 4)
-                                 for c in range(4)]
+    res.update(roles.figures("network"))
+    if stage is not None:
+        res["strokes"] = {"weights": str(stroke_stage_path(weights)), **roles.figures("stage")}
     res["per_class_acc"] = [round(row[i] / max(sum(row), 1), 4) for i, row in enumerate(res["confusion"])]
     res.pop("score", None)
     return res
 
 
-class _StrokeRoles:
-    """Curve-role accuracy as the fitting reads the roles: each stroke is split into runs of one
-    role by a vote along it (`fit._stroke_runs`, the same code the back end runs), and every point
-    of a run that lies on a labelled stroke pixel counts right when the run's role is the label."""
+class _RoleFigures:
+    """Curve-role figures of one set, for the image network's pixel roles and (with a stroke stage)
+    the stage's: per class with the role confusion, where strokes of two roles touch and
+    elsewhere, and along strokes as the fitting reads them (each stroke split into runs of one role
+    by a vote along it, `fit._stroke_runs`, the same code the back end runs; every point of a run
+    on a labelled stroke pixel counts right when the run's role is the label). The strokes are
+    carried into the view the network reads (the item's framed camera)."""
 
-    def __init__(self, recs: dict[int, dict]) -> None:
-        self.recs = recs
-        self.right = self.total = 0
-        self.confusion = np.zeros((4, 3, 3), np.int64)  # per class: truth role x predicted role (pixels)
-        # stroke pixels within NEAR_PX of a stroke pixel of another role, where the label says which
-        # stroke was drawn last rather than what the pixel is: [pixels, right] near others and clear
-        self.near = np.zeros(2, np.int64)
-        self.clear = np.zeros(2, np.int64)
+    def __init__(self, root: Path, stage=None) -> None:
+        from ..synth.reading import read_manifest
+        self.recs = {r["item"]: r for shard in records(root) for r in shard}
+        self.cameras: dict[int, np.ndarray] = {}
+        for s in read_manifest(root)["shards"]:
+            with np.load(root / s["npz"], allow_pickle=False) as z:
+                self.cameras.update(zip(z["item"].tolist(), z["camera"]))
+        self.stage = stage
+        kinds = ("network", "stage") if stage is not None else ("network",)
+        # per kind: per class truth role x predicted role (pixels); [pixels, right] near another
+        # role (where the label says which stroke was drawn last rather than what the pixel is)
+        # and clear of one; [points, right] along strokes
+        self.confusion = {k: np.zeros((4, 3, 3), np.int64) for k in kinds}
+        self.near = {k: np.zeros(2, np.int64) for k in kinds}
+        self.clear = {k: np.zeros(2, np.int64) for k in kinds}
+        self.along = {k: np.zeros(2, np.int64) for k in kinds}
 
     def __call__(self, batch: dict, out) -> None:
-        from sketchforge.modeling.sketch import Sketch
-
-        from .fit import _stroke_runs
-        probs = out.role_logits[:, 1:].argmax(1).numpy() + 1
-        ink = batch["role"].numpy() > 0
+        from .strokeroles import Reading
+        from .strokes_train import view_strokes
         labels = batch["role"].numpy()
-        for k, c in enumerate(batch["op_class"].tolist()):
-            np.add.at(self.confusion[int(c)], (labels[k][ink[k]] - 1, probs[k][ink[k]] - 1), 1)
-            near = _near_other_role(labels[k])
-            right = probs[k] == labels[k]
-            for acc, sel in ((self.near, ink[k] & near), (self.clear, ink[k] & ~near)):
-                acc += (int(sel.sum()), int((right & sel).sum()))
-        for k, item in enumerate(batch["item"].tolist()):
+        ink = batch["input"][:, 0].numpy() < 1.0
+        logits = out.role_logits.permute(0, 2, 3, 1).numpy()
+        net_roles = np.where(ink, 1 + logits[..., 1:].argmax(-1), 0).astype(np.uint8)
+        cls = torch_softmax(out.class_logits.numpy())
+        stitch = 1.0 / (1.0 + np.exp(-out.stitch_logits[:, 0].numpy()))
+        x = batch["input"].numpy()
+        for k, (item, c) in enumerate(zip(batch["item"].tolist(), batch["op_class"].tolist())):
             rec = self.recs.get(int(item))
-            if rec is None:
-                continue
             truth = labels[k]
-            h, w = truth.shape
-            roles = np.where(ink[k], probs[k], 0).astype(np.uint8)
-            for run in _stroke_runs(Sketch.from_json(rec["sketch"]), roles, w, h):
-                iu = np.clip(np.floor(run.uv[:, 0]).astype(int), 0, w - 1)
-                iv = np.clip(np.floor(run.uv[:, 1]).astype(int), 0, h - 1)
-                t = truth[iv, iu]
-                on = t > 0
-                self.right += int((t[on] == run.role).sum())
-                self.total += int(on.sum())
+            strokes = view_strokes(rec, self.cameras[int(item)], truth.shape[0]) if rec is not None else None
+            maps = {"network": net_roles[k]}
+            if self.stage is not None and strokes is not None:
+                reading = Reading.from_logits(logits[k], stitch[k], cls[k], x[k])
+                maps["stage"] = self.stage.refine(strokes, reading, ink[k], net_roles[k])
+            for kind, roles in maps.items():
+                self._count(kind, int(c), truth, roles, strokes)
 
-    def accuracy(self) -> float | None:
-        return self.right / self.total if self.total else None
+    def _count(self, kind: str, c: int, truth: np.ndarray, roles: np.ndarray, strokes) -> None:
+        from .fit import polyline_runs
+        on = truth > 0
+        np.add.at(self.confusion[kind][c], (truth[on] - 1, np.clip(roles[on], 1, 3) - 1), 1)
+        near = _near_other_role(truth)
+        right = roles == truth
+        for acc, sel in ((self.near[kind], on & near), (self.clear[kind], on & ~near)):
+            acc += (int(sel.sum()), int((right & sel).sum()))
+        if strokes is None:
+            return
+        h, w = truth.shape
+        for run in polyline_runs(strokes, roles):
+            iu = np.clip(np.floor(run.uv[:, 0]).astype(int), 0, w - 1)
+            iv = np.clip(np.floor(run.uv[:, 1]).astype(int), 0, h - 1)
+            t = truth[iv, iu]
+            self.along[kind] += (int((t > 0).sum()), int((t[t > 0] == run.role).sum()))
 
-    def overlap_figures(self) -> dict:
-        """How much of the pixel role accuracy is lost where strokes of two roles touch."""
-        total = int(self.near[0] + self.clear[0])
-        if not total:
-            return {}
-        return {"role_near_other_px": NEAR_PX,
-                "role_near_other_share": round(float(self.near[0] / total), 4),
-                "role_acc_near_other": round(float(self.near[1] / max(self.near[0], 1)), 4),
-                "role_acc_clear": round(float(self.clear[1] / max(self.clear[0], 1)), 4)}
+    def figures(self, kind: str) -> dict:
+        conf = self.confusion[kind]
+        total = int(self.near[kind][0] + self.clear[kind][0])
+        res = {"role_acc": round(float(np.trace(conf.sum(0)) / max(conf.sum(), 1)), 4),
+               "stroke_role_acc": round(float(self.along[kind][1] / self.along[kind][0]), 4)
+               if self.along[kind][0] else None,
+               "role_confusion_per_class": {
+                   "rows": "truth base, profile, offset", "columns": "predicted base, profile, offset",
+                   **{CLASS_NAMES[c]: conf[c].tolist() for c in range(4)}},
+               "role_acc_per_class": [None if conf[c].sum() == 0 else round(float(np.trace(conf[c]) / conf[c].sum()), 4)
+                                      for c in range(4)]}
+        if total:
+            res.update({"role_near_other_px": NEAR_PX,
+                        "role_near_other_share": round(float(self.near[kind][0] / total), 4),
+                        "role_acc_near_other": round(float(self.near[kind][1] / max(self.near[kind][0], 1)), 4),
+                        "role_acc_clear": round(float(self.clear[kind][1] / max(self.clear[kind][0], 1)), 4)})
+        return res
+
+
+def torch_softmax(z: np.ndarray) -> np.ndarray:
+    """Softmax over the last axis (numpy)."""
+    e = np.exp(z - z.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
 
 
 NEAR_PX = 2  # a stroke pixel this close (Chebyshev, px) to another role's pixel is "near another role"
@@ -260,10 +296,10 @@ def sketch_span(sketch) -> float:
 SPAN_BINS = (0.0, 0.12, 0.25, 1e9)  # sketch span buckets of the summary (share of the canvas)
 
 
-def _shard_rows(args: tuple[str, str | None, int, int, int, str | None]) -> list[dict]:
-    root, weights, shard, first, count, selector = args
+def _shard_rows(args: tuple[str, str | None, int, int, int, str | None, bool]) -> list[dict]:
+    root, weights, shard, first, count, selector, strokes = args
     from .backend import CadBackend
-    backend = CadBackend(weights, selector)
+    backend = CadBackend(weights, selector, strokes=strokes)
     from ..synth.reading import read_records
     recs = read_records(Path(root) / manifest(Path(root))["shards"][shard]["jsonl"])[first:first + count]
     from sketchforge.modeling.operations import OperationError
@@ -285,10 +321,10 @@ def _shard_rows(args: tuple[str, str | None, int, int, int, str | None]) -> list
 
 
 def evaluate_pipeline(root: Path, weights: Path | None = None, limit: int | None = None, workers: int = 2,
-                      progress: bool = True, selector: Path | None = None) -> list[dict]:
+                      progress: bool = True, selector: Path | None = None, strokes: bool = True) -> list[dict]:
     """Rows of `interpret_item` for the first `limit` items (all when None), in item order; the
     network `weights` (default the back end's) read each sketch at the canvas `selector` picks
-    (default the full canvas)."""
+    (default the full canvas), with its stroke stage unless `strokes` is False."""
     m = manifest(root)
     jobs, left = [], limit if limit is not None else m["counts"]["items"]
     for k, s in enumerate(m["shards"]):
@@ -299,7 +335,7 @@ def evaluate_pipeline(root: Path, weights: Path | None = None, limit: int | None
         step = max(8, (n + 1) // 2) if limit is not None and limit < 4 * 128 else n
         for first in range(0, n, step):
             jobs.append((str(root), str(weights) if weights else None, k, first, min(step, n - first),
-                         str(selector) if selector else None))
+                         str(selector) if selector else None, strokes))
         left -= n
     bar = None
     if progress:
@@ -403,6 +439,12 @@ def table(network: dict | None, pipeline: dict | None) -> str:
             lines.append(f"  curve roles where strokes of two roles touch (within {network['role_near_other_px']} px; "
                          f"{100 * network['role_near_other_share']:.1f}% of stroke pixels): "
                          f"{network['role_acc_near_other']:.3f}; elsewhere: {network['role_acc_clear']:.3f}")
+        st = network.get("strokes")
+        if st:
+            per = ", ".join(f"{n} {'-' if a is None else f'{a:.3f}'}" for n, a in zip(CLASS_NAMES, st["role_acc_per_class"]))
+            lines.append(f"  with the stroke stage: curve roles {st['role_acc']:.4f} ({per}); where strokes of two "
+                         f"roles touch {_f(st.get('role_acc_near_other'))}, elsewhere {_f(st.get('role_acc_clear'))}; "
+                         f"along strokes as the fitting reads them {_f(st.get('stroke_role_acc'))}")
         lines.append("  confusion (rows truth, columns prediction: " + ", ".join(CLASS_NAMES) + ")")
         for name, row in zip(CLASS_NAMES, network["confusion"]):
             lines.append(f"  {name:13s} " + " ".join(f"{v:6d}" for v in row))
@@ -440,12 +482,14 @@ def _parser() -> argparse.ArgumentParser:
                    help="whole interpretations of the first N items (default all; 0 skips them)")
     p.add_argument("--workers", type=int, default=2, help="processes for the interpretations (one thread each)")
     p.add_argument("--out", type=Path, default=None, help="write the figures and per-item rows here (JSON)")
+    p.add_argument("--no-strokes", action="store_true",
+                   help="read the curve roles without the network's stroke stage (to compare)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
 
 
 def run(data: Path, weights: Path | None = None, limit: int | None = None, pipeline: int | None = None,
-        workers: int = 2, progress: bool = True, selector: Path | None = None) -> dict:
+        workers: int = 2, progress: bool = True, selector: Path | None = None, strokes: bool = True) -> dict:
     """Both parts; the dictionary `--out` writes."""
     from .backend import WEIGHTS
     m = manifest(data)
@@ -455,12 +499,13 @@ def run(data: Path, weights: Path | None = None, limit: int | None = None, pipel
     if selector is not None and not Path(selector).is_file():
         raise EvalError(f"no selector weight file at {selector}; train one with sketchforge-train-selector")
     t = time.perf_counter()
-    net = evaluate_network(weights, data, limit)
-    rows = evaluate_pipeline(data, weights, pipeline, workers, progress, selector) if pipeline != 0 else []
+    net = evaluate_network(weights, data, limit, strokes=strokes)
+    rows = evaluate_pipeline(data, weights, pipeline, workers, progress, selector, strokes) if pipeline != 0 else []
     return {
         "data": {"path": str(data), "seed": m.get("seed"), "items": m["counts"]["items"],
                  "style_factor": m["config"].get("style_factor"), "size": m["size"][0]},
-        "weights": str(weights), "selector": str(selector) if selector else None, "iou_threshold": IOU_OK,
+        "weights": str(weights), "selector": str(selector) if selector else None, "strokes": strokes,
+        "iou_threshold": IOU_OK,
         "workers": workers,
         "network": net, "pipeline": summarise(rows) if rows else None, "rows": rows,
         "seconds": round(time.perf_counter() - t, 1),
@@ -475,7 +520,7 @@ def _main(argv: list[str] | None) -> int:
     a = _parser().parse_args(argv)
     if a.workers < 1:
         raise EvalError(f"--workers must be at least 1, got {a.workers}")
-    res = run(a.data, a.weights, a.limit, a.pipeline, a.workers, not a.quiet, a.selector)
+    res = run(a.data, a.weights, a.limit, a.pipeline, a.workers, not a.quiet, a.selector, not a.no_strokes)
     if a.out is not None:
         from sketchforge.modeling.files import atomic_write_bytes
         atomic_write_bytes(a.out, json.dumps(res, indent=1).encode("utf-8"))

@@ -313,12 +313,17 @@ def _role_votes(roles: np.ndarray) -> np.ndarray:
 
 def _stroke_runs(sketch: Sketch, roles: np.ndarray, width: int, height: int) -> list[_Run]:
     """The sketch's strokes in render pixels, split into runs of one role by the role map."""
-    votes = _role_votes(roles)
     scale = np.array([width / sketch.width, height / sketch.height])
+    return polyline_runs([np.asarray(s.uv, float).reshape(-1, 2) * scale for s in sketch.strokes], roles)
+
+
+def polyline_runs(strokes: list[np.ndarray], roles: np.ndarray) -> list[_Run]:
+    """Strokes (N, 2) in the pixels of the (H, W) role map, split into runs of one role by it."""
+    votes = _role_votes(roles)
+    height, width = roles.shape
     k = max(width, height) / REF_SIZE
     runs: list[_Run] = []
-    for stroke in sketch.strokes:
-        uv = np.asarray(stroke.uv, float).reshape(-1, 2) * scale
+    for uv in strokes:
         if not np.isfinite(uv).all():
             raise ValueError("a stroke holds NaN or infinite coordinates; the sketch cannot be interpreted")
         uv = _resample(uv, 1.0 * k)
