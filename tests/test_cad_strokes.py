@@ -166,3 +166,35 @@ def test_the_evaluation_reads_roles_along_the_strokes_in_the_view_the_network_re
     f = figures.figures("network")
     assert f["role_acc"] == 1.0
     assert f["stroke_role_acc"] > 0.9, "the strokes, carried into the framed view, lie on their labels"
+
+
+def test_pieces_of_several_sets_train_as_one_table():
+    from sketchforge.neural.cad.strokes_train import _batch, concat_tables
+    a = {"feats": np.arange(3 * FEATURES, dtype=np.float32).reshape(3, FEATURES), "labels": np.array([0, 1, 2]),
+         "weights": np.ones(3, np.float32), "offsets": np.array([0, 2, 3]), "items": np.array([5, 6]),
+         "op_class": np.array([0, 1]), "net_right": np.array([1, 1]), "pixels": np.array([2, 2])}
+    b = {**a, "feats": -a["feats"][:1], "labels": np.array([1]), "weights": np.ones(1, np.float32),
+         "offsets": np.array([0, 1]), "items": np.array([9]), "op_class": np.array([3]),
+         "net_right": np.array([0]), "pixels": np.array([1])}
+    t = concat_tables([a, b])
+    assert t["offsets"].tolist() == [0, 2, 3, 4] and t["items"].tolist() == [5, 6, 9]
+    feats, pad, lab, _ = _batch(t, np.array([2, 0]))
+    assert lab.tolist() == [[1, -1], [0, 1]] and pad.tolist() == [[False, True], [False, False]]
+    assert torch.equal(feats[0, 0], torch.from_numpy(b["feats"][0]))
+
+
+def test_a_stage_reads_every_piece_and_counts_its_flops(stage_run):
+    stage = StrokeStage.load(stage_run / "best.safetensors")
+    rect = np.array([[10, 10], [50, 10], [50, 40], [10, 40], [10, 10]], float)
+    line = np.array([[50, 10], [50, 2]], float)
+    ink = np.zeros((SIZE, SIZE), bool)
+    ink[10, 10:51] = ink[40, 10:51] = ink[10:41, 10] = ink[2:41, 50] = True
+    before = np.where(ink, 3, 0).astype(np.uint8)
+    roles, pieces = stage.refine([rect, line], _reading(SIZE), ink, before)
+    assert pieces == 5 and roles.shape == ink.shape
+    assert (roles[ink] > 0).all() and (roles[~ink] == 0).all()
+    assert 0 < stage.flops(5) < stage.flops(20) and stage.flops(0) == 0
+    # a scribble cut into more pieces than the stage reads keeps the image network's roles
+    zigzag = np.array([[2 + 2 * i, 2 + 20 * (i % 2)] for i in range(300)], float)
+    kept, none = stage.refine([zigzag], _reading(SIZE), ink, before)
+    assert none == 0 and kept is before

@@ -58,7 +58,7 @@ class Interpretation:
     proposals: int = 0
     network: str = ""  # which network read it ("light", "reference", or a weight file's name)
     canvas: int | None = None  # the raster size (px) the network read, when it ran
-    flops: int | None = None  # FLOPs of the network part (canvas selector + network), when it ran
+    flops: int | None = None  # FLOPs of the network part (canvas selector + network + stroke stage), when it ran
 
 
 class CadBackend:
@@ -185,17 +185,18 @@ class CadBackend:
                 canvas = selector.choose_sequence(seq)
             pred = net.predict(stroke, normals, depth, canvas=canvas)
             info.class_probs = pred.class_probs
-            roles = pred.roles
+            roles, pieces = pred.roles, 0
             stage = self._stage if self.strokes else None
             if stage is not None:
                 from .strokeroles import Reading
                 reading = Reading.from_logits(pred.role_logits, pred.stitch, pred.class_probs,
                                               net.prepare(stroke, normals, depth))
-                roles = stage.refine([s.uv for s in framed.sketch.strokes], reading, stroke > 0, roles)
+                roles, pieces = stage.refine([s.uv for s in framed.sketch.strokes], reading, stroke > 0, roles)
             info.seconds["net"] = time.perf_counter() - t
             # counted (once per size, then cached) outside the network's time
             info.canvas = canvas or size
-            info.flops = net.flops(canvas) + (selector.flops(len(seq)) if seq is not None else 0)
+            info.flops = (net.flops(canvas) + (selector.flops(len(seq)) if seq is not None else 0)
+                          + (stage.flops(pieces) if stage is not None else 0))
             t = time.perf_counter()
             outputs = NetOutputs(pred.class_probs, pred.stitch, roles)
             proposals = fit_proposals(session, body, framed.sketch, context, stroke, outputs, top_k=top_k)

@@ -157,7 +157,7 @@ class _RoleFigures:
             maps = {"network": net_roles[k]}
             if self.stage is not None and strokes is not None:
                 reading = Reading.from_logits(logits[k], stitch[k], cls[k], x[k])
-                maps["stage"] = self.stage.refine(strokes, reading, ink[k], net_roles[k])
+                maps["stage"] = self.stage.refine(strokes, reading, ink[k], net_roles[k])[0]
             for kind, roles in maps.items():
                 self._count(kind, int(c), truth, roles, strokes)
 

@@ -187,6 +187,15 @@ def piece_features(pieces: Sequence[Piece], reading: Reading) -> np.ndarray:
         stroke_ends[p.stroke] = (first, p.uv[-1], length + _length(p.uv))
     allpts = np.concatenate([p.uv for p in pieces])
     owner = np.concatenate([np.full(len(p.uv), i) for i, p in enumerate(pieces)])
+    # how each piece's two ends meet the others: ends of other pieces near it, and any point of one
+    flat = ends.reshape(-1, 2)
+    mine = np.repeat(np.arange(n), 2)
+    close = np.linalg.norm(flat[:, None] - flat[None], axis=2) < MEET_PX * k
+    near_ends = (close & (mine[:, None] != mine[None])).sum(1)
+    to_pts = np.linalg.norm(flat[:, None] - allpts[None], axis=2)
+    to_pts[mine[:, None] == owner[None]] = np.inf
+    touches = to_pts.min(1) < MEET_PX * k
+    meets_all = np.stack([near_ends / 4.0, touches.astype(float)], 1).reshape(n, 4)
     for i, p in enumerate(pieces):
         iu = np.clip(np.floor(p.uv[:, 0]).astype(int), 0, w - 1)
         iv = np.clip(np.floor(p.uv[:, 1]).astype(int), 0, h - 1)
@@ -203,12 +212,7 @@ def piece_features(pieces: Sequence[Piece], reading: Reading) -> np.ndarray:
         normal = reading.normal[iv, iu].mean(0)
         first, last, slen = stroke_ends[p.stroke]
         closed = float(np.linalg.norm(last - first)) / max(slen, 1e-6)
-        meets = []
-        for e in (p.uv[0], p.uv[-1]):
-            other = np.delete(ends.reshape(-1, 2), [2 * i, 2 * i + 1], axis=0)
-            near_ends = int((np.linalg.norm(other - e, axis=1) < MEET_PX * k).sum()) if len(other) else 0
-            d = np.linalg.norm(allpts[owner != i] - e, axis=1)
-            meets += [near_ends / 4.0, float(d.size > 0 and d.min() < MEET_PX * k)]
+        meets = meets_all[i]
         turn = _turns(p.uv, CORNER_SPAN) if m > 2 * CORNER_SPAN else np.zeros(1)
         centre = np.array([w, h]) / 2.0
         out[i] = [
@@ -306,6 +310,18 @@ class StrokeStage:
     def __init__(self, model: StrokeRoleNet, extra: dict | None = None) -> None:
         self.model = model.eval()
         self.extra = extra or {}
+        self._flops: dict[int, int] = {}
+
+    def flops(self, pieces: int) -> int:
+        """FLOPs of reading a sketch of `pieces` pieces, counted once per count by torch."""
+        if pieces < 1:
+            return 0
+        if pieces not in self._flops:
+            from torch.utils.flop_counter import FlopCounterMode
+            with FlopCounterMode(display=False) as counter, torch.inference_mode():
+                self.model(torch.zeros(1, pieces, self.model.config.features), torch.zeros(1, pieces, dtype=torch.bool))
+            self._flops[pieces] = int(counter.get_total_flops())
+        return self._flops[pieces]
 
     @classmethod
     def load(cls, path: str | Path) -> "StrokeStage":
@@ -320,14 +336,14 @@ class StrokeStage:
         return logits.argmax(-1).numpy()
 
     def refine(self, strokes: Sequence[np.ndarray], reading: Reading, ink: np.ndarray,
-               roles: np.ndarray) -> np.ndarray:
-        """The roles map (H, W) uint8 of the image network (`roles`) read again piece by piece;
-        `strokes` are the sketch's strokes in the view's pixels. A sketch with no pieces or more
-        than `MAX_PIECES` keeps `roles`."""
+               roles: np.ndarray) -> tuple[np.ndarray, int]:
+        """The roles map (H, W) uint8 of the image network (`roles`) read again piece by piece, and
+        the number of pieces read; `strokes` are the sketch's strokes in the view's pixels. A sketch
+        with no pieces or more than `MAX_PIECES` keeps `roles` (0 pieces read)."""
         pieces = stroke_pieces(strokes, max(ink.shape))
         if not pieces or len(pieces) > MAX_PIECES:
-            return roles
-        return paint_roles(pieces, self.piece_roles(pieces, reading), ink, roles)
+            return roles, 0
+        return paint_roles(pieces, self.piece_roles(pieces, reading), ink, roles), len(pieces)
 
 
 def save_stage(model: StrokeRoleNet, path: str | Path, extra: dict | None = None) -> None:

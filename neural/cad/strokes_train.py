@@ -201,29 +201,40 @@ def pixel_accuracy(stage_model: StrokeRoleNet, model: CadUNet, root: Path, limit
     for it in read_set(model, root, limit):
         on = it["truth"] > 0
         ink = it["roles"] > 0
-        painted = stage.refine(it["strokes"], it["reading"], ink, it["roles"])
+        painted = stage.refine(it["strokes"], it["reading"], ink, it["roles"])[0]
         right += (int((it["roles"][on] == it["truth"][on]).sum()), int((painted[on] == it["truth"][on]).sum()))
         total += int(on.sum())
     return {"network": round(float(right[0] / max(total, 1)), 4), "stage": round(float(right[1] / max(total, 1)), 4)}
 
 
-def train(data: Path, val: Path, out: Path, weights: Path, epochs: int = 40, batch: int = 64, lr: float = 2e-3,
+def concat_tables(tables: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Several sets' piece tables as one (the item bounds shifted)."""
+    if len(tables) == 1:
+        return tables[0]
+    out = {k: np.concatenate([t[k] for t in tables]) for k in tables[0] if k != "offsets"}
+    starts = np.cumsum([0] + [int(t["offsets"][-1]) for t in tables[:-1]])
+    out["offsets"] = np.concatenate([[0]] + [t["offsets"][1:] + s for t, s in zip(tables, starts)])
+    return out
+
+
+def train(data: Path | list[Path], val: Path, out: Path, weights: Path, epochs: int = 40, batch: int = 64, lr: float = 2e-3,
           weight_decay: float = 1e-2, seed: int = 0, patience: int = 8, limit: int | None = None,
           config: StageConfig = StageConfig(), progress: bool = True) -> dict:
-    """Train the stage into `out` (see the module notes); returns the final state."""
+    """Train the stage into `out` on the pieces of `data` (one set or several); see the module notes.
+    Returns the final state."""
+    data = [Path(d) for d in (data if isinstance(data, (list, tuple)) else [data])]
     out.mkdir(parents=True, exist_ok=True)
     if not Path(weights).is_file():
         raise StrokesError(f"no image network at {weights}; train one with sketchforge-train-cad")
     digest = file_digest(weights)
     cnn, _ = load_model(weights)
     cnn = cnn.to(memory_format=torch.channels_last)
-    tables = {}
-    for name, root in (("train", data), ("val", val)):
-        try:
-            tables[name] = cached_table(cnn, digest, root, out, name, limit)
-        except DataError as exc:
-            raise StrokesError(str(exc)) from None
-    train_t, val_t = tables["train"], tables["val"]
+    names = ["train"] if len(data) == 1 else [f"train{k}" for k in range(len(data))]
+    try:
+        train_t = concat_tables([cached_table(cnn, digest, root, out, name, limit) for name, root in zip(names, data)])
+        val_t = cached_table(cnn, digest, val, out, "val", limit)
+    except DataError as exc:
+        raise StrokesError(str(exc)) from None
     torch.manual_seed(seed)
     model = StrokeRoleNet(config)
     model.set_scaling(train_t["feats"])
@@ -233,7 +244,7 @@ def train(data: Path, val: Path, out: Path, weights: Path, epochs: int = 40, bat
     total = per_epoch * epochs
     meta = {"config": json.dumps(asdict(config)), "weights_sha256": digest}
     state = {"epoch": 0, "step": 0, "best": None, "best_epoch": None, "since_best": 0, "finished": None,
-             "settings": {"data": str(data), "val": str(val), "weights": str(weights), "epochs": epochs,
+             "settings": {"data": ",".join(map(str, data)), "val": str(val), "weights": str(weights), "epochs": epochs,
                           "batch": batch, "lr": lr, "weight_decay": weight_decay, "seed": seed, "limit": limit}}
     if (out / "checkpoint.safetensors").is_file():
         state = load_checkpoint(out, model, opt, StrokesError)
@@ -293,7 +304,8 @@ def _parser() -> argparse.ArgumentParser:
     from .backend import WEIGHTS
     p = Parser(prog=PROG, description="Train the stroke stage that reads the image network's curve roles "
                                        "again piece by piece. Rerun the same command to continue a run.")
-    p.add_argument("--data", required=True, type=Path, help="a set the image network never trained on")
+    p.add_argument("--data", required=True, type=Path, nargs="+",
+                   help="one or more sets the image network never trained on")
     p.add_argument("--val", required=True, type=Path, help="validation set (another seed)")
     p.add_argument("--out", required=True, type=Path, help="run folder (piece tables, checkpoint, log.jsonl, best.safetensors)")
     p.add_argument("--weights", type=Path, default=WEIGHTS, help="the image network (default: the shipped standard one)")
