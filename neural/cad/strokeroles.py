@@ -196,36 +196,58 @@ def piece_features(pieces: Sequence[Piece], reading: Reading) -> np.ndarray:
     to_pts[mine[:, None] == owner[None]] = np.inf
     touches = to_pts.min(1) < MEET_PX * k
     meets_all = np.stack([near_ends / 4.0, touches.astype(float)], 1).reshape(n, 4)
-    for i, p in enumerate(pieces):
-        iu = np.clip(np.floor(p.uv[:, 0]).astype(int), 0, w - 1)
-        iv = np.clip(np.floor(p.uv[:, 1]).astype(int), 0, h - 1)
-        inside = (p.uv[:, 0] >= 0) & (p.uv[:, 0] < w) & (p.uv[:, 1] >= 0) & (p.uv[:, 1] < h)
-        probs = reading.role_probs[iv, iu]
-        m = len(p.uv)
-        mid = probs[m // 4: max(m // 4 + 1, m - m // 4)]
-        votes = np.bincount(probs.argmax(1), minlength=3) / m
-        length = _length(p.uv)
-        chord = p.uv[-1] - p.uv[0]
-        cl = float(np.linalg.norm(chord))
-        angle = math.atan2(chord[1], chord[0]) if cl > 1e-9 else 0.0
-        on = reading.on_model[iv, iu] & inside
-        normal = reading.normal[iv, iu].mean(0)
-        first, last, slen = stroke_ends[p.stroke]
-        closed = float(np.linalg.norm(last - first)) / max(slen, 1e-6)
-        meets = meets_all[i]
-        turn = _turns(p.uv, CORNER_SPAN) if m > 2 * CORNER_SPAN else np.zeros(1)
-        centre = np.array([w, h]) / 2.0
-        out[i] = [
-            *probs.mean(0), *mid.mean(0), *votes,
-            float(reading.stitch[iv, iu].mean()), *reading.class_probs,
-            length / size, cl / max(length, 1e-6),
-            *((p.uv[0] - centre) / size), *((p.uv[-1] - centre) / size),
-            math.cos(2 * angle), math.sin(2 * angle),
-            float(on.mean()), *normal,
-            float(reading.depth[iv[0], iu[0]]), float(reading.depth[iv[-1], iu[-1]]),
-            p.stroke / max(1, strokes - 1), p.rank / max(1, p.count - 1), min(p.count, 10) / 10.0,
-            min(closed, 1.0), *meets, min(strokes, 20) / 20.0, float(turn.sum()) / 180.0 / max(m, 1) * 10.0,
-        ]
+    # per point, then summed per piece (pieces are consecutive runs of `allpts`)
+    counts = np.array([len(p.uv) for p in pieces])
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    local = np.arange(len(allpts)) - np.repeat(starts, counts)
+    m = np.repeat(counts, counts)
+    iu = np.clip(np.floor(allpts[:, 0]).astype(int), 0, w - 1)
+    iv = np.clip(np.floor(allpts[:, 1]).astype(int), 0, h - 1)
+    inside = (allpts[:, 0] >= 0) & (allpts[:, 0] < w) & (allpts[:, 1] >= 0) & (allpts[:, 1] < h)
+    probs = reading.role_probs[iv, iu].astype(np.float64)
+    in_mid = (local >= m // 4) & (local < np.maximum(m // 4 + 1, m - m // 4))
+
+    def per_piece(v: np.ndarray) -> np.ndarray:
+        return np.add.reduceat(v, starts, axis=0)
+
+    mean_probs = per_piece(probs) / counts[:, None]
+    mid_probs = per_piece(probs * in_mid[:, None]) / per_piece(in_mid.astype(float))[:, None]
+    votes = per_piece(np.eye(3)[probs.argmax(1)]) / counts[:, None]
+    stitch = per_piece(reading.stitch[iv, iu].astype(np.float64)) / counts
+    on = per_piece((reading.on_model[iv, iu] & inside).astype(float)) / counts
+    normal = per_piece(reading.normal[iv, iu].astype(np.float64)) / counts[:, None]
+    step = np.linalg.norm(np.diff(allpts, axis=0), axis=1)
+    same = owner[1:] == owner[:-1]
+    length = np.bincount(owner[1:][same], step[same], minlength=n)
+    chord = ends[:, 1] - ends[:, 0]
+    cl = np.linalg.norm(chord, axis=1)
+    angle = np.where(cl > 1e-9, np.arctan2(chord[:, 1], chord[:, 0]), 0.0)
+    last_pt = starts + counts - 1
+    closed = np.array([np.linalg.norm(stroke_ends[p.stroke][1] - stroke_ends[p.stroke][0])
+                       / max(stroke_ends[p.stroke][2], 1e-6) for p in pieces])
+    # turning along each piece: points with CORNER_SPAN points of their own piece on both sides
+    span = CORNER_SPAN
+    turn = np.zeros(len(allpts))
+    if len(allpts) > 2 * span:
+        a = allpts[span:-span] - allpts[:-2 * span]
+        b = allpts[2 * span:] - allpts[span:-span]
+        na, nb = np.linalg.norm(a, axis=1), np.linalg.norm(b, axis=1)
+        ok = (na > 1e-9) & (nb > 1e-9)
+        cos = np.ones(len(a))
+        cos[ok] = (a[ok] * b[ok]).sum(1) / (na[ok] * nb[ok])
+        turn[span:-span] = np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
+    turn[(local < span) | (local >= m - span) | (m <= 2 * span)] = 0.0
+    turning = np.bincount(owner, turn, minlength=n) / 180.0 / counts * 10.0
+    centre = np.array([w, h]) / 2.0
+    ranks = np.array([[p.stroke / max(1, strokes - 1), p.rank / max(1, p.count - 1), min(p.count, 10) / 10.0]
+                      for p in pieces])
+    out[:] = np.column_stack([
+        mean_probs, mid_probs, votes, stitch, np.broadcast_to(reading.class_probs, (n, 4)),
+        length / size, cl / np.maximum(length, 1e-6), (ends[:, 0] - centre) / size, (ends[:, 1] - centre) / size,
+        np.cos(2 * angle), np.sin(2 * angle), on, normal,
+        reading.depth[iv[starts], iu[starts]], reading.depth[iv[last_pt], iu[last_pt]],
+        ranks, np.minimum(closed, 1.0), meets_all, np.full(n, min(strokes, 20) / 20.0), turning,
+    ])
     return out
 
 
