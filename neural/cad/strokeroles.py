@@ -227,15 +227,7 @@ def piece_features(pieces: Sequence[Piece], reading: Reading) -> np.ndarray:
                        / max(stroke_ends[p.stroke][2], 1e-6) for p in pieces])
     # turning along each piece: points with CORNER_SPAN points of their own piece on both sides
     span = CORNER_SPAN
-    turn = np.zeros(len(allpts))
-    if len(allpts) > 2 * span:
-        a = allpts[span:-span] - allpts[:-2 * span]
-        b = allpts[2 * span:] - allpts[span:-span]
-        na, nb = np.linalg.norm(a, axis=1), np.linalg.norm(b, axis=1)
-        ok = (na > 1e-9) & (nb > 1e-9)
-        cos = np.ones(len(a))
-        cos[ok] = (a[ok] * b[ok]).sum(1) / (na[ok] * nb[ok])
-        turn[span:-span] = np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
+    turn = _turns(allpts, span)
     turn[(local < span) | (local >= m - span) | (m <= 2 * span)] = 0.0
     turning = np.bincount(owner, turn, minlength=n) / 180.0 / counts * 10.0
     centre = np.array([w, h]) / 2.0
