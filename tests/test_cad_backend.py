@@ -234,3 +234,23 @@ def test_preparing_the_back_end_loads_its_network_and_changes_no_reading(items):
     a, b = fresh.propose(Sketch.load(sk), s, top_k=3), prepared.propose(Sketch.load(sk), s, top_k=3)
     assert [(p.operation.id, p.operation.params(), p.score) for p in a] == \
            [(p.operation.id, p.operation.params(), p.score) for p in b]
+
+
+def test_the_standard_network_reads_roles_with_its_stroke_stage_and_counts_its_flops(items):
+    from sketchforge.neural.cad.strokeroles import stroke_stage_path
+    assert stroke_stage_path(NETWORKS["standard"][0]).is_file(), "the standard network ships its stroke stage"
+    with_stage, without = CadBackend(), CadBackend(strokes=False)
+    read = 0
+    for sk, before in sketches(items):
+        s = Session()
+        s.import_file(before)
+        a = with_stage.propose(Sketch.load(sk), s)
+        b = without.propose(Sketch.load(sk), s)
+        if with_stage.last.flops is None:
+            continue
+        read += 1
+        net = with_stage.net.flops(None)
+        assert without.last.flops == net < with_stage.last.flops < net * 1.05  # the stage is a small part
+        assert all(p.operation.id in ("extrude", "add", "subtract", "bevel", "sweep") for p in a + b)
+    assert read >= 4
+    assert with_stage._stage is not None and without._stage is not None and not without.strokes
