@@ -16,6 +16,7 @@ COMMANDS = {
     "sketchforge-eval-cad": "sketchforge.neural.cad.evaluate:main",
     "sketchforge-train-selector": "sketchforge.neural.cad.select:main",
     "sketchforge-calibrate-cad": "sketchforge.neural.cad.train:calibrate_main",
+    "sketchforge-train-cad-strokes": "sketchforge.neural.cad.strokes_train:main",
 }
 
 
