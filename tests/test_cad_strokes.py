@@ -198,3 +198,21 @@ def test_a_stage_reads_every_piece_and_counts_its_flops(stage_run):
     zigzag = np.array([[2 + 2 * i, 2 + 20 * (i % 2)] for i in range(300)], float)
     kept, none = stage.refine([zigzag], _reading(SIZE), ink, before)
     assert none == 0 and kept is before
+
+
+def test_reordering_for_training_reads_as_a_stroke_drawn_the_other_way():
+    from sketchforge.neural.cad.strokes_train import reorder
+    rng = np.random.default_rng(0)
+    reading = Reading(rng.random((128, 128, 3)).astype(np.float32), rng.random((128, 128)).astype(np.float32),
+                      np.full(4, 0.25, np.float32), rng.random((128, 128, 3)).astype(np.float32),
+                      rng.random((128, 128)).astype(np.float32), rng.random((128, 128)) > 0.5)
+    stroke = np.array([[20, 20], [20, 60], [70, 60], [90, 30]], float)
+    forward = piece_features(stroke_pieces([stroke], 128), reading)
+    backward = piece_features(stroke_pieces([stroke[::-1]], 128), reading)
+    flipped = reorder(forward, np.array([0, len(forward)]), np.random.default_rng(1), 1.0)
+    # the pieces come in the other order; as a set they are the same
+    assert np.allclose(np.sort(flipped, axis=0), np.sort(backward, axis=0), atol=1e-4)
+    # several strokes: their ranks are permuted among themselves
+    two = piece_features(stroke_pieces([stroke, stroke + 5, stroke + 9], 128), reading)
+    mixed = reorder(two, np.array([0, len(two)]), np.random.default_rng(3), 1.0)
+    assert sorted(set(mixed[:, 28])) == sorted(set(two[:, 28])) and not np.array_equal(mixed[:, 28], two[:, 28])

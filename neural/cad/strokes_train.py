@@ -142,8 +142,10 @@ def cached_table(model: CadUNet, digest: str, root: Path, run: Path, name: str, 
 
 
 # -- training ---------------------------------------------------------------------------------------
-def _batch(table: dict[str, np.ndarray], which: np.ndarray) -> tuple[torch.Tensor, ...]:
-    """Padded (B, S, F) features, (B, S) padding mask, labels (-1 on padding) and weights."""
+def _batch(table: dict[str, np.ndarray], which: np.ndarray, rng: np.random.Generator | None = None,
+           reorder_p: float = 0.0) -> tuple[torch.Tensor, ...]:
+    """Padded (B, S, F) features, (B, S) padding mask, labels (-1 on padding) and weights; with
+    `rng`, the pieces of each sketch `reorder`ed with probability `reorder_p`."""
     off = table["offsets"]
     n = int(max(off[i + 1] - off[i] for i in which))
     b = len(which)
@@ -153,11 +155,38 @@ def _batch(table: dict[str, np.ndarray], which: np.ndarray) -> tuple[torch.Tenso
     w = np.zeros((b, max(n, 1)), np.float32)
     for r, i in enumerate(which):
         a, z = off[i], off[i + 1]
-        feats[r, :z - a] = table["feats"][a:z]
+        f = table["feats"][a:z]
+        feats[r, :z - a] = reorder(f, np.array([0, z - a]), rng, reorder_p) if rng is not None and reorder_p > 0 else f
         pad[r, :z - a] = False
         lab[r, :z - a] = table["labels"][a:z]
         w[r, :z - a] = table["weights"][a:z]
     return torch.from_numpy(feats), torch.from_numpy(pad), torch.from_numpy(lab), torch.from_numpy(w)
+
+
+# feature columns (`strokeroles.piece_features`) that depend on the order and direction of drawing
+_STROKE_RANK, _PIECE_RANK, _PIECE_COUNT = 28, 29, 30
+_ENDS_SWAP = [(16, 18), (17, 19), (26, 27), (32, 34), (33, 35)]  # start <-> end
+
+
+def reorder(feats: np.ndarray, offsets: np.ndarray, rng: np.random.Generator, p: float) -> np.ndarray:
+    """Training augmentation: each sketch's pieces as if its strokes had been drawn in another
+    order (with probability `p`) and each stroke the other way round (with probability `p` per
+    stroke). People do not draw in the order the generator does; the stage should not lean on it."""
+    out = feats.copy()
+    for a, z in zip(offsets[:-1], offsets[1:]):
+        f = out[a:z]
+        ranks = np.unique(f[:, _STROKE_RANK])
+        if len(ranks) > 1 and rng.random() < p:
+            f[:, _STROKE_RANK] = ranks[rng.permutation(len(ranks))][np.searchsorted(ranks, f[:, _STROKE_RANK])]
+        for r in ranks:
+            if rng.random() >= p:
+                continue
+            mine = f[:, _STROKE_RANK] == r
+            for i, j in _ENDS_SWAP:
+                f[mine, i], f[mine, j] = f[mine, j].copy(), f[mine, i].copy()
+            several = mine & (f[:, _PIECE_COUNT] > 0.1 + 1e-6)
+            f[several, _PIECE_RANK] = 1.0 - f[several, _PIECE_RANK]
+    return out
 
 
 def _loss(model: StrokeRoleNet, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
@@ -219,7 +248,7 @@ def concat_tables(tables: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
 
 def train(data: Path | list[Path], val: Path, out: Path, weights: Path, epochs: int = 40, batch: int = 64, lr: float = 2e-3,
           weight_decay: float = 1e-2, seed: int = 0, patience: int = 8, limit: int | None = None,
-          config: StageConfig = StageConfig(), progress: bool = True) -> dict:
+          config: StageConfig = StageConfig(), progress: bool = True, reorder_p: float = 0.0) -> dict:
     """Train the stage into `out` on the pieces of `data` (one set or several); see the module notes.
     Returns the final state."""
     data = [Path(d) for d in (data if isinstance(data, (list, tuple)) else [data])]
@@ -245,7 +274,8 @@ def train(data: Path | list[Path], val: Path, out: Path, weights: Path, epochs: 
     meta = {"config": json.dumps(asdict(config)), "weights_sha256": digest}
     state = {"epoch": 0, "step": 0, "best": None, "best_epoch": None, "since_best": 0, "finished": None,
              "settings": {"data": ",".join(map(str, data)), "val": str(val), "weights": str(weights), "epochs": epochs,
-                          "batch": batch, "lr": lr, "weight_decay": weight_decay, "seed": seed, "limit": limit}}
+                          "batch": batch, "lr": lr, "weight_decay": weight_decay, "seed": seed, "limit": limit,
+                          "reorder": reorder_p}}
     if (out / "checkpoint.safetensors").is_file():
         state = load_checkpoint(out, model, opt, StrokesError)
         if state["settings"].get("seed") != seed or state["settings"].get("weights") != str(weights):
@@ -254,13 +284,14 @@ def train(data: Path | list[Path], val: Path, out: Path, weights: Path, epochs: 
     t0 = time.perf_counter()
     with StopRequest() as stop:
         for epoch in range(state["epoch"], epochs):
-            order = np.random.default_rng([seed, epoch]).permutation(n)
+            rng = np.random.default_rng([seed, epoch])
+            order = rng.permutation(n)
             model.train()
             losses = []
             for b in range(per_epoch):
                 for g in opt.param_groups:
                     g["lr"] = learning_rate(state["step"], lr, total)
-                loss = _loss(model, _batch(train_t, order[b * batch:(b + 1) * batch]))
+                loss = _loss(model, _batch(train_t, order[b * batch:(b + 1) * batch], rng, reorder_p))
                 opt.zero_grad()
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -319,6 +350,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=2, help="torch threads")
     p.add_argument("--width", type=int, default=64, help="the stage's width")
     p.add_argument("--layers", type=int, default=3, help="transformer layers")
+    p.add_argument("--reorder", type=float, default=0.0,
+                   help="train on sketches as if drawn in another stroke order and direction, each with "
+                        "this probability (0..1; the generator's own order otherwise)")
     p.add_argument("--pixels", action="store_true",
                    help="after training, measure pixel accuracy on the validation set (image network and stage)")
     return p
@@ -336,10 +370,12 @@ def _main(argv: list[str] | None) -> int:
             raise StrokesError(f"--{name} must be at least 1, got {getattr(a, name)}")
     if a.width % 4:
         raise StrokesError(f"--width must be a multiple of 4 (the attention heads), got {a.width}")
+    if not 0.0 <= a.reorder <= 1.0:
+        raise StrokesError(f"--reorder is a probability, 0..1; got {a.reorder}")
     torch.set_num_threads(a.threads)
     config = StageConfig(width=a.width, layers=a.layers, hidden=2 * a.width)
     state = train(a.data, a.val, a.out, a.weights, a.epochs, a.batch, a.lr, a.weight_decay, a.seed, a.patience,
-                  a.limit, config)
+                  a.limit, config, reorder_p=a.reorder)
     print(f"{PROG}: {state['finished']}; best validation {state['best']} at epoch {state['best_epoch']} "
           f"({a.out / 'best.safetensors'})")
     if a.pixels and state["best_epoch"]:
