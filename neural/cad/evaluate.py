@@ -78,6 +78,7 @@ def evaluate_network(weights: Path, root: Path, limit: int | None = None, batch:
 
     from ..synth.dataset import ShardDataset
     from .net import load_model
+    from .backend import load_stroke_stage
     from .strokeroles import stroke_stage_path
     from .train import evaluate
 
@@ -99,10 +100,7 @@ def evaluate_network(weights: Path, root: Path, limit: int | None = None, batch:
         if buf:
             yield default_collate(buf)
 
-    stage = None
-    if strokes and stroke_stage_path(weights).is_file():
-        from .backend import load_stroke_stage
-        stage = load_stroke_stage(weights)
+    stage = load_stroke_stage(weights) if strokes else None
     roles = _RoleFigures(root, stage)
     t = time.perf_counter()
     res = evaluate(model, batches(), on_batch=roles)
@@ -141,23 +139,17 @@ class _RoleFigures:
         self.along = {k: np.zeros(2, np.int64) for k in kinds}
 
     def __call__(self, batch: dict, out) -> None:
-        from .strokeroles import Reading
-        from .strokes_train import view_strokes
+        from .strokes_train import batch_readings, view_strokes
         labels = batch["role"].numpy()
-        ink = batch["input"][:, 0].numpy() < 1.0
-        logits = out.role_logits.permute(0, 2, 3, 1).numpy()
-        net_roles = np.where(ink, 1 + logits[..., 1:].argmax(-1), 0).astype(np.uint8)
-        cls = torch_softmax(out.class_logits.numpy())
-        stitch = 1.0 / (1.0 + np.exp(-out.stitch_logits[:, 0].numpy()))
-        x = batch["input"].numpy()
+        read = batch_readings(out, batch["input"])
         for k, (item, c) in enumerate(zip(batch["item"].tolist(), batch["op_class"].tolist())):
             rec = self.recs.get(int(item))
             truth = labels[k]
+            reading, net_roles = read[k]
             strokes = view_strokes(rec, self.cameras[int(item)], truth.shape[0]) if rec is not None else None
-            maps = {"network": net_roles[k]}
+            maps = {"network": net_roles}
             if self.stage is not None and strokes is not None:
-                reading = Reading.from_logits(logits[k], stitch[k], cls[k], x[k])
-                maps["stage"] = self.stage.refine(strokes, reading, ink[k], net_roles[k])[0]
+                maps["stage"] = self.stage.refine(strokes, reading, net_roles > 0, net_roles)[0]
             for kind, roles in maps.items():
                 self._count(kind, int(c), truth, roles, strokes)
 
@@ -195,12 +187,6 @@ class _RoleFigures:
                         "role_acc_near_other": round(float(self.near[kind][1] / max(self.near[kind][0], 1)), 4),
                         "role_acc_clear": round(float(self.clear[kind][1] / max(self.clear[kind][0], 1)), 4)})
         return res
-
-
-def torch_softmax(z: np.ndarray) -> np.ndarray:
-    """Softmax over the last axis (numpy)."""
-    e = np.exp(z - z.max(-1, keepdims=True))
-    return e / e.sum(-1, keepdims=True)
 
 
 NEAR_PX = 2  # a stroke pixel this close (Chebyshev, px) to another role's pixel is "near another role"

@@ -62,6 +62,11 @@ def readings(model: CadUNet, x: torch.Tensor) -> list[tuple[Reading, np.ndarray]
     its pixel roles on the ink (H, W) uint8."""
     with torch.inference_mode():
         out = model(x.contiguous(memory_format=torch.channels_last))
+    return batch_readings(out, x)
+
+
+def batch_readings(out, x: torch.Tensor) -> list[tuple[Reading, np.ndarray]]:
+    """`readings` from the network's outputs `out` for the inputs `x` (B, 5, H, W)."""
     cls = torch.softmax(out.class_logits, 1).numpy()
     stitch = torch.sigmoid(out.stitch_logits[:, 0]).numpy()
     logits = out.role_logits.permute(0, 2, 3, 1).numpy()
