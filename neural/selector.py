@@ -12,8 +12,15 @@ each size. The reward of choosing size k for sketch i is
     (1 - tradeoff) * score[i, k] - tradeoff * flops[k] / flops[largest]
 
 so `tradeoff` 0 wants the best reading whatever it costs and 1 the cheapest canvas whatever it
-reads. A sampled choice's reward minus the batch's mean reward (the baseline) scales its
-log-probability's gradient; an entropy bonus keeps the policy exploring early on.
+reads. A sampled choice's reward minus a baseline scales its log-probability's gradient; an
+entropy bonus keeps the policy exploring early on.
+
+The baseline is each sketch's own expected reward under the current policy (a state-value
+baseline; the table knows every canvas's reward, so it is exact rather than learnt). With the
+batch's mean reward as the baseline instead, most of the advantage is the difference between
+sketches (a hard sketch scores low at every size), which says nothing about which size to choose;
+the small per-sketch differences between sizes drown in it and the policy learns only the sizes'
+average ranking: one size for every sketch, as the first selectors did.
 
 Any back end can use it: the features are the strokes alone (pixel polylines on a canvas), and
 the weight file (safetensors, no pickle) carries the canvas sizes and the trade-off it was
@@ -181,10 +188,13 @@ def rewards(scores: np.ndarray, flops: Sequence[float], tradeoff: float) -> np.n
 
 def train_selector(seqs: Sequence[np.ndarray], scores: np.ndarray, flops: Sequence[float], tradeoff: float,
                    config: SelectorConfig | None = None, epochs: int = 30, batch: int = 128, lr: float = 3e-3,
-                   entropy: float = 0.01, seed: int = 0, progress=None) -> CanvasSelector:
+                   entropy: float = 0.01, seed: int = 0, progress=None, baseline: str = "sketch") -> CanvasSelector:
     """A selector trained by REINFORCE on sketches `seqs` whose per-canvas task scores are `scores`
     (N, K, values 0..1) at per-canvas `flops` (K,). `progress(epoch, mean_reward)` is called after
-    each epoch."""
+    each epoch. `baseline` "sketch" subtracts each sketch's expected reward (the module docstring
+    says why), "batch" the batch's mean reward (the first selectors' baseline, kept to compare)."""
+    if baseline not in ("sketch", "batch"):
+        raise ValueError(f"baseline must be 'sketch' or 'batch', got {baseline!r}")
     scores = np.asarray(scores, np.float64)
     config = config or SelectorConfig(tradeoff=tradeoff)
     if scores.shape != (len(seqs), len(config.canvases)) or len(flops) != len(config.canvases):
@@ -203,9 +213,10 @@ def train_selector(seqs: Sequence[np.ndarray], scores: np.ndarray, flops: Sequen
             idx = order[start:start + batch]
             x, lengths = pad_sequences([seqs[i] for i in idx])
             logp = F.log_softmax(model(x, lengths), dim=1)
-            a = torch.multinomial(logp.exp().detach(), 1, generator=gen)[:, 0]
+            prob = logp.exp().detach()
+            a = torch.multinomial(prob, 1, generator=gen)[:, 0]
             got = r[idx, a]
-            advantage = got - got.mean()
+            advantage = got - ((prob * r[idx]).sum(1) if baseline == "sketch" else got.mean())
             pg = -(advantage * logp[torch.arange(len(idx)), a]).mean()
             ent = -(logp.exp() * logp).sum(1).mean()
             loss = pg - entropy * (1.0 - epoch / max(epochs - 1, 1)) * ent

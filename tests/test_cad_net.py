@@ -321,6 +321,78 @@ def test_a_distilled_student_trains_at_several_canvases_and_resumes_exactly(data
     assert train_main(["--data", str(dataset), "--out", str(tmp_path / "x"), "--teacher", str(tmp_path / "none")]) == 2
 
 
+def test_a_strided_stem_reads_every_canvas_at_half_size_for_a_quarter_of_the_flops(dataset, batch):
+    torch.manual_seed(6)
+    wide = (16, 32, 64, 96)
+    full = CadUNet(NetConfig(channels=wide, arch="mobile", expand=2, stroke_pool=True))
+    half = CadUNet(NetConfig(channels=wide, arch="mobile", expand=2, stroke_pool=True, stem_stride=2))
+    assert count_flops(half) < 0.35 * count_flops(full)
+    for s in (32, 48, 64, 96, 128):  # 48 px: halvings meet an odd size (3 -> 2), the skips still line up
+        out = half.eval()(torch.zeros(2, 5, s, s))
+        assert out.stitch_logits.shape == (2, 1, s // 2, s // 2) and out.role_logits.shape == (2, 4, s // 2, s // 2)
+        assert out.class_logits.shape == (2, 4) and torch.isfinite(out.embedding).all()
+    # the app's reading: maps at the sketch's size, the frozen graph as the layers
+    small = CadUNet(NetConfig(channels=SMALL, size=SIZE, arch="mobile", expand=2, stroke_pool=True, stem_stride=2))
+    small.train()(batch["input"])  # batch-norm statistics that are not the defaults
+    fast, slow = CadNet(small), CadNet(small, traced=False)
+    stroke, normal, depth = _context(dataset)
+    for canvas in (None, 48, 32, None):
+        a, b = fast.predict(stroke, normal, depth, canvas=canvas), slow.predict(stroke, normal, depth, canvas=canvas)
+        assert a.stitch.shape == stroke.shape
+        np.testing.assert_array_equal(a.roles > 0, stroke > 0)
+        np.testing.assert_allclose(a.class_probs, b.class_probs, atol=1e-5)
+        np.testing.assert_allclose(a.role_probs, b.role_probs, atol=1e-5)
+    with pytest.raises(ValueError, match="stem_stride"):
+        NetConfig(stem_stride=4)
+
+
+def test_soft_labels_pull_the_student_towards_the_teachers_probabilities():
+    from sketchforge.neural.cad.train import soft_label_loss
+    teacher = torch.tensor([[4.0, 1.0, 0.0, -2.0], [0.0, 3.0, 2.5, 0.0]])
+    assert float(soft_label_loss(teacher.clone(), teacher)) < 1e-6, "the same logits: nothing to learn"
+    assert float(soft_label_loss(teacher + 5.0, teacher)) < 1e-6, "a shift of every logit is the same distribution"
+    student = torch.zeros(2, 4, requires_grad=True)
+    opt = torch.optim.SGD([student], lr=1.0)
+    before = float(soft_label_loss(student, teacher).detach())
+    for _ in range(200):
+        opt.zero_grad()
+        soft_label_loss(student, teacher).backward()
+        opt.step()
+    assert float(soft_label_loss(student, teacher).detach()) < 0.01 * before
+    # the second sketch's near tie between classes 1 and 2 is learnt, not only its top class
+    p = torch.softmax(student.detach()[1], 0)
+    assert 0.3 < float(p[2] / p[1]) < 0.9
+
+
+def test_the_teacher_reads_the_set_once_and_the_run_reuses_it(dataset, tmp_path, capsys):
+    from sketchforge.neural.cad.train import teacher_targets, _teacher
+    train(_config(dataset), tmp_path / "teacher", max_steps=2, progress=False)
+    weights = tmp_path / "teacher" / "best.safetensors"
+    cfg = _config(dataset, arch="mobile", expand=2, canvases=(32, 64), teacher=str(weights), teacher_once=True,
+                  kd=1.0, stem_stride=2)
+    state = train(cfg, tmp_path / "student", max_steps=3, progress=False)
+    assert state["step"] == 3
+    kept = tmp_path / "student" / "teacher-targets.npz"
+    assert kept.is_file()
+    lines = [json.loads(s) for s in (tmp_path / "student" / "log.jsonl").read_text().splitlines()]
+    assert any(r["kind"] == "val" for r in lines)
+    # the kept targets are the teacher's own outputs for each item, found by its place in the set
+    teacher = _teacher(str(weights))
+    targets = teacher_targets(teacher, weights, dataset, tmp_path / "student", progress=False)
+    items = list(ShardDataset(dataset, shuffle=False))
+    x = torch.stack([it["input"] for it in items[:6]])
+    with torch.inference_mode():
+        out = teacher(x)
+    idx = torch.stack([it["index"] for it in items[:6]])
+    torch.testing.assert_close(targets["logits"][idx], out.class_logits, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(targets["embedding"][idx], out.embedding, atol=1e-4, rtol=1e-4)
+    stamp = kept.stat().st_mtime_ns
+    train(cfg, tmp_path / "student", max_steps=4, progress=False)  # resumed: the set is not read again
+    assert kept.stat().st_mtime_ns == stamp
+    assert train_main(["--data", str(dataset), "--out", str(tmp_path / "y"), "--kd", "1"]) == 2
+    assert "--teacher" in capsys.readouterr().err
+
+
 def test_a_prediction_at_a_smaller_canvas_answers_at_the_sketch_size_for_fewer_flops(dataset):
     torch.manual_seed(3)
     net = CadNet(CadUNet(NetConfig(channels=SMALL, size=SIZE, arch="mobile", expand=2)))

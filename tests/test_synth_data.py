@@ -203,6 +203,9 @@ def test_merged_sets_stream_every_item_of_each(dataset, tmp_path, capsys):
     assert m["seed"] == [7, 8] and m["counts"]["items"] == COUNT + 8 and len(m["sources"]) == 2
     items = [(int(s["item"]), int(s["op_class"])) for s in ShardDataset(out, shuffle=False)]
     assert len(items) == COUNT + 8
+    # item numbers repeat across the two sets; each item's place in the merged set does not
+    places = sorted(int(s["index"]) for s in ShardDataset(out, seed=3))
+    assert places == list(range(COUNT + 8)) and len({i for i, _ in items}) < COUNT + 8
     first = [(int(s["item"]), int(s["op_class"])) for s in ShardDataset(dataset, shuffle=False)]
     assert items[:COUNT] == first
     # the same set twice, or sets of different sizes, are refused in one line

@@ -65,6 +65,12 @@ class NetConfig:
     # depthwise-separable decoder convolutions: the light student for live interpretation.
     arch: str = "plain"
     expand: int = 4
+    # 2: the first layer halves the canvas (a strided 3x3 convolution, as MobileNet's stem does), so
+    # every later layer works at half the size for a quarter of the cost, and the maps come out at
+    # half the size, scaled up to the canvas by bilinear interpolation (`to_size`). The FLOPs saved
+    # at full resolution buy a wider network: strokes are 2-3 px wide, and a learned downsampling
+    # keeps what area averaging to the smaller canvas blurs.
+    stem_stride: int = 1
 
     def __post_init__(self) -> None:
         if len(self.channels) != 4 or any(int(c) < 1 for c in self.channels):
@@ -73,6 +79,8 @@ class NetConfig:
             raise ValueError(f"arch must be one of {', '.join(ARCHS)}, got {self.arch!r}")
         if int(self.expand) < 1:
             raise ValueError(f"expand must be a positive integer, got {self.expand}")
+        if self.stem_stride not in (1, 2):
+            raise ValueError(f"stem_stride must be 1 or 2, got {self.stem_stride}")
         if self.size % 16:
             raise ValueError(f"the input size must be a multiple of 16 (four halvings), got {self.size}")
 
@@ -153,9 +161,13 @@ class CadUNet(nn.Module):
         self.canvas_stats: dict[int, dict[str, torch.Tensor]] = {}
         c0, c1, c2, c3 = config.channels
         kind, ex = config.arch, int(config.expand)
+        stem = int(config.stem_stride)
         if kind == "plain":
-            self.e0 = _conv(config.in_channels, c0)
+            self.e0 = _conv(config.in_channels, c0, stem)
             dec = _conv
+        elif stem > 1:  # a strided 3x3 stem, then one separable layer at half the size
+            self.e0 = nn.Sequential(_conv(config.in_channels, c0, stem), *_depthwise(c0), *_pointwise(c0, c0))
+            dec = _separable
         else:  # full resolution is the costliest scale: a 1x1 stem, then one separable layer
             self.e0 = nn.Sequential(*_pointwise(config.in_channels, c0), *_depthwise(c0), *_pointwise(c0, c0))
             dec = _separable
@@ -180,14 +192,17 @@ class CadUNet(nn.Module):
         s2 = self.e2(s1)
         s3 = self.e3(s2)
         b = self.bottleneck(s3)
-        y = self.d3(s3 + _up(self.lateral(b)))
-        y = self.d2(s2 + _up(y))
-        y = self.d1(s1 + _up(y))
-        y = self.d0(s0 + _up(y))
+        y = self.d3(s3 + _up(self.lateral(b), s3))
+        y = self.d2(s2 + _up(y, s2))
+        y = self.d1(s1 + _up(y, s1))
+        y = self.d0(s0 + _up(y, s0))
         roles = self.role_head(y)
         pooled = [b.mean(dim=(2, 3)), b.amax(dim=(2, 3))]
         if self.config.stroke_pool:
-            pooled += _role_pool(y, roles, x[:, :1])
+            stroke = x[:, :1]
+            if self.config.stem_stride > 1:  # the ink averaged to the maps' size
+                stroke = F.adaptive_avg_pool2d(stroke, y.shape[-2:])
+            pooled += _role_pool(y, roles, stroke)
         embedding = torch.cat(pooled, dim=1)
         return Outputs(self.class_head(embedding), self.stitch_head(y), roles, embedding)
 
@@ -206,8 +221,10 @@ def _role_pool(y: torch.Tensor, role_logits: torch.Tensor, stroke: torch.Tensor)
     return [feats.flatten(1), share]
 
 
-def _up(x: torch.Tensor) -> torch.Tensor:
-    return F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
+def _up(x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+    """`x` scaled up (bilinear) to the size of the skip it is added to: twice its size, or one less
+    where a halving rounded an odd size up."""
+    return F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False)
 
 
 # -- canvas sizes --------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """`sketchforge-train-selector`: a canvas selector for a CAD student network.
 
     sketchforge-train-selector --student W --data data/train --val data/val --out S.safetensors \
-        [--tradeoff 0.3] [--canvases 32,48,64,96,128] [--epochs 30] [--seed 0] [--limit N]
+        [--tradeoff 0.3] [--canvases 32,48,64,96,128] [--epochs 30] [--seed 0] [--limit N] [--baseline sketch|batch]
 
 1. The frozen student reads every item of both sets at every canvas size; each item's task score
    at each size is the mean of: operation class right (0 / 1), stitching-face IoU, and curve-role
@@ -88,7 +88,7 @@ def item_scores(model: CadUNet, root: Path, canvases: tuple[int, ...], limit: in
 
 def item_sequences(root: Path, items: np.ndarray) -> list[np.ndarray]:
     """The selector's input for each item: its strokes as seen in the view the network reads."""
-    manifest = read_manifest(root)
+    manifest = _one_set(root)
     wanted = {int(i) for i in items}
     seqs: dict[int, np.ndarray] = {}
     for shard in manifest["shards"]:
@@ -111,6 +111,16 @@ def item_sequences(root: Path, items: np.ndarray) -> list[np.ndarray]:
     return [seqs[int(i)] for i in items]
 
 
+def _one_set(root: Path) -> dict:
+    """The manifest of a set made in one go: the records are found by item number, and the item
+    numbers of a merged set's sets repeat."""
+    manifest = read_manifest(root)
+    if len(manifest.get("sources", ())) > 1:
+        raise SelectError(f"{root} merges {len(manifest['sources'])} sets whose item numbers repeat; "
+                          "give one of them (its folder is listed under 'sources' in the manifest)")
+    return manifest
+
+
 def _table(model: CadUNet, student: Path, root: Path, canvases: tuple[int, ...], limit: int | None,
            cache: Path) -> tuple[np.ndarray, np.ndarray]:
     st = student.stat()
@@ -130,10 +140,10 @@ def _table(model: CadUNet, student: Path, root: Path, canvases: tuple[int, ...],
 
 
 def run(student: Path, data: Path, val: Path, out: Path, tradeoff: float, canvases: tuple[int, ...] = CANVASES,
-        epochs: int = 30, seed: int = 0, limit: int | None = None) -> dict:
+        epochs: int = 30, seed: int = 0, limit: int | None = None, baseline: str = "sketch") -> dict:
     for root in (data, val):
         try:
-            read_manifest(root)
+            _one_set(root)
         except DataError as exc:
             raise SelectError(str(exc)) from None
     model, _ = load_model(student)
@@ -145,9 +155,9 @@ def run(student: Path, data: Path, val: Path, out: Path, tradeoff: float, canvas
     config = SelectorConfig(canvases=tuple(canvases), tradeoff=tradeoff)
     t = time.perf_counter()
     selector = train_selector(train_seqs, train_scores, flops, tradeoff, config=config, epochs=epochs, seed=seed,
-                              progress=lambda e, r: log.info("epoch %d: mean reward %.4f", e, r))
+                              progress=lambda e, r: log.info("epoch %d: mean reward %.4f", e, r), baseline=baseline)
     report = {"student": str(student), "data": str(data), "val": str(val), "tradeoff": tradeoff,
-              "canvases": list(canvases), "flops": flops, "epochs": epochs, "seed": seed,
+              "canvases": list(canvases), "flops": flops, "epochs": epochs, "seed": seed, "baseline": baseline,
               "train_seconds": round(time.perf_counter() - t, 1),
               "validation": policy_figures(selector, val_seqs, val_scores, flops)}
     save_selector(selector, out, extra=report)
@@ -170,6 +180,8 @@ def _main(argv: list[str] | None) -> int:
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--limit", type=int, default=None, help="use only the first N items of each set")
+    p.add_argument("--baseline", choices=("sketch", "batch"), default="sketch",
+                   help="REINFORCE's baseline: each sketch's expected reward, or the batch's mean reward")
     a = p.parse_args(argv)
     try:
         canvases = tuple(sorted({int(c) for c in a.canvases.split(",") if c.strip()}))
@@ -179,7 +191,7 @@ def _main(argv: list[str] | None) -> int:
         raise SelectError(f"--canvases takes two or more multiples of 16, got {a.canvases!r}")
     if not 0.0 <= a.tradeoff <= 1.0:
         raise SelectError(f"--tradeoff must lie in 0..1, got {a.tradeoff}")
-    report = run(a.student, a.data, a.val, a.out, a.tradeoff, canvases, a.epochs, a.seed, a.limit)
+    report = run(a.student, a.data, a.val, a.out, a.tradeoff, canvases, a.epochs, a.seed, a.limit, a.baseline)
     v = report["validation"]
     print(f"validation ({v['items']} items): mean score {v['score_mean']:.4f} at {v['flops_mean'] / 1e6:.1f} MFLOPs "
           f"(largest canvas: {v['largest']['score_mean']:.4f} at {v['largest']['flops'] / 1e6:.1f} MFLOPs); "

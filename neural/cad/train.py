@@ -3,7 +3,8 @@
     sketchforge-train-cad --data data/train --val data/val --out data/runs/cad-v1 \
         [--epochs 4] [--batch 32] [--lr 2e-3] [--seed 0] [--workers 1] [--threads 2] \
         [--max-minutes 45] [--patience 6] [--val-every 250] [--no-augment] [--stroke-pool] \
-        [--channels 16,32,64,128] [--arch plain|mobile] [--expand 4] [--init WEIGHTS]
+        [--channels 16,32,64,128] [--arch plain|mobile] [--expand 4] [--stem-stride 1|2] [--init WEIGHTS]
+        [--canvases 32,48,64,96,128] [--teacher W [--distill 1] [--kd 0] [--teacher-once]]
 
 Seeded and resumable: rerunning the same command continues from the last checkpoint
 (`RUNDIR/checkpoint.safetensors`: weights and optimizer tensors; `RUNDIR/state.json`: epoch, step,
@@ -20,6 +21,14 @@ over items), and curve-role accuracy on stroke pixels. Their mean is the score t
 Losses: class-weighted cross-entropy for the operation (weights are inverse class counts from the
 training manifest), BCE with a positive weight plus soft Dice for the stitching face (a small share
 of the image), cross-entropy for curve roles over stroke pixels only.
+
+Distillation (`--teacher`): the student's embedding (what its class head reads) matches the
+teacher's pairwise distances within each batch (relational knowledge distillation, weight
+`--distill`), and with `--kd` its operation probabilities match the teacher's softened ones
+(temperature 2). With `--teacher-once` the teacher reads every training sketch once, as rendered,
+before the first step (`RUNDIR/teacher-targets.npz`, reused by a resumed run) rather than at every
+step on the augmented batch: the targets of a thickened or broken sketch are those of the clean
+one, and a step costs about half as much.
 
 Augmentation (on by default; `--no-augment` turns it off) imitates how real drawing differs from
 the rendered strokes: a quarter of the sketches get strokes 1 px thicker (dilation), a quarter get
@@ -62,6 +71,7 @@ log = logging.getLogger(__name__)
 PROG = "sketchforge-train-cad"
 STATE_FORMAT = "sketchforge.cadnet-train-state"
 WARMUP_STEPS = 200
+KD_TEMPERATURE = 2.0
 # Batch-norm statistics are recomputed before every validation from this many training batches
 # (not augmented): the running averages kept during training lag the weights, and in one run they
 # drifted so far that the evaluated network read every sketch as an extrude while the training
@@ -98,6 +108,14 @@ class TrainConfig:
     canvases: tuple[int, ...] = ()
     teacher: str | None = None  # weight file of a trained network whose embedding relations are distilled
     distill: float = 1.0  # weight of the relational distillation loss beside the task losses
+    # weight of the soft-label loss on the operation (Hinton et al. 2015): the teacher's class
+    # probabilities at temperature KD_TEMPERATURE, which say how alike the classes look for each sketch
+    kd: float = 0.0
+    # the teacher reads each training sketch once, as rendered (not augmented), before training;
+    # its embeddings and logits are kept in RUNDIR/teacher-targets.npz, and each step then costs
+    # only the student's passes (the teacher's forward pass was about half of every step)
+    teacher_once: bool = False
+    stem_stride: int = 1  # NetConfig.stem_stride: 2 halves the canvas in the first layer
 
     def to_json(self) -> dict:
         d = dict(self.__dict__)
@@ -160,6 +178,16 @@ def relational_loss(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tenso
     between the pairwise distances of a batch's embeddings under the student and under the
     teacher, each divided by its mean, so the two networks' widths and scales need not match."""
     return F.smooth_l1_loss(_pair_distances(student.float()), _pair_distances(teacher.float().detach()))
+
+
+def soft_label_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor,
+                    temperature: float = KD_TEMPERATURE) -> torch.Tensor:
+    """KL divergence from the teacher's class probabilities to the student's, both softened by
+    `temperature`, times its square so the gradients keep their size (Hinton et al. 2015)."""
+    t = float(temperature)
+    return F.kl_div(F.log_softmax(student_logits.float() / t, dim=1),
+                    F.log_softmax(teacher_logits.float().detach() / t, dim=1),
+                    reduction="batchmean", log_target=True) * (t * t)
 
 
 def _pair_distances(e: torch.Tensor) -> torch.Tensor:
@@ -358,7 +386,7 @@ def train(config: TrainConfig, out: str | Path, threads: int | None = None, max_
     torch.manual_seed(config.seed)
     # channels-last convolutions run about 1.5x faster on the CPU (oneDNN's native layout).
     model = CadUNet(NetConfig(channels=config.channels, size=size, stroke_pool=config.stroke_pool,
-                              arch=config.arch, expand=config.expand))
+                              arch=config.arch, expand=config.expand, stem_stride=config.stem_stride))
     model = model.to(memory_format=torch.channels_last)
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     steps_per_epoch = max(int(train_manifest["counts"]["items"]) // config.batch, 1)
@@ -396,6 +424,10 @@ def train(config: TrainConfig, out: str | Path, threads: int | None = None, max_
 
     sizes: tuple[int | None, ...] = tuple(config.canvases) or (None,)
     teacher = _teacher(config.teacher) if config.teacher is not None else None
+    kept = None
+    if teacher is not None and config.teacher_once:
+        kept = teacher_targets(teacher, config.teacher, config.data, run, progress)
+        teacher = None
     loader = make_loader(config.data, config.batch, config.workers, config.seed, shuffle=True, drop_last=True)
     val_loader = (make_loader(config.val, 64, config.workers, 0, shuffle=False, drop_last=False)
                   if config.val is not None else None)
@@ -456,7 +488,10 @@ def train(config: TrainConfig, out: str | Path, threads: int | None = None, max_
                     for g in opt.param_groups:
                         g["lr"] = lr
                     x = batch["input"].contiguous(memory_format=torch.channels_last)
-                    losses = _step_losses(model, teacher, x, batch, weights, sizes, config.distill)
+                    target = None
+                    if kept is not None:
+                        target = Outputs(kept["logits"][batch["index"]], None, None, kept["embedding"][batch["index"]])
+                    losses = _step_losses(model, teacher, x, batch, weights, sizes, config.distill, config.kd, target)
                     opt.zero_grad(set_to_none=True)
                     losses["total"].backward()
                     opt.step()
@@ -506,20 +541,24 @@ def train(config: TrainConfig, out: str | Path, threads: int | None = None, max_
 
 
 def _step_losses(model: CadUNet, teacher: CadUNet | None, x: torch.Tensor, batch: dict[str, torch.Tensor],
-                 weights: LossWeights, sizes: tuple[int | None, ...], distill: float) -> dict[str, torch.Tensor]:
-    """The task losses (and the relational distillation loss) averaged over the canvas sizes; the
-    maps of a smaller canvas are scaled up to the labels' size, so every size is scored alike."""
-    target = None
+                 weights: LossWeights, sizes: tuple[int | None, ...], distill: float, kd: float = 0.0,
+                 target: Outputs | None = None) -> dict[str, torch.Tensor]:
+    """The task losses (and the distillation losses) averaged over the canvas sizes; the maps of a
+    smaller canvas are scaled up to the labels' size, so every size is scored alike. The teacher's
+    outputs are `target` where they were read before training, else the teacher reads `x` now."""
     if teacher is not None:
         with torch.no_grad():
-            target = teacher(x).embedding
+            target = teacher(x)
     parts: dict[str, torch.Tensor] = {}
     for canvas in sizes:
         out = to_size(model(at_canvas(x, canvas)), tuple(x.shape[-2:]))
         losses = compute_losses(out, batch, weights)
         if target is not None:
-            losses["distill"] = relational_loss(out.embedding, target)
+            losses["distill"] = relational_loss(out.embedding, target.embedding)
             losses["total"] = losses["total"] + distill * losses["distill"]
+            if kd:
+                losses["kd"] = soft_label_loss(out.class_logits, target.class_logits)
+                losses["total"] = losses["total"] + kd * losses["kd"]
         for k, v in losses.items():
             parts[k] = parts.get(k, 0.0) + v / len(sizes)
     return parts
@@ -544,6 +583,58 @@ def _teacher(path: str) -> CadUNet:
     for p in model.parameters():
         p.requires_grad_(False)
     return model
+
+
+TARGETS_FORMAT = "sketchforge.cadnet-teacher-targets"
+
+
+def teacher_targets(teacher: CadUNet, teacher_path: str | Path, data: str | Path, run: Path,
+                    progress: bool = True, batch: int = 64) -> dict[str, torch.Tensor]:
+    """The teacher's embedding and operation logits for every item of `data` by its place in the
+    set (`index`), read once from the sketches as rendered and kept in `run/teacher-targets.npz`
+    (reused while the teacher file's hash and the set's manifest stay the same)."""
+    from .strokeroles import file_digest
+
+    path = run / "teacher-targets.npz"
+    manifest = _manifest(Path(data))
+    key = json.dumps({"format": TARGETS_FORMAT, "teacher_sha256": file_digest(teacher_path),
+                      "data": str(Path(data).resolve()), "items": manifest["counts"]["items"],
+                      "seed": manifest.get("seed")})
+    if path.is_file():
+        with np.load(path, allow_pickle=False) as z:
+            if str(z["key"]) == key:
+                return {k: torch.from_numpy(z[k]) for k in ("embedding", "logits")}
+        log.info("%s was read by another teacher or from another set; reading the set again", path)
+    n = int(manifest["counts"]["items"])
+    emb = logits = None
+    done = np.zeros(n, bool)
+    loader = make_loader(data, batch, 0, 0, shuffle=False, drop_last=False)
+    bar = None
+    if progress:
+        from tqdm import tqdm
+        bar = tqdm(total=n, unit="item", desc="teacher reads the set", dynamic_ncols=True,
+                   mininterval=1.0 if sys.stderr.isatty() else 30.0)
+    t = time.perf_counter()
+    with torch.inference_mode():
+        for b in loader:
+            out = teacher(b["input"].contiguous(memory_format=torch.channels_last))
+            if emb is None:
+                emb = np.zeros((n, out.embedding.shape[1]), np.float32)
+                logits = np.zeros((n, out.class_logits.shape[1]), np.float32)
+            i = b["index"].numpy()
+            emb[i], logits[i], done[i] = out.embedding.numpy(), out.class_logits.numpy(), True
+            if bar is not None:
+                bar.update(len(i))
+    if bar is not None:
+        bar.close()
+    if emb is None or not done.all():
+        raise TrainError(f"{data} yielded {int(done.sum())} of the {n} items its manifest counts; "
+                         "regenerate or finish the set (`sketchforge-data generate` resumes it)")
+    log.info("the teacher read %d items in %.0f s", n, time.perf_counter() - t)
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(tmp, key=np.array(key), embedding=emb, logits=logits)
+    tmp.replace(path)
+    return {"embedding": torch.from_numpy(emb), "logits": torch.from_numpy(logits)}
 
 
 def _warm_start(model: CadUNet, path: str) -> None:
@@ -600,6 +691,12 @@ def _check(config: TrainConfig) -> None:
                          "(sketchforge-train-cad with wider --channels) and give its best.safetensors")
     if not (config.distill >= 0 and math.isfinite(config.distill)):
         raise TrainError(f"--distill must be 0 or more, got {config.distill}")
+    if not (config.kd >= 0 and math.isfinite(config.kd)):
+        raise TrainError(f"--kd must be 0 or more, got {config.kd}")
+    if (config.kd or config.teacher_once) and config.teacher is None:
+        raise TrainError("--kd and --teacher-once distil a teacher; give its weight file with --teacher")
+    if config.stem_stride not in (1, 2):
+        raise TrainError(f"--stem-stride must be 1 or 2, got {config.stem_stride}")
     for c in config.canvases:
         if c < 16 or c % 16:
             raise TrainError(f"--canvases takes multiples of 16 such as 32,48,64,96,128, got {c}")
@@ -639,7 +736,14 @@ def _parser() -> argparse.ArgumentParser:
                    help="train at each of these canvas sizes, e.g. 32,48,64,96,128 (default: the data's size)")
     p.add_argument("--teacher", type=Path, default=None,
                    help="distil the embedding relations of this trained network (weight file)")
-    p.add_argument("--distill", type=float, default=1.0, help="weight of the distillation loss")
+    p.add_argument("--distill", type=float, default=1.0, help="weight of the relational distillation loss")
+    p.add_argument("--kd", type=float, default=0.0,
+                   help="weight of the loss on the teacher's softened operation probabilities (0: none)")
+    p.add_argument("--teacher-once", action="store_true",
+                   help="the teacher reads each training sketch once before training (as rendered) instead of "
+                        "at every step; about twice as fast")
+    p.add_argument("--stem-stride", type=int, default=1, choices=(1, 2),
+                   help="2: the first layer halves the canvas (the maps come out at half size, scaled up)")
     p.add_argument("--no-augment", action="store_true", help="train on the rendered strokes as they are")
     p.add_argument("--stroke-pool", action="store_true",
                    help="the class head also reads decoder features pooled over each curve role's ink")
@@ -677,6 +781,7 @@ def _main(argv: list[str] | None) -> int:
                          channels=channels, stroke_pool=a.stroke_pool,  # type: ignore[arg-type]
                          arch=a.arch, expand=a.expand, canvases=_canvases(a.canvases),
                          teacher=str(a.teacher) if a.teacher is not None else None, distill=a.distill,
+                         kd=a.kd, teacher_once=a.teacher_once, stem_stride=a.stem_stride,
                          init=str(a.init) if a.init is not None else None)
     state = train(config, a.out, threads=a.threads, max_minutes=a.max_minutes, patience=a.patience,
                   max_steps=a.max_steps, progress=not a.quiet)

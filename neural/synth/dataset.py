@@ -12,6 +12,8 @@ a dict of tensors:
     stitch  float32 (1, H, W)  stitching-face mask, 0 / 1
     role    int64 (H, W)       curve role of stroke pixels: 0 none, 1 base, 2 profile, 3 offset
     item    int64 ()           global item number (finds the JSON record and any STEP files)
+    index   int64 ()           the item's place in the folder's manifest order (shard by shard),
+                               unique in a merged set too, where item numbers of two sets repeat
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ from torch.utils.data import IterableDataset, get_worker_info
 
 from .reading import read_manifest
 
-SAMPLE_SHAPES = {"input": (5, "H", "W"), "op_class": (), "stitch": (1, "H", "W"), "role": ("H", "W"), "item": ()}
+SAMPLE_SHAPES = {"input": (5, "H", "W"), "op_class": (), "stitch": (1, "H", "W"), "role": ("H", "W"), "item": (),
+                 "index": ()}
 
 
 def normalised_depth(depth: np.ndarray, mask: np.ndarray, span: tuple[float, float] | None = None) -> np.ndarray:
@@ -83,10 +86,11 @@ class ShardDataset(IterableDataset):
                  seed: int = 0) -> None:
         super().__init__()
         self.root = Path(root)
-        names = [s["npz"] for s in read_manifest(self.root)["shards"]]
-        if shards is not None:
-            names = [names[k] for k in shards]
-        self.files = [self.root / n for n in names]
+        listed = read_manifest(self.root)["shards"]
+        first = np.concatenate([[0], np.cumsum([int(s["items"]) for s in listed])[:-1]]).astype(np.int64)
+        keep = list(range(len(listed))) if shards is None else [int(k) for k in shards]
+        self.files = [self.root / listed[k]["npz"] for k in keep]
+        self.first_index = {f: int(first[k]) for f, k in zip(self.files, keep)}
         self.shuffle = shuffle
         self.seed = seed
         self.epoch = 0
@@ -113,5 +117,8 @@ class ShardDataset(IterableDataset):
             order = np.arange(n)
             if self.shuffle:
                 order = np.random.default_rng([self.seed, self.epoch, int(arrays["item"][0])]).permutation(n)
+            start = self.first_index[path]
             for i in order:
-                yield {k: torch.from_numpy(np.asarray(v)) for k, v in sample_arrays(arrays, int(i)).items()}
+                sample = {k: torch.from_numpy(np.asarray(v)) for k, v in sample_arrays(arrays, int(i)).items()}
+                sample["index"] = torch.tensor(start + int(i), dtype=torch.int64)
+                yield sample
