@@ -43,6 +43,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.common import write  # noqa: E402
 from sketchforge.neural.cad import evaluate as E  # noqa: E402
+from sketchforge.neural.cad.backend import WEIGHTS  # noqa: E402
 from sketchforge.neural.synth.shards import GenerateConfig, generate  # noqa: E402
 
 TEST = dict(count=2048, size=128, seed=3, step_sample=0.15)
@@ -117,7 +118,8 @@ def main() -> None:
     ap.add_argument("--timing", type=int, default=200)
     ap.add_argument("--replay", type=int, default=200)
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--weights", type=Path, default=None)
+    ap.add_argument("--weights", type=Path, default=WEIGHTS,
+                    help="the network measured (default the standard one, which these figures describe)")
     a = ap.parse_args()
 
     gen = {"test": ensure(a.test, TEST, a.workers), "messy": ensure(a.messy, MESSY, a.workers)}

@@ -94,12 +94,13 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--test", type=Path, default=ROOT / "data" / "test")
     ap.add_argument("--items", type=int, default=320)
-    ap.add_argument("--weights", type=Path, default=None)
+    ap.add_argument("--weights", type=Path, default=None,
+                    help="the network measured (default the standard one, which these figures describe)")
     a = ap.parse_args()
     shards = records(a.test)
     per = max(1, a.items // 8)
     recs = [r for shard in shards[:8] for r in shard[:per]][:a.items]
-    backend = CadBackend(a.weights)
+    backend = CadBackend(a.weights) if a.weights is not None else CadBackend(network="standard")
     t0 = time.perf_counter()
     out = {}
     for variant in VARIANTS:

@@ -5,10 +5,10 @@
       -> its stroke stage, where it has one (the curve roles read again per piece of stroke,
          `strokeroles.py`) -> fitting (face, profile, distance, ...) -> proposals, each a valid operation
 
-Three networks ship (`NETWORKS`): "standard" (the default), "reference", the same layout at four
-times the FLOPs, and "light", a small student distilled from the reference with a canvas
-selector that picks the smallest raster size each sketch needs, for interpretation at every
-stroke on a slow CPU. The app's Sketch menu, the console (`session.backend("cad").use("light")`)
+Three networks ship (`NETWORKS`): "light" (the default), a small student distilled from the
+reference network with a canvas selector that picks the raster size each sketch is read at, for
+interpretation at every stroke on an ordinary CPU; "standard", with a stroke stage that reads
+the curve roles best; and "reference", the teacher, at 36 times the light network's FLOPs. The app's Sketch menu, the console (`session.backend("cad").use("light")`)
 and the environment variable SKETCHFORGE_CAD_NETWORK (for the command line) choose between them.
 
 Registered through the `sketchforge.backends` entry-point group like any plugin's back end.
@@ -38,13 +38,13 @@ ASSETS = Path(__file__).resolve().parents[2] / "assets" / "cad"
 # name -> (weights, canvas selector or None, what it is)
 NETWORKS: dict[str, tuple[Path, Path | None, str]] = {
     "light": (ASSETS / "student.safetensors", ASSETS / "selector.safetensors",
-              "light network with canvas selection (fastest, less accurate for now)"),
-    "standard": (ASSETS / "cadnet.safetensors", None, "standard network"),
+              "light network with canvas selection (fastest)"),
+    "standard": (ASSETS / "cadnet.safetensors", None, "standard network (best curve roles)"),
     "reference": (ASSETS / "teacher.safetensors", None, "reference network (slowest)"),
 }
-# The light network becomes the default once it reads sketches within a point of the reference
-# (the model card gives the figures); until then the standard network is.
-DEFAULT_NETWORK = "standard"
+# The light network reads operations within a point of the reference (the model card gives the
+# figures), so the live path uses it unless the user picks another.
+DEFAULT_NETWORK = "light"
 WEIGHTS = NETWORKS["standard"][0]
 MAX_POINTS = 4000  # per stroke; longer strokes are resampled (a 10,000-point stroke is fine)
 

@@ -182,15 +182,15 @@ def test_the_cad_network_is_a_preference_and_the_status_bar_shows_its_cost(make_
     from sketchforge.app.window import _interpretation_note
     w = make_window(Session())
     actions = w.network_actions
-    assert set(actions) == {"light", "standard", "reference"} and actions["standard"].isChecked()
+    assert set(actions) == {"light", "standard", "reference"} and actions["light"].isChecked()
     assert w.menu_network.isEnabled() and "canvas selection" in actions["light"].text()
-    actions["light"].trigger()
+    actions["standard"].trigger()
     backend = w.session.backend("cad")
-    assert backend.network == "light" and actions["light"].isChecked() and not actions["standard"].isChecked()
-    assert "light network" in w.status_label.text()
+    assert backend.network == "standard" and actions["standard"].isChecked() and not actions["light"].isChecked()
+    assert "standard network" in w.status_label.text()
     w.close()
     again = make_window(Session())  # the choice is kept for the next start
-    assert again.session.backend("cad").network == "light" and again.network_actions["light"].isChecked()
+    assert again.session.backend("cad").network == "standard" and again.network_actions["standard"].isChecked()
 
     # the status bar names the network, its canvas and its FLOPs after each interpretation
     backend.last = type(backend.last)(seconds={"view": 0.012, "net": 0.0031, "fit": 0.05}, network="light",
