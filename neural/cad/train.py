@@ -40,6 +40,7 @@ added pixels take a neighbouring stroke's role, removed pixels are left out of t
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import logging
 import math
@@ -55,6 +56,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
 
+
+from sketchforge.modeling.files import atomic_write_bytes
 
 from ..commands import Parser, run_command
 from ..synth.dataset import ShardDataset
@@ -631,9 +634,9 @@ def teacher_targets(teacher: CadUNet, teacher_path: str | Path, data: str | Path
         raise TrainError(f"{data} yielded {int(done.sum())} of the {n} items its manifest counts; "
                          "regenerate or finish the set (`sketchforge-data generate` resumes it)")
     log.info("the teacher read %d items in %.0f s", n, time.perf_counter() - t)
-    tmp = path.with_suffix(".tmp.npz")
-    np.savez(tmp, key=np.array(key), embedding=emb, logits=logits)
-    tmp.replace(path)
+    buf = io.BytesIO()
+    np.savez(buf, key=np.array(key), embedding=emb, logits=logits)
+    atomic_write_bytes(path, buf.getvalue())
     return {"embedding": torch.from_numpy(emb), "logits": torch.from_numpy(logits)}
 
 
