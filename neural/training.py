@@ -4,18 +4,22 @@ training state in its metadata and in a readable `state.json`; nothing is ever u
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import math
 import signal
 from pathlib import Path
 
+import numpy as np
 import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
 from sketchforge.modeling.files import atomic_write, atomic_write_bytes
 
-__all__ = ["OPTIMIZER_PREFIX", "learning_rate", "StopRequest", "save_checkpoint", "load_checkpoint"]
+__all__ = ["OPTIMIZER_PREFIX", "learning_rate", "StopRequest", "save_checkpoint", "load_checkpoint",
+           "file_digest", "load_kept", "save_kept"]
 
 OPTIMIZER_PREFIX = "optimizer."
 WARMUP_STEPS = 200
@@ -96,3 +100,33 @@ def load_checkpoint(run: Path, model: torch.nn.Module, opt: torch.optim.Optimize
             g["betas"] = tuple(g["betas"])
     opt.load_state_dict({"state": per_param, "param_groups": groups})
     return state
+
+
+# -- tables kept between runs ---------------------------------------------------------------------
+def file_digest(path: str | Path) -> str:
+    """sha256 of a file (hex): ties what was computed from a weight file to that file."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def load_kept(path: Path, key: str) -> dict[str, np.ndarray] | None:
+    """The arrays kept in `path` by `save_kept` under the same `key` (a string naming what they were
+    computed from), or None when there is no such file or it was kept under another key."""
+    if not path.is_file():
+        return None
+    with np.load(path, allow_pickle=False) as z:
+        if "key" not in z.files or str(z["key"]) != key:
+            return None
+        return {k: z[k] for k in z.files if k != "key"}
+
+
+def save_kept(path: Path, key: str, arrays: dict[str, np.ndarray]) -> None:
+    """Keep `arrays` in the npz file `path` under `key`, written atomically (no pickle)."""
+    if "key" in arrays:
+        raise ValueError("'key' is the name of the kept key; name the array otherwise")
+    buf = io.BytesIO()
+    np.savez(buf, key=np.array(key), **arrays)
+    atomic_write_bytes(path, buf.getvalue())

@@ -211,7 +211,8 @@ def load_stroke_stage(weights: Path):
     """The stroke stage beside the image network `weights` (`strokeroles.stroke_stage_path`), or
     None when there is none. One trained on another image network's readings is not used (with a
     warning): its file records the hash of the network it was trained on."""
-    from .strokeroles import StrokeStage, file_digest, stroke_stage_path
+    from ..training import file_digest
+    from .strokeroles import StrokeStage, stroke_stage_path
     path = stroke_stage_path(weights)
     if not path.is_file():
         return None

@@ -16,7 +16,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import sys
@@ -34,6 +33,7 @@ from ..framing import carry
 from ..selector import CANVASES, SelectorConfig, policy_figures, save_selector, stroke_sequence, train_selector
 from ..synth.dataset import ShardDataset
 from ..synth.reading import DataError, arrays_camera, read_manifest, read_records, read_shard
+from ..training import load_kept, save_kept
 from .net import CadUNet, at_canvas, count_flops, load_model, to_size, use_canvas
 from .train import stitch_iou
 
@@ -126,16 +126,13 @@ def _table(model: CadUNet, student: Path, root: Path, canvases: tuple[int, ...],
     st = student.stat()
     key = {"student": str(student.resolve()), "bytes": st.st_size, "mtime": st.st_mtime_ns,
            "data": str(root.resolve()), "canvases": list(canvases), "limit": limit}
-    if cache.is_file():
-        with np.load(cache, allow_pickle=False) as z:
-            if json.loads(str(z["key"])) == key:
-                return z["items"], z["scores"]
+    kept = load_kept(cache, json.dumps(key))
+    if kept is not None:
+        return kept["items"], kept["scores"]
     t = time.perf_counter()
     items, scores = item_scores(model, root, canvases, limit)
     log.info("scored %d items of %s at %d canvases in %.0f s", len(items), root, len(canvases), time.perf_counter() - t)
-    buf = io.BytesIO()
-    np.savez(buf, items=items, scores=scores, key=np.array(json.dumps(key)))
-    atomic_write_bytes(cache, buf.getvalue())
+    save_kept(cache, json.dumps(key), {"items": items, "scores": scores})
     return items, scores
 
 

@@ -31,7 +31,6 @@ readings would be new to it).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from dataclasses import asdict, dataclass
@@ -64,15 +63,6 @@ def stroke_stage_path(weights: str | Path) -> Path:
     """Where the stroke stage of the image network `weights` lives: beside it, `<stem>.strokes.safetensors`."""
     weights = Path(weights)
     return weights.with_name(weights.stem + ".strokes.safetensors")
-
-
-def file_digest(path: str | Path) -> str:
-    """sha256 of a file (hex): ties a stroke stage to the image network it was trained on."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 # -- pieces ---------------------------------------------------------------------------------------

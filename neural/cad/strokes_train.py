@@ -36,9 +36,9 @@ from ..commands import Parser, run_command
 from ..framing import carry
 from ..synth.dataset import sample_arrays
 from ..synth.reading import DataError, arrays_camera, read_manifest, read_records, read_shard
-from ..training import StopRequest, learning_rate, load_checkpoint, save_checkpoint
+from ..training import StopRequest, file_digest, learning_rate, load_checkpoint, load_kept, save_checkpoint, save_kept
 from .net import CadUNet, load_model
-from .strokeroles import (FEATURES, Reading, StageConfig, StrokeRoleNet, file_digest, piece_features, piece_labels,
+from .strokeroles import (FEATURES, Reading, StageConfig, StrokeRoleNet, piece_features, piece_labels,
                           save_stage, stroke_pieces)
 
 log = logging.getLogger(__name__)
@@ -132,17 +132,14 @@ def cached_table(model: CadUNet, digest: str, root: Path, run: Path, name: str, 
     path = run / f"pieces-{name}.npz"
     key = json.dumps({"weights": digest, "root": str(Path(root).resolve()), "limit": limit,
                       "items": read_manifest(root).get("count")})
-    if path.is_file():
-        with np.load(path, allow_pickle=False) as z:
-            if str(z["key"]) == key:
-                return {k: z[k] for k in z.files if k != "key"}
+    kept = load_kept(path, key)
+    if kept is not None:
+        return kept
     t = time.perf_counter()
     table = piece_table(model, root, limit)
     log.info("%s: %d items, %d pieces read in %.0f s", root, len(table["items"]), len(table["labels"]),
              time.perf_counter() - t)
-    tmp = path.with_suffix(".tmp.npz")
-    np.savez(tmp, key=np.array(key), **table)
-    tmp.replace(path)
+    save_kept(path, key, table)
     return table
 
 

@@ -40,7 +40,6 @@ added pixels take a neighbouring stroke's role, removed pixels are left out of t
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import logging
 import math
@@ -57,12 +56,11 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 
-from sketchforge.modeling.files import atomic_write_bytes
 
 from ..commands import Parser, run_command
 from ..synth.dataset import ShardDataset
 from ..synth.reading import DataError, read_manifest
-from ..training import StopRequest
+from ..training import StopRequest, file_digest, load_kept, save_kept
 from ..training import learning_rate as _learning_rate
 from ..training import load_checkpoint as _load_checkpoint
 from ..training import save_checkpoint as _save_checkpoint
@@ -596,17 +594,15 @@ def teacher_targets(teacher: CadUNet, teacher_path: str | Path, data: str | Path
     """The teacher's embedding and operation logits for every item of `data` by its place in the
     set (`index`), read once from the sketches as rendered and kept in `run/teacher-targets.npz`
     (reused while the teacher file's hash and the set's manifest stay the same)."""
-    from .strokeroles import file_digest
-
     path = run / "teacher-targets.npz"
     manifest = _manifest(Path(data))
     key = json.dumps({"format": TARGETS_FORMAT, "teacher_sha256": file_digest(teacher_path),
                       "data": str(Path(data).resolve()), "items": manifest["counts"]["items"],
                       "seed": manifest.get("seed")})
+    kept = load_kept(path, key)
+    if kept is not None:
+        return {k: torch.from_numpy(kept[k]) for k in ("embedding", "logits")}
     if path.is_file():
-        with np.load(path, allow_pickle=False) as z:
-            if str(z["key"]) == key:
-                return {k: torch.from_numpy(z[k]) for k in ("embedding", "logits")}
         log.info("%s was read by another teacher or from another set; reading the set again", path)
     n = int(manifest["counts"]["items"])
     emb = logits = None
@@ -634,9 +630,7 @@ def teacher_targets(teacher: CadUNet, teacher_path: str | Path, data: str | Path
         raise TrainError(f"{data} yielded {int(done.sum())} of the {n} items its manifest counts; "
                          "regenerate or finish the set (`sketchforge-data generate` resumes it)")
     log.info("the teacher read %d items in %.0f s", n, time.perf_counter() - t)
-    buf = io.BytesIO()
-    np.savez(buf, key=np.array(key), embedding=emb, logits=logits)
-    atomic_write_bytes(path, buf.getvalue())
+    save_kept(path, key, {"embedding": emb, "logits": logits})
     return {"embedding": torch.from_numpy(emb), "logits": torch.from_numpy(logits)}
 
 
