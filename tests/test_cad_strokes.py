@@ -216,3 +216,37 @@ def test_reordering_for_training_reads_as_a_stroke_drawn_the_other_way():
     two = piece_features(stroke_pieces([stroke, stroke + 5, stroke + 9], 128), reading)
     mixed = reorder(two, np.array([0, len(two)]), np.random.default_rng(3), 1.0)
     assert sorted(set(mixed[:, 28])) == sorted(set(two[:, 28])) and not np.array_equal(mixed[:, 28], two[:, 28])
+
+
+def test_a_stage_for_a_light_network_trains_on_readings_at_the_canvases_the_app_reads_at(
+        dataset, image_net, tmp_path, capsys):
+    from sketchforge.neural.cad.infer import CadNet
+    from sketchforge.neural.cad.net import load_model
+    from sketchforge.neural.cad.strokes_train import read_set
+    from sketchforge.neural.synth.reading import read_shard
+    cnn, _ = load_model(image_net)
+    app = CadNet(cnn, traced=False)
+    a = read_shard(dataset / "shard-00000.npz")
+    native = list(read_set(cnn, dataset, limit=8))
+    small = list(read_set(cnn, dataset, limit=8, canvases=(32,)))
+    agree, ink_total, changed = 0, 0, 0
+    for i, (n, s) in enumerate(zip(native, small)):
+        depth = a["depth"][i].copy()
+        depth[a["face_id"][i] < 0] = np.inf
+        pred = app.predict(a["stroke"][i], a["normal"][i].astype(np.float32), depth, canvas=32)
+        ink = pred.roles > 0
+        agree += int((pred.roles[ink] == s["roles"][ink]).sum())
+        ink_total += int(ink.sum())
+        changed += int((n["roles"][ink] != s["roles"][ink]).sum())
+    assert agree >= 0.95 * ink_total, "the stage must learn from the readings the app will give it"
+    assert changed > 0, "a 32 px reading is not the 64 px one"
+    # from the command line: the canvases are recorded with the stage; bad sizes are refused in one line
+    out = tmp_path / "light-stage"
+    args = ["--data", str(dataset), "--val", str(dataset), "--out", str(out), "--weights", str(image_net),
+            "--epochs", "2", "--batch", "16", "--width", "32", "--layers", "2", "--threads", "1", "--limit", "16"]
+    assert strokes_main(args + ["--canvases", "32,48"]) == 0
+    assert load_stage(out / "best.safetensors")[1]["settings"]["canvases"] == [32, 48]
+    assert strokes_main(args + ["--canvases", "32,50"]) == 2
+    assert "multiples of 16" in capsys.readouterr().err
+    assert strokes_main(args + ["--canvases", "48"]) == 2, "a run read at other canvases is not continued"
+    assert "other settings" in capsys.readouterr().err

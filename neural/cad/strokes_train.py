@@ -3,13 +3,16 @@ trained image network.
 
     sketchforge-train-cad-strokes --data data/strokes8 --val data/val --out data/runs/strokes-v1 \
         [--weights assets/cad/cadnet.safetensors] [--epochs 40] [--batch 64] [--lr 2e-3] [--seed 0]
+        [--canvases 64,96]
 
 1. The image network reads every item of both sets (`--data` should be a set it never trained on:
    its readings of its own training items are better than those the stage will meet). Each
    item's strokes are carried into the view the network reads (the framed camera stored with the
    item), cut into pieces, and each piece gets its features and its label (the majority of the
    labelled pixels under it). The tables are kept in the run folder (`pieces-<set>.npz`, tied to
-   the image network's hash) so a second run trains at once.
+   the image network's hash) so a second run trains at once. A light network read live at the
+   canvas its selector picks is read here at `--canvases` in turn (batch by batch), so the stage
+   learns from the readings it will be given.
 2. The stage trains on the pieces with the cross-entropy weighted by each piece's labelled pixels
    (the figure that counts is pixel accuracy), AdamW, warm-up and cosine decay, seeded. Every
    epoch it is validated: the image network's pixel roles against the stage's, painted back onto
@@ -37,7 +40,7 @@ from ..framing import carry
 from ..synth.dataset import sample_arrays
 from ..synth.reading import DataError, arrays_camera, read_manifest, read_records, read_shard
 from ..training import StopRequest, file_digest, learning_rate, load_checkpoint, load_kept, save_checkpoint, save_kept
-from .net import CadUNet, load_model
+from .net import CadUNet, at_canvas, load_model, to_size, use_canvas
 from .strokeroles import (FEATURES, Reading, StageConfig, StrokeRoleNet, piece_features, piece_labels,
                           save_stage, stroke_pieces)
 
@@ -57,12 +60,15 @@ def view_strokes(rec: dict, camera_row: np.ndarray, size: int) -> list[np.ndarra
     return [carry(sketch.camera, view, s.uv, sketch.width, sketch.height, size) for s in sketch.strokes if len(s.points)]
 
 
-def readings(model: CadUNet, x: torch.Tensor) -> list[tuple[Reading, np.ndarray]]:
+def readings(model: CadUNet, x: torch.Tensor, canvas: int | None = None) -> list[tuple[Reading, np.ndarray]]:
     """The image network's reading of a batch of inputs (B, 5, H, W): per item the `Reading` and
-    its pixel roles on the ink (H, W) uint8."""
+    its pixel roles on the ink (H, W) uint8. With `canvas`, the inputs are read at that raster size
+    (`net.at_canvas`, with that size's batch statistics) and the maps scaled back to (H, W), as the
+    app reads a sketch at the canvas its selector chose."""
+    use_canvas(model, canvas)
     with torch.inference_mode():
-        out = model(x.contiguous(memory_format=torch.channels_last))
-    return batch_readings(out, x)
+        out = model(at_canvas(x.contiguous(memory_format=torch.channels_last), canvas))
+    return batch_readings(to_size(out, tuple(x.shape[-2:])), x)
 
 
 def batch_readings(out, x: torch.Tensor) -> list[tuple[Reading, np.ndarray]]:
@@ -79,11 +85,13 @@ def batch_readings(out, x: torch.Tensor) -> list[tuple[Reading, np.ndarray]]:
     return res
 
 
-def read_set(model: CadUNet, root: Path, limit: int | None = None, batch: int = 64) -> Iterator[dict]:
+def read_set(model: CadUNet, root: Path, limit: int | None = None, batch: int = 64,
+             canvases: tuple[int, ...] | None = None) -> Iterator[dict]:
     """Per item of `root` (in order): item id, class, the true roles (H, W), the network's pixel
-    roles, its `Reading`, and the strokes in the view."""
+    roles, its `Reading`, and the strokes in the view. With `canvases`, the batches are read at
+    those raster sizes in turn (`readings`); otherwise at the set's own size."""
     model.eval()
-    seen = 0
+    seen = batches = 0
     for shard in read_manifest(root)["shards"]:
         recs = read_records(root / shard["jsonl"])
         arrays = read_shard(root / shard["npz"])
@@ -96,18 +104,22 @@ def read_set(model: CadUNet, root: Path, limit: int | None = None, batch: int = 
                 return
             samples = [sample_arrays(arrays, i) for i in idx]
             x = torch.from_numpy(np.stack([s["input"] for s in samples]))
-            for i, s, (reading, roles) in zip(idx, samples, readings(model, x)):
+            canvas = canvases[batches % len(canvases)] if canvases else None
+            batches += 1
+            for i, s, (reading, roles) in zip(idx, samples, readings(model, x, canvas)):
                 yield {"item": int(arrays["item"][i]), "op_class": int(s["op_class"]), "truth": arrays["role"][i],
                        "roles": roles, "reading": reading,
                        "strokes": view_strokes(recs[i], arrays["camera"][i], size)}
             seen += len(idx)
 
 
-def piece_table(model: CadUNet, root: Path, limit: int | None = None) -> dict[str, np.ndarray]:
+def piece_table(model: CadUNet, root: Path, limit: int | None = None,
+                canvases: tuple[int, ...] | None = None) -> dict[str, np.ndarray]:
     """Features, labels and pixel weights of every piece of every item of `root`, with the items'
-    bounds (`offsets`), ids and classes, and the network's pixel roles right / labelled per item."""
+    bounds (`offsets`), ids and classes, and the network's pixel roles right / labelled per item
+    (the network reading at `canvases` in turn, as `read_set`)."""
     feats, labels, weights, offsets, items, classes, right, pixels = [], [], [], [0], [], [], [], []
-    for it in read_set(model, root, limit):
+    for it in read_set(model, root, limit, canvases=canvases):
         pieces = stroke_pieces(it["strokes"], it["truth"].shape[0])
         lab, w = piece_labels(pieces, it["truth"])
         feats.append(piece_features(pieces, it["reading"]))
@@ -127,16 +139,20 @@ def piece_table(model: CadUNet, root: Path, limit: int | None = None) -> dict[st
             "net_right": np.asarray(right, np.int64), "pixels": np.asarray(pixels, np.int64)}
 
 
-def cached_table(model: CadUNet, digest: str, root: Path, run: Path, name: str, limit: int | None) -> dict[str, np.ndarray]:
-    """`piece_table`, kept in `run/pieces-<name>.npz` for the same image network, set and limit."""
+def cached_table(model: CadUNet, digest: str, root: Path, run: Path, name: str, limit: int | None,
+                 canvases: tuple[int, ...] | None = None) -> dict[str, np.ndarray]:
+    """`piece_table`, kept in `run/pieces-<name>.npz` for the same image network, set, limit and canvases."""
     path = run / f"pieces-{name}.npz"
-    key = json.dumps({"weights": digest, "root": str(Path(root).resolve()), "limit": limit,
-                      "items": read_manifest(root).get("count")})
+    key = {"weights": digest, "root": str(Path(root).resolve()), "limit": limit,
+           "items": read_manifest(root).get("count")}
+    if canvases:
+        key["canvases"] = list(canvases)
+    key = json.dumps(key)
     kept = load_kept(path, key)
     if kept is not None:
         return kept
     t = time.perf_counter()
-    table = piece_table(model, root, limit)
+    table = piece_table(model, root, limit, canvases)
     log.info("%s: %d items, %d pieces read in %.0f s", root, len(table["items"]), len(table["labels"]),
              time.perf_counter() - t)
     save_kept(path, key, table)
@@ -222,14 +238,16 @@ def piece_accuracy(model: StrokeRoleNet, table: dict[str, np.ndarray], batch: in
             "network_pixel_acc": round(float(table["net_right"].sum() / max(table["pixels"].sum(), 1)), 4)}
 
 
-def pixel_accuracy(stage_model: StrokeRoleNet, model: CadUNet, root: Path, limit: int | None = None) -> dict:
-    """Curve-role accuracy on the labelled stroke pixels of `root`: the image network's, and the
-    stage's painted back onto the ink (`StrokeStage.refine`, as the app runs it)."""
+def pixel_accuracy(stage_model: StrokeRoleNet, model: CadUNet, root: Path, limit: int | None = None,
+                   canvases: tuple[int, ...] | None = None) -> dict:
+    """Curve-role accuracy on the labelled stroke pixels of `root`: the image network's (reading at
+    `canvases` in turn, as `read_set`), and the stage's painted back onto the ink
+    (`StrokeStage.refine`, as the app runs it)."""
     from .strokeroles import StrokeStage
     stage = StrokeStage(stage_model)
     right = np.zeros(2, np.int64)
     total = 0
-    for it in read_set(model, root, limit):
+    for it in read_set(model, root, limit, canvases=canvases):
         on = it["truth"] > 0
         ink = it["roles"] > 0
         painted = stage.refine(it["strokes"], it["reading"], ink, it["roles"])[0]
@@ -250,7 +268,8 @@ def concat_tables(tables: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
 
 def train(data: Path | list[Path], val: Path, out: Path, weights: Path, epochs: int = 40, batch: int = 64, lr: float = 2e-3,
           weight_decay: float = 1e-2, seed: int = 0, patience: int = 8, limit: int | None = None,
-          config: StageConfig = StageConfig(), progress: bool = True, reorder_p: float = 0.0) -> dict:
+          config: StageConfig = StageConfig(), progress: bool = True, reorder_p: float = 0.0,
+          canvases: tuple[int, ...] | None = None) -> dict:
     """Train the stage into `out` on the pieces of `data` (one set or several); see the module notes.
     Returns the final state."""
     data = [Path(d) for d in (data if isinstance(data, (list, tuple)) else [data])]
@@ -262,8 +281,9 @@ def train(data: Path | list[Path], val: Path, out: Path, weights: Path, epochs: 
     cnn = cnn.to(memory_format=torch.channels_last)
     names = ["train"] if len(data) == 1 else [f"train{k}" for k in range(len(data))]
     try:
-        train_t = concat_tables([cached_table(cnn, digest, root, out, name, limit) for name, root in zip(names, data)])
-        val_t = cached_table(cnn, digest, val, out, "val", limit)
+        train_t = concat_tables([cached_table(cnn, digest, root, out, name, limit, canvases)
+                                 for name, root in zip(names, data)])
+        val_t = cached_table(cnn, digest, val, out, "val", limit, canvases)
     except DataError as exc:
         raise StrokesError(str(exc)) from None
     torch.manual_seed(seed)
@@ -277,10 +297,11 @@ def train(data: Path | list[Path], val: Path, out: Path, weights: Path, epochs: 
     state = {"epoch": 0, "step": 0, "best": None, "best_epoch": None, "since_best": 0, "finished": None,
              "settings": {"data": ",".join(map(str, data)), "val": str(val), "weights": str(weights), "epochs": epochs,
                           "batch": batch, "lr": lr, "weight_decay": weight_decay, "seed": seed, "limit": limit,
-                          "reorder": reorder_p}}
+                          "reorder": reorder_p, "canvases": list(canvases) if canvases else None}}
     if (out / "checkpoint.safetensors").is_file():
         state = load_checkpoint(out, model, opt, StrokesError)
-        if state["settings"].get("seed") != seed or state["settings"].get("weights") != str(weights):
+        if (state["settings"].get("seed") != seed or state["settings"].get("weights") != str(weights)
+                or state["settings"].get("canvases") != (list(canvases) if canvases else None)):
             raise StrokesError(f"{out} holds a run with other settings; pick another --out or remove it")
         log.info("continuing %s from epoch %d", out, state["epoch"])
     t0 = time.perf_counter()
@@ -355,6 +376,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--reorder", type=float, default=0.0,
                    help="train on sketches as if drawn in another stroke order and direction, each with "
                         "this probability (0..1; the generator's own order otherwise)")
+    p.add_argument("--canvases", default=None,
+                   help="comma-separated raster sizes the image network reads the sketches at, in turn "
+                        "(for a light network read at the sizes its canvas selector picks; default: the "
+                        "sets' own size)")
     p.add_argument("--pixels", action="store_true",
                    help="after training, measure pixel accuracy on the validation set (image network and stage)")
     return p
@@ -374,17 +399,26 @@ def _main(argv: list[str] | None) -> int:
         raise StrokesError(f"--width must be a multiple of 4 (the attention heads), got {a.width}")
     if not 0.0 <= a.reorder <= 1.0:
         raise StrokesError(f"--reorder is a probability, 0..1; got {a.reorder}")
+    canvases = None
+    if a.canvases:
+        try:
+            canvases = tuple(int(c) for c in a.canvases.split(",") if c.strip())
+        except ValueError:
+            raise StrokesError(f"--canvases takes sizes in pixels separated by commas, e.g. 64,96; got {a.canvases!r}") from None
+        bad = [c for c in canvases if c < 16 or c % 16]
+        if not canvases or bad:
+            raise StrokesError(f"--canvases must be multiples of 16 pixels, e.g. 64,96; got {a.canvases!r}")
     torch.set_num_threads(a.threads)
     config = StageConfig(width=a.width, layers=a.layers, hidden=2 * a.width)
     state = train(a.data, a.val, a.out, a.weights, a.epochs, a.batch, a.lr, a.weight_decay, a.seed, a.patience,
-                  a.limit, config, reorder_p=a.reorder)
+                  a.limit, config, reorder_p=a.reorder, canvases=canvases)
     print(f"{PROG}: {state['finished']}; best validation {state['best']} at epoch {state['best_epoch']} "
           f"({a.out / 'best.safetensors'})")
     if a.pixels and state["best_epoch"]:
         from .strokeroles import load_stage
         stage, _ = load_stage(a.out / "best.safetensors")
         cnn, _ = load_model(a.weights)
-        figures = pixel_accuracy(stage, cnn.to(memory_format=torch.channels_last), a.val, a.limit)
+        figures = pixel_accuracy(stage, cnn.to(memory_format=torch.channels_last), a.val, a.limit, canvases)
         print(f"{PROG}: curve roles on the validation set's stroke pixels: image network {figures['network']}, "
               f"with the stroke stage {figures['stage']}")
     return 0 if state["finished"] != "stopped" else 130
