@@ -41,6 +41,7 @@ import torch  # noqa: E402
 
 from benchmarks.common import RESULTS, write  # noqa: E402
 from sketchforge.neural.cad.backend import NETWORKS  # noqa: E402
+from sketchforge.neural.cad.strokeroles import stroke_stage_path  # noqa: E402
 from sketchforge.neural.cad.evaluate import IOU_OK, evaluate_pipeline, summarise  # noqa: E402
 from sketchforge.neural.cad.infer import CadNet  # noqa: E402
 from sketchforge.neural.cad.net import count_flops, count_params, load_model  # noqa: E402
@@ -125,7 +126,9 @@ def cached_figures(model, weights: Path, test: Path, canvases: tuple[int, ...], 
 def pipeline_share(test: Path, weights: Path, selector: Path | None, count: int, workers: int = 2) -> dict:
     torch.set_num_threads(2)
     t = time.perf_counter()
-    path = CACHE / f"pipeline-{_key(weights, selector, test.resolve() / 'manifest.json', count)}.json"
+    stage = stroke_stage_path(weights)  # whole interpretations read the roles with it where there is one
+    parts = (weights, selector, test.resolve() / 'manifest.json', count) + ((stage,) if stage.is_file() else ())
+    path = CACHE / f"pipeline-{_key(*parts)}.json"
     if path.is_file():
         rows = json.loads(path.read_text())
     else:
