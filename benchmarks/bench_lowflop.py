@@ -2,7 +2,7 @@
 student, and the distilled student with canvas selectors, on the held-out test set.
 
     .venv/bin/python benchmarks/bench_lowflop.py [--test data/test] [--teacher W] [--alone W]
-        [--student W] [--selectors S1,S2,...] [--pipeline 600] [--timing 300]
+        [--alone-selectors S1,...] [--student W] [--selectors S1,S2,...] [--pipeline 600] [--timing 300]
 
 The defaults are the shipped files under assets/cad/ (teacher, the standard network, student,
 selector); `--alone` (the same student layout trained without the teacher) has no shipped file and
@@ -143,24 +143,30 @@ def pipeline_share(test: Path, weights: Path, selector: Path | None, count: int,
 
 
 def plot(rows: list[dict], path: Path) -> None:
+    """Operation accuracy and the share of whole interpretations reaching IoU >= 0.95 against FLOPs,
+    one point per row (squares: with a selector), named in one legend."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(7.5, 4.8), dpi=120)
-    placed: list[tuple[float, float]] = []
-    for r in rows:
-        marker = "s" if r["selector"] else "o"
-        xy = (r["flops"] / 1e6, 100 * r["op_accuracy"])
-        ax.scatter(*xy, marker=marker, s=46)
-        near = sum(abs(np.log(xy[0] / x)) < 0.15 and abs(xy[1] - y) < 0.6 for x, y in placed)
-        ax.annotate(r["name"], xy, textcoords="offset points", xytext=(6, 4 - 11 * near), fontsize=8)
-        placed.append(xy)
-    ax.set_xscale("log")
-    ax.set_xlabel("MFLOPs per sketch (log scale; expected value with a selector)")
-    ax.set_ylabel("operation accuracy on the test set (%)")
-    ax.set_title("CAD interpretation: accuracy against FLOPs")
-    ax.grid(True, which="both", alpha=0.3)
-    fig.tight_layout()
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.6), dpi=110)
+    colours = plt.get_cmap("tab10" if len(rows) <= 10 else "tab20").colors
+    panels = [("operation accuracy (%)", lambda r: 100 * r["op_accuracy"]),
+              ("whole interpretations with IoU >= 0.95, top-1 (%)",
+               lambda r: 100 * r["pipeline"]["iou95_top1"] if r.get("pipeline") else None)]
+    for ax, (label, value) in zip(axes, panels):
+        for k, r in enumerate(rows):
+            y = value(r)
+            if y is not None:
+                ax.scatter(r["flops"] / 1e6, y, marker="s" if r["selector"] else "o", s=48,
+                           color=colours[k % len(colours)], label=r["name"], edgecolors="black", linewidths=0.4)
+        ax.set_xscale("log")
+        ax.set_xlabel("MFLOPs per sketch (log; expected value with a selector)")
+        ax.set_ylabel(label)
+        ax.grid(True, which="both", alpha=0.3)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="center right", fontsize=8, frameon=False)
+    fig.suptitle("CAD interpretation on the test set: accuracy against FLOPs")
+    fig.tight_layout(rect=(0, 0, 0.79, 1))
     fig.savefig(path)
     plt.close(fig)
 
@@ -173,21 +179,34 @@ def main() -> None:
     p.add_argument("--alone", type=Path, default=None, help="the student layout trained without a teacher")
     p.add_argument("--student", type=Path, default=NETWORKS["light"][0])
     p.add_argument("--selectors", default=str(NETWORKS["light"][1]), help="comma-separated selector files")
+    p.add_argument("--alone-selectors", default="", help="comma-separated selector files trained for --alone")
     p.add_argument("--pipeline", type=int, default=600, help="whole interpretations of the first N items")
     p.add_argument("--timing", type=int, default=300, help="items timed for CPU ms")
     p.add_argument("--limit", type=int, default=None, help="network figures on the first N items (default all)")
     p.add_argument("--prefetch", action="store_true",
                    help="only compute (and cache under data/bench-cache) the rows' network figures and "
                         "whole interpretations without a selector, one process, no timing")
+    p.add_argument("--plot-only", action="store_true", help="draw the plot again from the last results, measuring nothing")
     a = p.parse_args()
+    if a.plot_only:
+        rows = json.loads((RESULTS / "lowflop.json").read_text())["rows"]
+        plot(rows, RESULTS / "lowflop.png")
+        print(f"drew {RESULTS / 'lowflop.png'} from {RESULTS / 'lowflop.json'}")
+        return
     t0 = time.perf_counter()
     torch.set_num_threads(2)
     selectors = [Path(s) for s in a.selectors.split(",") if s.strip()]
+    alone_selectors = [Path(s) for s in a.alone_selectors.split(",") if s.strip()]
+    if alone_selectors and a.alone is None:
+        p.error("--alone-selectors needs --alone (the student they were trained for)")
     specs = [("teacher", a.teacher, None)]
     if a.standard is not None and a.standard.is_file():
         specs.append(("standard network", a.standard, None))
     if a.alone is not None:
         specs.append(("student alone", a.alone, None))
+    for s in alone_selectors:
+        sel, extra = load_selector(s)
+        specs.append((f"alone + selector ({extra.get('tradeoff', sel.config.tradeoff)})", a.alone, s))
     specs.append(("distilled student", a.student, None))
     for s in selectors:
         sel, extra = load_selector(s)
@@ -209,7 +228,7 @@ def main() -> None:
                 print(f"{name}: whole interpretations cached", flush=True)
         return
     items = figs[a.student]["items"]
-    seqs = item_sequences(a.test, items) if selectors else None
+    seqs = item_sequences(a.test, items) if selectors or alone_selectors else None
     arrays = test_arrays(a.test, a.timing)
 
     rows, histograms = [], {}
@@ -245,11 +264,15 @@ def main() -> None:
                   for name, w in (("distilled student", a.student), ("student alone", a.alone)) if w is not None}
     teacher = next(r for r in rows if r["name"] == "teacher")
     distilled = next(r for r in rows if r["name"] == "distilled student")
+    alone = next((r for r in rows if r["name"] == "student alone"), None)
+    base = {a.student: distilled, a.alone: alone}  # each selector against the student it chooses for
     targets = {
         "student_flops_saved": 1 - distilled["flops"] / teacher["flops"],
         "student_op_loss_points": 100 * (teacher["op_accuracy"] - distilled["op_accuracy"]),
-        "selectors": {r["name"]: {"flops_saved_of_student": 1 - r["flops"] / distilled["flops"],
-                                  "op_loss_points": 100 * (distilled["op_accuracy"] - r["op_accuracy"]),
+        "alone_flops_saved": 1 - alone["flops"] / teacher["flops"] if alone else None,
+        "alone_op_loss_points": 100 * (teacher["op_accuracy"] - alone["op_accuracy"]) if alone else None,
+        "selectors": {r["name"]: {"flops_saved_of_student": 1 - r["flops"] / base[Path(r["weights"])]["flops"],
+                                  "op_loss_points": 100 * (base[Path(r["weights"])]["op_accuracy"] - r["op_accuracy"]),
                                   "cpu_p50_ms": r["cpu"]["p50_ms"]}
                       for r in rows if r["selector"]},
     }

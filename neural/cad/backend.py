@@ -5,10 +5,11 @@
       -> its stroke stage, where it has one (the curve roles read again per piece of stroke,
          `strokeroles.py`) -> fitting (face, profile, distance, ...) -> proposals, each a valid operation
 
-Three networks ship (`NETWORKS`): "light" (the default), a small student distilled from the
-reference network with a canvas selector that picks the raster size each sketch is read at, for
-interpretation at every stroke on an ordinary CPU; "standard", with a stroke stage that reads
-the curve roles best; and "reference", the teacher, at 36 times the light network's FLOPs. The app's Sketch menu, the console (`session.backend("cad").use("light")`)
+Three networks ship (`NETWORKS`): "light" (the default), a small MobileNetV2-style student trained
+at five canvas sizes, with a canvas selector that picks the raster size each sketch is read at,
+for interpretation at every stroke on an ordinary CPU; "standard", with a stroke stage that reads
+the curve roles best; and "reference", the teacher of the distilled students, at 36 times the
+light network's FLOPs at 128 px. Each can have a stroke stage beside it. The app's Sketch menu, the console (`session.backend("cad").use("light")`)
 and the environment variable SKETCHFORGE_CAD_NETWORK (for the command line) choose between them.
 
 Registered through the `sketchforge.backends` entry-point group like any plugin's back end.
