@@ -3,7 +3,7 @@ trained image network.
 
     sketchforge-train-cad-strokes --data data/strokes8 --val data/val --out data/runs/strokes-v1 \
         [--weights assets/cad/cadnet.safetensors] [--epochs 40] [--batch 64] [--lr 2e-3] [--seed 0]
-        [--canvases 64,96]
+        [--canvases 48,64]
 
 1. The image network reads every item of both sets (`--data` should be a set it never trained on:
    its readings of its own training items are better than those the stage will meet). Each
