@@ -40,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 
 from benchmarks.common import RESULTS, write  # noqa: E402
+from sketchforge.modeling.files import atomic_write_bytes  # noqa: E402
 from sketchforge.neural.cad.backend import NETWORKS  # noqa: E402
 from sketchforge.neural.cad.strokeroles import stroke_stage_path  # noqa: E402
 from sketchforge.neural.cad.evaluate import IOU_OK, evaluate_pipeline, summarise  # noqa: E402
@@ -49,6 +50,7 @@ from sketchforge.neural.cad.select import item_figures, item_sequences  # noqa: 
 from sketchforge.neural.selector import (CANVASES, count_selector_flops, load_selector,  # noqa: E402
                                          pad_sequences)
 from sketchforge.neural.synth.reading import read_manifest, read_shard  # noqa: E402
+from sketchforge.neural.training import load_kept, save_kept  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 WARMUP, REPEAT = 20, 3
@@ -113,13 +115,14 @@ def _key(*parts) -> str:
 
 
 def cached_figures(model, weights: Path, test: Path, canvases: tuple[int, ...], limit: int | None) -> dict:
-    path = CACHE / f"figures-{_key(weights, test.resolve() / 'manifest.json', canvases, limit)}.npz"
-    if path.is_file():
-        with np.load(path, allow_pickle=False) as z:
-            return {k: z[k] for k in z.files}
+    key = _key(weights, test.resolve() / 'manifest.json', canvases, limit)
+    path = CACHE / f"figures-{key}.npz"
+    kept = load_kept(path, key)
+    if kept is not None:
+        return kept
     f = item_figures(model, test, canvases, limit)
     CACHE.mkdir(parents=True, exist_ok=True)
-    np.savez(path, **f)
+    save_kept(path, key, f)
     return f
 
 
@@ -134,7 +137,7 @@ def pipeline_share(test: Path, weights: Path, selector: Path | None, count: int,
     else:
         rows = evaluate_pipeline(test, weights, count, workers=workers, progress=False, selector=selector)
         CACHE.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(rows))
+        atomic_write_bytes(path, json.dumps(rows).encode("utf-8"))
     summary = summarise(rows)
     s = summary["all"]
     return {"items": s["items"], "iou95_top1": s["iou95_top1"], "iou95_top3": s["iou95_top3"],

@@ -55,8 +55,6 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
 
-
-
 from ..commands import Parser, run_command
 from ..synth.dataset import ShardDataset
 from ..synth.reading import DataError, read_manifest
