@@ -186,26 +186,23 @@ def _interpret(args) -> int:
     if args.model:
         _load_model(session, args.model)
     try:
-        proposals = session.interpret(sketch, top_k=args.top)
+        result = session.interpret(sketch, top_k=args.top)
     except NoBackendError as exc:
         raise CliError(f"{exc}; install or enable a back end for it", EXIT_FAILED) from None
     except _user_errors() as exc:
         raise CliError(f"the sketch could not be interpreted: {exc}", EXIT_FAILED) from None
-    if not proposals:
-        raise CliError("nothing recognised in the sketch; draw the operation's lines over the model", EXIT_FAILED)
+    if not result.proposals:
+        hint = result.hint or "nothing recognised in the sketch; draw the operation's lines over the model"
+        raise CliError(hint[:1].lower() + hint[1:], EXIT_FAILED)
     try:
-        session.accept(proposals[0])
+        session.accept(result.proposals[0])
     except _user_errors() as exc:
         raise CliError(f"the best proposal could not be applied: {exc}", EXIT_FAILED) from None
     _write(session, args.out)
     if args.report:
         from sketchforge.modeling.files import atomic_write_bytes
-        report = {"mode": sketch.mode, "proposals": [p.to_json() for p in proposals],
-                  "seconds": round(time.perf_counter() - t0, 4)}
-        last = getattr(session.backend(sketch.mode), "last", None)
-        if getattr(last, "network", None):  # which network read the sketch, at what canvas and cost
-            report["interpretation"] = {"network": last.network, "canvas": last.canvas, "flops": last.flops,
-                                        "stage_seconds": {k: round(v, 5) for k, v in last.seconds.items()}}
+        report = {"mode": sketch.mode, "proposals": [p.to_json() for p in result.proposals],
+                  "seconds": round(time.perf_counter() - t0, 4), "interpretation": result.report.to_json()}
         atomic_write_bytes(Path(args.report), json.dumps(report, indent=1).encode())
     return EXIT_OK
 

@@ -28,6 +28,9 @@ Sketchforge console (Python {python}). `session` is the open document; everythin
     session.extrude("body1", "top", 5)     # push the top face up by 5 mm
     session.history, session.bodies        # the steps and the bodies they make
     session.undo(); session.redo()
+    session.sketch.add_stroke([[u, v], ...])   # draw in the window's view (pixels); shows at once
+    session.interpret(); session.accept()  # read what is drawn, take the proposal shown
+    session.modes(), session.backend("cad").configure(network="standard")
     help(session)                          # everything else
 """
 

@@ -1,6 +1,8 @@
-"""A picture of the real window with the demo model and an extrusion sketch on it.
+"""Pictures of the real window: the demo model with an extrusion sketch read by the CAD back end
+(its ghost and label), a head from the face template with its strokes, and the start page.
 
-    python -m sketchforge.app.screenshot --out FILE.png [--size 1280x800] [--check FILE.json]
+    python -m sketchforge.app.screenshot --out FILE.png [--scene cad|face|start] [--size 1280x800]
+                                         [--check FILE.json]
 
 It needs an X display (Xvfb is enough; `packaging/screenshot.sh` starts one) and
 QT_QPA_PLATFORM=xcb: the OpenGL view draws nothing on the offscreen platform. With --check it
@@ -39,6 +41,9 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--out", required=True, type=Path, help="the PNG to write")
     p.add_argument("--size", default=(1280, 800), type=_parse_size, help="window size, WIDTHxHEIGHT")
     p.add_argument("--check", type=Path, help="also write the picture's facts as JSON here")
+    p.add_argument("--scene", choices=("cad", "face", "start"), default="cad",
+                   help="cad: the demo part, a sketch and the proposal it is read as; face: a head from the "
+                        "face template with its strokes; start: the start page")
     return p.parse_args(argv)
 
 
@@ -47,6 +52,15 @@ def _wait(app, seconds: float) -> None:
     while time.monotonic() < end:
         app.processEvents()
         time.sleep(0.01)
+
+
+def _wait_jobs(app, window, seconds: float) -> None:
+    """Until the window's worker has nothing left to do (or `seconds` pass)."""
+    end = time.monotonic() + seconds
+    _wait(app, 0.1)
+    while time.monotonic() < end and (window.jobs.busy or window._queued):
+        _wait(app, 0.05)
+    _wait(app, 0.2)
 
 
 def _make_window(session):
@@ -201,28 +215,41 @@ def main(argv: list[str] | None = None) -> int:
         print("screenshot: the window never appeared on the display", file=sys.stderr)
         return 1
     _wait(app, 0.3)
-    viewport.set_bodies(session.bodies)
-    viewport.clear_strokes()
-    viewport.set_view("iso")
-    _wait(app, 0.2)
-
-    body = session.bodies[name]
-    centroid, corners = _top_face(body)
-    rise = 0.6 * float(body.bounds()[1][2] - body.bounds()[0][2])
-    drawn = _draw_strokes(app, viewport, corners, rise)
-    if len(viewport.strokes()) < len(drawn):
-        log.warning("the window took the strokes away; putting them back for the picture")
-        w, h = viewport.canvas_size()
-        viewport.load_sketch(Sketch(viewport.camera(), w, h, tuple(drawn)))
-    viewport.update()
-    _wait(app, 0.8)
+    if args.scene == "start":
+        session.new()
+        window.show_start_page()
+        _wait(app, 0.5)
+    elif args.scene == "face":
+        window.hide_start_page()
+        window.new_from_template("face")
+        _wait_jobs(app, window, 120.0)
+        _wait(app, 0.8)
+    else:
+        window.hide_start_page()
+        viewport.set_bodies(session.bodies)
+        viewport.clear_strokes()
+        viewport.set_view("iso")
+        _wait(app, 0.2)
+        body = session.bodies[name]
+        centroid, corners = _top_face(body)
+        rise = 0.6 * float(body.bounds()[1][2] - body.bounds()[0][2])
+        drawn = _draw_strokes(app, viewport, corners, rise)
+        if len(viewport.strokes()) < len(drawn):
+            log.warning("the window took the strokes away; putting them back for the picture")
+            w, h = viewport.canvas_size()
+            viewport.load_sketch(Sketch(viewport.camera(), w, h, tuple(drawn)))
+        if hasattr(window, "interpret"):  # the proposal the CAD back end reads, as its ghost and label
+            window.interpret()
+            _wait_jobs(app, window, 60.0)
+        viewport.update()
+        _wait(app, 0.8)
 
     image, offset, dpr = _grab(window, viewport)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     if not image.save(str(args.out), "PNG"):
         print(f"screenshot: could not write {args.out}", file=sys.stderr)
         return 1
-    if args.check:
+    if args.check and args.scene == "cad":
         facts = _facts(viewport, offset, dpr, image, centroid)
         args.check.parent.mkdir(parents=True, exist_ok=True)
         args.check.write_text(json.dumps(facts, indent=1), encoding="utf-8")

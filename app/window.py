@@ -1,7 +1,10 @@
 """The main window: the viewport you sketch on, the history, the console, files and proposals.
 
-The window is thin: every change goes through the `Session` (directly for cheap steps such as
-undo, through the `JobRunner` for anything that may take long) and the widgets repaint when the
+The window is thin. What is drawn lives in `session.sketch` (strokes, mode, prompt, pending
+proposals), the model in `session.document`; the viewport draws both, and the window's tools,
+stroke kinds, prompt field and mode options are built from the back ends' declarations
+(`modeling/contract.py`). Every change goes through the `Session` (directly for cheap steps such as
+undo, through the `JobRunner` for anything that may take long), and the widgets repaint when the
 session's events arrive through the `SessionBridge`.
 """
 
@@ -11,81 +14,95 @@ import logging
 import sys
 import threading
 import time
-from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
-from PySide6.QtCore import QEvent, QObject, Qt, QTimer
-from PySide6.QtGui import QAction, QActionGroup, QKeySequence
-from PySide6.QtWidgets import (QApplication, QComboBox, QFileDialog, QLabel, QMainWindow, QMessageBox,
-                               QProgressBar, QPushButton, QToolBar)
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import (QApplication, QComboBox, QDockWidget, QLabel, QMainWindow,
+                               QProgressBar, QPushButton, QStackedWidget, QToolBar)
 
 from sketchforge.modeling.archive import SUFFIX
-from sketchforge.modeling.session import NoBackendError, Proposal, Session
-from sketchforge.modeling.sketch import Sketch, SketchError
+from sketchforge.modeling.contract import ModeSpec
+from sketchforge.modeling.session import NoBackendError, Session
 
+from . import modes as mode_widgets
 from . import paths
+from .actions import ACTIONS, MENUS, make_actions, make_menus
 from .bridge import SessionBridge
+from .documents import DocumentCommands, with_filter_suffix
+from .proposing import ProposalCommands
 from .workers import JobRunner
+
+__all__ = ["MainWindow", "run_app", "with_filter_suffix"]
 
 log = logging.getLogger(__name__)
 
-STROKE_KINDS = [("Plain line", None), ("Ridge", "ridge"), ("Valley", "valley"), ("Water", "water"),
-                ("Road", "road"), ("Forest", "forest"), ("Building", "building"), ("Mountain", "mountain")]
-MAX_RECENT = 8
 LIVE_DELAY_MS = 400
 
 
-class MainWindow(QMainWindow):
+class MainWindow(DocumentCommands, ProposalCommands, QMainWindow):
     """Sketchforge's window over one `Session` (made here when not given)."""
 
     def __init__(self, session: Session | None = None, *, console: bool = True, recover: bool = True,
-                 autosave_ms: int = 60000) -> None:
+                 autosave_ms: int = 60000, start_page: bool = True) -> None:
         super().__init__()
         self.session = session if session is not None else Session()
+        self.sketch = self.session.sketch
         self.bridge = SessionBridge(self.session, self)
         self.jobs = JobRunner(self)
-        self.proposals: list[Proposal] = []
-        self.previews: list[Any] = []  # ghost bodies per proposal (None when it did not apply)
-        self.proposal_index = 0
-        self._last_interpretation = ""  # " · 84 ms (view 12, network 11, fitting 61)" after an interpretation
-        self._interpreting_sketch: Sketch | None = None
+        self._queued: list[tuple[str, Callable[[], Any]]] = []  # asked for while a job ran
+        self._previews: list[Any] = []  # per proposal: {body: Change} or the exception it raised
+        self._previews_of: Any = None   # the interpretation they belong to
+        self._previewing: Any = None    # the interpretation whose previews are being worked out
+        self._report = None             # the last interpretation's report
         self._taking_suggestion = False
+        self._option_entries: dict[str, Any] = {}
+        self._preparations: list[threading.Thread] = []  # started by prepare_backend, not yet joined
 
         from .viewport import Viewport
-        self.viewport = Viewport(self)
-        self.setCentralWidget(self.viewport)
+        self.viewport = Viewport(self, sketch=self.sketch)
         self.viewport.installEventFilter(self)
         self.viewport.message.connect(self.show_message)
         self.viewport.stroke_finished.connect(self._stroke_finished)
-        self.viewport.strokes_changed.connect(self._strokes_changed)
+        self.stack = QStackedWidget(self)
+        self.stack.addWidget(self.viewport)
+        self.start_page = None
+        if start_page:
+            from .start import StartPage
+            self.start_page = StartPage(self)
+            self.start_page.template_chosen.connect(self.new_from_template)
+            self.start_page.recent_chosen.connect(lambda p: self.open_path(p))
+            self.start_page.open_requested.connect(self.open_dialog)
+            self.start_page.dismissed.connect(self.hide_start_page)
+            self.stack.addWidget(self.start_page)
+        self.setCentralWidget(self.stack)
 
         self._live_timer = QTimer(self, singleShot=True, interval=LIVE_DELAY_MS)
         self._live_timer.timeout.connect(lambda: self.interpret(live=True))
 
         self._make_status_bar()
-        self._make_actions()
-        self._make_menus()
+        self.actions_by_name = make_actions(self, ACTIONS, lambda name: getattr(self, name))
+        self.menus = make_menus(self.menuBar(), MENUS, self.actions_by_name)
+        self.menu_view = self.menus["view"]
+        self.menu_recent = self.menus["menu_recent"]
+        self.menu_options = self.menus["menu_options"]
+        for name, a in self.actions_by_name.items():
+            setattr(self, f"act_{name}", a)
+        self.tool_actions = {n: self.actions_by_name[n] for n in ("navigate", "pen", "eraser")}
+        self.tool_actions["navigate"].setChecked(True)
         self._make_toolbars()
+        self._fill_templates_menu()
 
         from .history import HistoryPanel
         self.history_panel = HistoryPanel(self.session, self.bridge, self.jobs, self)
-        from PySide6.QtWidgets import QDockWidget
-        self.history_dock = QDockWidget("History", self)
-        self.history_dock.setObjectName("history_dock")
-        self.history_dock.setWidget(self.history_panel)
-        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.history_dock)
-        self.menu_view.addAction(self.history_dock.toggleViewAction())
+        self.history_dock = self._dock("History", "history_dock", self.history_panel, Qt.DockWidgetArea.RightDockWidgetArea)
         from .suggestions import SuggestionPanel
         self.suggestion_panel = SuggestionPanel(self)
         self.suggestion_panel.highlighted.connect(self._suggestion_highlighted)
         self.suggestion_panel.chosen.connect(self.take_suggestion)
-        self.suggestion_dock = QDockWidget("Part suggestions", self)
-        self.suggestion_dock.setObjectName("suggestion_dock")
-        self.suggestion_dock.setWidget(self.suggestion_panel)
-        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.suggestion_dock)
+        self.suggestion_dock = self._dock("Part suggestions", "suggestion_dock", self.suggestion_panel,
+                                          Qt.DockWidgetArea.RightDockWidgetArea)
         self.tabifyDockWidget(self.history_dock, self.suggestion_dock)
         self.suggestion_dock.hide()  # shown with the first suggestions
-        self.menu_view.addAction(self.suggestion_dock.toggleViewAction())
 
         self.console = None
         if console:
@@ -103,16 +120,25 @@ class MainWindow(QMainWindow):
         self.jobs.ended.connect(self._job_ended)
         self.jobs.failed.connect(lambda title, msg: self.show_message(f"{title} failed: {msg}", error=True))
         self.bridge.changed.connect(self._document_changed)
+        self.sketch.changed.connect(self._sketch_changed)
 
-        self._preparations: list[threading.Thread] = []  # started by prepare_backend, not yet joined
         self._restore_settings()
-        self._refresh_modes()
+        self.refresh_modes()
         self._document_changed("")
+        self._show_start_if_new()
         self.prepare_backend()
         if recover:
             QTimer.singleShot(0, self._offer_recovery)
 
     # -- building the window ----------------------------------------------------------------------
+    def _dock(self, title: str, name: str, widget, area) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(name)
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        self.menu_view.addAction(dock.toggleViewAction())
+        return dock
+
     def _make_status_bar(self) -> None:
         bar = self.statusBar()
         self.status_label = QLabel("")
@@ -126,187 +152,158 @@ class MainWindow(QMainWindow):
         bar.addPermanentWidget(self.progress)
         bar.addPermanentWidget(self.cancel_button)
 
-    def _action(self, text: str, slot, shortcut=None, tip: str = "", checkable: bool = False) -> QAction:
-        a = QAction(text, self)
-        if shortcut is not None:
-            a.setShortcut(QKeySequence(shortcut))
-        if tip:
-            a.setStatusTip(tip)
-            a.setToolTip(tip)
-        a.setCheckable(checkable)
-        a.triggered.connect(slot)
-        self.addAction(a)
-        return a
-
-    def _make_actions(self) -> None:
-        A = self._action
-        self.act_new = A("&New", self.new_document, QKeySequence.StandardKey.New)
-        self.act_open = A("&Open…", self.open_dialog, QKeySequence.StandardKey.Open)
-        self.act_save = A("&Save", self.save, QKeySequence.StandardKey.Save)
-        self.act_save_as = A("Save &As…", self.save_as, QKeySequence.StandardKey.SaveAs)
-        self.act_import = A("&Import…", self.import_dialog, "Ctrl+I", "Import STEP, OBJ, PLY or glTF as a body")
-        self.act_export = A("&Export…", self.export_dialog, "Ctrl+E", "Export the model")
-        self.act_open_sketch = A("Open S&ketch…", self.open_sketch_dialog, tip="Load a *.sketch.json")
-        self.act_save_sketch = A("Save Sk&etch…", self.save_sketch_dialog, tip="Save the strokes as *.sketch.json")
-        self.act_quit = A("&Quit", self.close, QKeySequence.StandardKey.Quit)
-        self.act_undo = A("&Undo", self.undo, QKeySequence.StandardKey.Undo)
-        self.act_redo = A("&Redo", self.redo, QKeySequence.StandardKey.Redo)
-        self.act_redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
-        self.act_interpret = A("&Interpret sketch", lambda: self.interpret(), "Space",
-                               "Ask the mode's back end what the strokes mean")
-        self.act_live = A("&Live interpretation", self._live_toggled, tip="Interpret while drawing",
-                          checkable=True)
-        self.act_next = A("&Next proposal\tTab", self.next_proposal)
-        self.act_accept = A("&Accept proposal\tEnter", self.accept_proposal)
-        self.act_dismiss = A("&Dismiss proposal\tEsc", self.dismiss_proposals)
-        self.act_suggest = A("Suggest &part strokes", lambda: self.suggest_parts(), "G",
-                             "Face mode: part strokes (eyes, brows, nose, mouth, ears) like the ones just drawn")
-        self.act_undo_stroke = A("Undo last &stroke", lambda: self.viewport.undo_stroke(), "Backspace")
-        self.act_clear = A("&Clear strokes", self.clear_strokes, "Ctrl+Delete")
-        self.act_fit = A("&Fit all", lambda: self.viewport.fit_all(), "F")
-        self.tool_actions = {}
-        for name, key in (("navigate", "N"), ("pen", "P"), ("eraser", "E")):
-            act = A(name.capitalize(), lambda checked=False, n=name: self.set_tool(n), key,
-                    f"{name.capitalize()} tool", checkable=True)
-            self.tool_actions[name] = act
-        self.tool_actions["navigate"].setChecked(True)
-        self.view_actions = {v: A(v.capitalize(), lambda checked=False, v=v: self.viewport.set_view(v), k)
-                             for v, k in (("front", "1"), ("top", "7"), ("right", "3"), ("iso", "0"))}
-
-    def _make_menus(self) -> None:
-        mb = self.menuBar()
-        f = mb.addMenu("&File")
-        for a in (self.act_new, self.act_open):
-            f.addAction(a)
-        self.menu_recent = f.addMenu("Open &Recent")
-        f.addSeparator()
-        for a in (self.act_save, self.act_save_as):
-            f.addAction(a)
-        f.addSeparator()
-        for a in (self.act_import, self.act_export, self.act_open_sketch, self.act_save_sketch):
-            f.addAction(a)
-        f.addSeparator()
-        f.addAction(self.act_quit)
-        e = mb.addMenu("&Edit")
-        e.addAction(self.act_undo)
-        e.addAction(self.act_redo)
-        s = mb.addMenu("&Sketch")
-        for a in (*self.tool_actions.values(), None, self.act_undo_stroke, self.act_clear, None,
-                  self.act_interpret, self.act_live, self.act_next, self.act_accept, self.act_dismiss, None,
-                  self.act_suggest):
-            s.addSeparator() if a is None else s.addAction(a)
-        self.menu_network = s.addMenu("CAD &network")
-        self.network_group = QActionGroup(self)
-        self.network_actions: dict[str, QAction] = {}
-        self.act_face_mirror = QAction("Mirror &faces left-right", self, checkable=True)
-        self.act_face_mirror.setToolTip("Face mode: make the head symmetric (switch off for asymmetric characters)")
-        self.act_face_mirror.setChecked(str(paths.settings().value("face_mirror", "true")).lower() == "true")
-        self.act_face_mirror.toggled.connect(self.set_face_mirror)
-        s.addAction(self.act_face_mirror)
-        self.menu_view = mb.addMenu("&View")
-        for a in (*self.view_actions.values(), self.act_fit):
-            self.menu_view.addAction(a)
-        self.menu_view.addSeparator()
-
     def _make_toolbars(self) -> None:
+        a = self.actions_by_name
         tb = QToolBar("Sketch", self)
         tb.setObjectName("sketch_toolbar")
         self.addToolBar(tb)
-        for a in self.tool_actions.values():
-            tb.addAction(a)
+        for name in ("navigate", "pen", "eraser"):
+            tb.addAction(a[name])
         self.kind_box = QComboBox()
-        for label, kind in STROKE_KINDS:
-            self.kind_box.addItem(label, kind)
-        self.kind_box.setToolTip("Stroke role")
+        self.kind_box.setToolTip("Stroke kind: what the next stroke draws (the mode declares them)")
         self.kind_box.currentIndexChanged.connect(self._kind_changed)
         tb.addWidget(self.kind_box)
-        tb.addAction(self.act_undo_stroke)
-        tb.addAction(self.act_clear)
+        tb.addAction(a["undo_stroke"])
+        tb.addAction(a["clear"])
         tb.addSeparator()
         tb.addWidget(QLabel(" Mode "))
         self.mode_box = QComboBox()
         self.mode_box.setToolTip("Which back end interprets the sketch")
-        self.mode_box.currentIndexChanged.connect(self._mode_changed)
+        self.mode_box.currentIndexChanged.connect(self._mode_picked)
         tb.addWidget(self.mode_box)
-        tb.addAction(self.act_interpret)
-        tb.addAction(self.act_live)
+        self.prompt_edit = mode_widgets.prompt_field(self)
+        self.prompt_edit.textEdited.connect(lambda text: setattr(self.sketch, "prompt", text))
+        self.prompt_action = tb.addWidget(self.prompt_edit)
+        tb.addAction(a["interpret"])
+        tb.addAction(a["live"])
         vb = QToolBar("View", self)
         vb.setObjectName("view_toolbar")
         self.addToolBar(vb)
-        for a in (*self.view_actions.values(), self.act_fit):
-            vb.addAction(a)
+        for name in ("front", "top", "right", "iso", "fit"):
+            vb.addAction(a[name])
 
-    # -- the CAD network -----------------------------------------------------------------------
-    def _cad_backend(self):
+    # -- modes and their declared tools -------------------------------------------------------------
+    @property
+    def mode(self) -> str:
+        return self.sketch.mode
+
+    def mode_spec(self, mode: str | None = None) -> ModeSpec | None:
+        return self.session.modes().get(mode or self.mode)
+
+    def refresh_modes(self) -> None:
+        """Re-read the registered back ends (after a plugin registers one at run time)."""
+        mode_widgets.fill_mode_box(self.mode_box, self.session.modes(), self.mode)
+        self._mode_tools()
+
+    def set_mode(self, mode: str) -> None:
+        self.sketch.mode = mode
+
+    def _mode_picked(self, _index: int) -> None:
+        mode = self.mode_box.currentData()
+        if mode and mode != self.sketch.mode:
+            self.sketch.mode = mode
+
+    def _mode_tools(self) -> None:
+        """The stroke kinds, prompt field, options menu and view behaviour of the current mode."""
+        spec = self.mode_spec()
+        i = self.mode_box.findData(self.mode)
+        if i >= 0 and i != self.mode_box.currentIndex():
+            self.mode_box.blockSignals(True)
+            self.mode_box.setCurrentIndex(i)
+            self.mode_box.blockSignals(False)
+        kinds = spec.stroke_kinds if spec else ()
+        wanted = str(paths.settings().value(f"stroke_kind/{self.mode}", "") or "") or None
+        mode_widgets.fill_kind_box(self.kind_box, kinds, wanted)
+        self.viewport.stroke_kind = self.kind_box.currentData()
+        if kinds:
+            self.viewport.set_stroke_kinds(kinds)
+        mode_widgets.show_prompt(self.prompt_edit, spec)
+        self.prompt_action.setVisible(spec is not None and spec.prompt != "none")
+        if self.prompt_edit.text() != (self.sketch.prompt or ""):
+            self.prompt_edit.setText(self.sketch.prompt or "")
+        self.viewport.park_on_orbit = bool(spec and spec.keeps_strokes)
+        self._fill_options_menu()
+
+    def _on_mode_changed(self) -> None:
+        """A new mode: its tools; a mode drawn in one view turns to it; its back end gets ready."""
+        self.suggestion_panel.show_result(None)
+        self.viewport.set_ghost_strokes(None)
+        self._mode_tools()
+        spec = self.mode_spec()
+        if spec is None:
+            self.show_message(f"No back end is registered for mode '{self.mode}': nothing can interpret "
+                              "this sketch yet", error=True)
+            return
+        if spec.view and not self.sketch.strokes:
+            self.viewport.set_view(spec.view)
+        self.show_message(f"{spec.title}: {spec.guide[0]}" if spec.guide else spec.title)
+        self.prepare_backend()
+
+    def _backend_or_none(self, mode: str | None = None):
         try:
-            backend = self.session.backend("cad")
+            return self.session.backend(mode or self.mode)
         except NoBackendError:
             return None
-        return backend if hasattr(backend, "use") and hasattr(backend, "networks") else None
 
-    def set_face_mirror(self, on: bool) -> bool:
-        """Face mode: mirror heads left-right (kept as a preference)."""
-        paths.settings().setValue("face_mirror", bool(on))
-        try:
-            backend = self.session.backend("face")
-        except NoBackendError:
-            return False
-        if hasattr(backend, "symmetric"):
-            backend.symmetric = bool(on)
-        if self.act_face_mirror.isChecked() != bool(on):
-            self.act_face_mirror.setChecked(bool(on))
-        return True
+    def _fill_options_menu(self) -> None:
+        backend, spec = self._backend_or_none(), self.mode_spec()
+        if backend is None or spec is None:
+            self.menu_options.clear()
+            self.menu_options.setEnabled(False)
+            self._option_entries = {}
+            return
+        self._option_entries = mode_widgets.fill_options_menu(self.menu_options, spec.title, backend.options,
+                                                              self.set_option)
 
-    def _fill_network_menu(self) -> None:
-        """One checkable entry per network the `cad` back end offers; disabled when it offers none."""
-        for a in self.network_actions.values():
-            self.network_group.removeAction(a)
-        self.menu_network.clear()
-        self.network_actions = {}
-        backend = self._cad_backend()
-        for name, text in (backend.networks if backend is not None else {}).items():
-            a = QAction(text[:1].upper() + text[1:], self, checkable=True)
-            a.triggered.connect(lambda checked=False, n=name: self.set_cad_network(n))
-            a.setChecked(name == backend.network)
-            self.network_group.addAction(a)
-            self.menu_network.addAction(a)
-            self.network_actions[name] = a
-        self.menu_network.setEnabled(bool(self.network_actions))
-
-    def set_cad_network(self, name: str) -> bool:
-        """Read CAD sketches with the back end's network `name` from now on (kept as a preference)."""
-        backend = self._cad_backend()
+    def set_option(self, name: str, value: Any) -> bool:
+        """Set an option of the current mode's back end (kept as a preference)."""
+        backend = self._backend_or_none()
         if backend is None:
             return False
         try:
-            backend.use(name)
+            backend.configure(**{name: value})
         except ValueError as exc:
             self.show_message(str(exc), error=True)
             return False
-        paths.settings().setValue("cad_network", name)
-        if name in self.network_actions:
-            self.network_actions[name].setChecked(True)
-        self.show_message(f"CAD sketches are now read by the {backend.networks[name]}")
-        self.prepare_backend("cad")
+        mode_widgets.keep_option(backend.name, name, value)
+        mode_widgets.check_entry(self._option_entries, name, value)
+        info = next(i for i in mode_widgets.describe_options(backend.options) if i.name == name)
+        text = info.choices.get(value, value) if info.choices else ("on" if value else "off")
+        self.show_message(f"{info.label}: {text}")
+        self.dismiss_proposals()
+        self.prepare_backend()
         return True
+
+    def _restore_options(self) -> None:
+        for mode in self.session.modes():
+            backend = self._backend_or_none(mode)
+            if backend is None:
+                continue
+            saved = mode_widgets.saved_options(backend.name, backend.options)
+            if saved:
+                try:
+                    backend.configure(**saved)
+                except ValueError as exc:
+                    log.info("a kept option no longer fits: %s", exc)
+
+    def _kind_changed(self, _index: int) -> None:
+        self.viewport.stroke_kind = self.kind_box.currentData()
+        paths.settings().setValue(f"stroke_kind/{self.mode}", self.kind_box.currentData() or "")
 
     def prepare_backend(self, mode: str | None = None) -> threading.Thread | None:
         """Get the back end of `mode` (default the current one) ready in a background thread: its
         `prepare()` loads the networks and pays a first reading's one-off costs, so the user's first
         sketch is read as quickly as the rest. The window does not wait for it; a sketch read
         meanwhile is read as usual, and a failure (missing weights) is left for that reading to
-        report. Returns the thread (None when the back end has nothing to prepare)."""
+        report."""
         mode = mode or self.mode
-        try:
-            prepare = getattr(self.session.backend(mode), "prepare", None)
-        except NoBackendError:
-            return None
-        if prepare is None:
+        backend = self._backend_or_none(mode)
+        if backend is None:
             return None
 
         def run() -> None:
             try:
-                prepare()
+                backend.prepare()
             except Exception:  # noqa: BLE001 - the first real reading reports what is wrong
                 log.debug("preparing the %s back end failed", mode, exc_info=True)
 
@@ -322,12 +319,22 @@ class MainWindow(QMainWindow):
         """The latest back-end preparation (None before the first)."""
         return self._preparations[-1] if self._preparations else None
 
-    # -- status and jobs --------------------------------------------------------------------------
+    # -- status and jobs ----------------------------------------------------------------------------
     def show_message(self, text: str, error: bool = False) -> None:
         self.status_label.setText(text)
         self.status_label.setStyleSheet("color: #b00020;" if error else "")
         if error:
             log.info("%s", text)
+
+    def run_job(self, title: str, job, done=None, failed=None, queue: bool = True) -> bool:
+        """Run `job` in the worker; while another job runs it waits its turn (and the user is told)."""
+        if self.jobs.busy:
+            if queue:
+                self._queued.append((title, lambda: self.jobs.run(title, job, done, failed)))
+                self.show_message(f"Still working on {self.jobs.title.lower()}: {title.lower()} starts when "
+                                  "it is done")
+            return False
+        return self.jobs.run(title, job, done, failed)
 
     def _job_started(self, title: str) -> None:
         self.progress.setRange(0, 0)
@@ -347,428 +354,229 @@ class MainWindow(QMainWindow):
         if ok and self.status_label.text().endswith("…"):
             self.show_message(f"{title}: done")
         self._update_actions()
+        if self._queued and not self.jobs.busy:
+            _, start = self._queued.pop(0)
+            QTimer.singleShot(0, start)
 
     def _update_actions(self) -> None:
         busy = self.jobs.busy
         doc = self.session.document
-        self.act_undo.setEnabled(doc.can_undo and not busy)
-        self.act_redo.setEnabled(doc.can_redo and not busy)
-        self.act_undo.setText(f"&Undo {doc.undo_text}" if doc.undo_text else "&Undo")
-        self.act_redo.setText(f"&Redo {doc.redo_text}" if doc.redo_text else "&Redo")
-        for a in (self.act_new, self.act_open, self.act_save, self.act_save_as, self.act_import, self.act_accept):
-            a.setEnabled(not busy)
+        a = self.actions_by_name
+        a["undo"].setEnabled(doc.can_undo and not busy)
+        a["redo"].setEnabled(doc.can_redo and not busy)
+        a["undo"].setText(f"&Undo {doc.undo_text}" if doc.undo_text else "&Undo")
+        a["redo"].setText(f"&Redo {doc.redo_text}" if doc.redo_text else "&Redo")
+        for name in ("new", "open", "import", "accept"):
+            a[name].setEnabled(not busy)
+        has_model = bool(self.session.bodies)
+        a["export"].setEnabled(has_model)
+        a["save"].setEnabled(bool(self.session.history) or self.session.path is not None)
+        a["save_sketch"].setEnabled(bool(self.sketch.strokes))
+        a["return_to_sketch"].setEnabled(bool(self.sketch.parked))
+        proposals = bool(self.sketch.proposals)
+        for name in ("next", "dismiss"):
+            a[name].setEnabled(proposals)
+        a["accept"].setEnabled(proposals and not busy)
 
-    # -- the document -----------------------------------------------------------------------------
+    # -- the document -------------------------------------------------------------------------------
     def _document_changed(self, what: str) -> None:
         self.viewport.set_bodies(self.session.bodies)
-        if self.proposals and what and not what.startswith("Saved"):
-            self.dismiss_proposals()
+        if self.sketch.proposals and what and not what.startswith("Saved"):
+            self.sketch.dismiss()
         name = self.session.path.name if self.session.path else "Untitled"
         self.setWindowTitle(f"{name}[*] — Sketchforge")
         self.setWindowModified(self.session.dirty and bool(self.session.history))
+        if what and not self.jobs.busy:
+            self.show_message(what)  # undo, redo and the console's changes are said, never stale
+        if what.startswith("Back end"):
+            self.refresh_modes()
+        if self.session.bodies and self.start_page is not None and self.stack.currentWidget() is self.start_page:
+            self.hide_start_page()
         self._update_actions()
 
     def undo(self) -> None:
-        if not self.jobs.busy and not self.session.undo():
+        if self.jobs.busy:
+            self.show_message(f"Still working on {self.jobs.title.lower()}: undo when it is done")
+        elif not self.session.undo():
             self.show_message("Nothing to undo")
 
     def redo(self) -> None:
-        if not self.jobs.busy and not self.session.redo():
+        if self.jobs.busy:
+            self.show_message(f"Still working on {self.jobs.title.lower()}: redo when it is done")
+        elif not self.session.redo():
             self.show_message("Nothing to redo")
 
-    # -- files ------------------------------------------------------------------------------------
-    def confirm_discard(self) -> bool:
-        """True when there is no unsaved work, or the user saved or chose to discard it."""
-        if not (self.session.dirty and self.session.history):
-            return True
-        answer = QMessageBox.question(
-            self, "Unsaved changes", "The model has unsaved changes. Save them first?",
-            QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
-            | QMessageBox.StandardButton.Cancel)
-        if answer == QMessageBox.StandardButton.Save:
-            return self.save()
-        return answer == QMessageBox.StandardButton.Discard
+    # -- the start page and templates ----------------------------------------------------------------
+    def _show_start_if_new(self) -> None:
+        if (self.start_page is not None and not self.session.bodies and not self.sketch.strokes
+                and str(paths.settings().value("start_page", "true")).lower() == "true"):
+            self.show_start_page()
 
-    def new_document(self) -> None:
-        if self.jobs.busy or not self.confirm_discard():
+    def show_start_page(self) -> None:
+        if self.start_page is None:
             return
-        self.viewport.clear_strokes()
-        self.session.new()
-        self.show_message("New model")
+        self.start_page.set_recent(self._recent())
+        self.start_page.set_modes(list(self.session.modes().values()))
+        self.start_page.set_templates(self._templates())
+        self.stack.setCurrentWidget(self.start_page)
 
-    def open_dialog(self) -> None:
-        if self.jobs.busy or not self.confirm_discard():
-            return
-        path, _ = QFileDialog.getOpenFileName(self, "Open", self._last_dir(), f"Sketchforge (*{SUFFIX})")
-        if path:
-            self.open_path(path, confirmed=True)
+    def hide_start_page(self) -> None:
+        self.stack.setCurrentWidget(self.viewport)
+        self.viewport.setFocus()
 
-    def open_path(self, path: str | Path, confirmed: bool = False) -> bool:
-        """Open a session file in a worker; the current model stays if anything goes wrong."""
-        if self.jobs.busy or (not confirmed and not self.confirm_discard()):
+    def _templates(self) -> list:
+        from sketchforge.modeling.templates import templates
+        return list(templates().values())
+
+    def _fill_templates_menu(self) -> None:
+        menu = self.menus["menu_templates"]
+        menu.clear()
+        for t in self._templates():
+            a = menu.addAction(t.title, lambda name=t.name: self.new_from_template(name))
+            a.setStatusTip(t.description)
+
+    def new_from_template(self, name: str) -> bool:
+        """A new model from a template (a sketch template is read by its mode's back end and accepted)."""
+        if not self.confirm_discard():
             return False
-        p = Path(path)
+        from sketchforge.modeling.templates import apply_template, get_template
+        template = get_template(name)
+        session = self.session
 
-        def done(_):
-            self._add_recent(p)
-            self.viewport.clear_strokes()
-            self.viewport.fit_all()
-            self.show_message(f"Opened {p.name}")
+        def job(progress):
+            apply_template(session, template)
+            if template.sketch:
+                sketch = template.load_sketch()
+                result = session.interpret(sketch, offer=False)
+                if not result.proposals:
+                    raise ValueError(result.hint or "the template's sketch was not recognised")
+                session.accept(result.proposals[0], tidy_sketch=False)
+                return sketch
+            return None
 
-        return self.jobs.run(f"Opening {p.name}", lambda progress: self.session.open(p, progress), done,
-                             lambda msg: self.show_message(f"Could not open {p.name}: {msg}", error=True))
+        def done(sketch) -> None:
+            self.hide_start_page()
+            if sketch is None:
+                self.viewport.fit_all()
+                self.show_message(f"New {template.title.lower()}: draw over it to change it")
+            else:
+                self.viewport.load_sketch(sketch)  # the strokes that made it stay, to refine it
+                self.show_message(f"New {template.title.lower()}: draw to refine it")
 
-    def save(self) -> bool:
-        if self.session.path is None:
-            return self.save_as()
-        return self._save_to(self.session.path)
+        self.hide_start_page()
+        self.sketch.clear()
+        self.sketch.forget_parked()
+        return self.run_job(f"New {template.title.lower()}", job, done,
+                            lambda msg: self.show_message(f"Could not make the template: {msg}", error=True))
 
-    def save_as(self) -> bool:
-        path, _ = QFileDialog.getSaveFileName(self, "Save as", self._last_dir(), f"Sketchforge (*{SUFFIX})")
-        return self._save_to(Path(path)) if path else False
+    # -- help ----------------------------------------------------------------------------------------
+    def show_shortcuts(self) -> None:
+        from .help import shortcuts_dialog
+        shortcuts_dialog(list(self.actions_by_name.values()), self).exec()
 
-    def _save_to(self, path: Path) -> bool:
-        try:
-            saved = self.session.save(path)
-        except (OSError, ValueError) as exc:
-            QMessageBox.warning(self, "Save failed", f"Could not save {path}: {exc}\nThe model is unchanged; "
-                                "pick another place.")
-            return False
-        self._add_recent(saved)
-        self.show_message(f"Saved {saved}")
-        return True
+    def show_guide(self) -> None:
+        from .help import guide_dialog
+        guide_dialog(list(self.session.modes().values()), self).exec()
 
-    def import_dialog(self) -> None:
-        exts = " ".join(f"*.{e}" for e in self.session.importers.names())
-        path, _ = QFileDialog.getOpenFileName(self, "Import", self._last_dir(), f"Models ({exts})")
-        if path:
-            self.import_path(path)
+    def show_about(self) -> None:
+        from .help import about_dialog
+        about_dialog(self).exec()
 
-    def import_path(self, path: str | Path) -> bool:
-        p = Path(path)
-
-        def done(name):
-            self.viewport.fit_all()
-            self.show_message(f"Imported {p.name} as {name}")
-
-        return self.jobs.run(f"Importing {p.name}", lambda progress: self.session.import_file(p), done,
-                             lambda msg: self.show_message(f"Could not import {p.name}: {msg}", error=True))
-
-    def export_dialog(self) -> None:
-        if not self.session.bodies:
-            self.show_message("Nothing to export yet: build or import a model first", error=True)
-            return
-        filters = ";;".join(f"{e.upper()} (*.{e})" for e in self.session.exporters.names())
-        path, _ = QFileDialog.getSaveFileName(self, "Export", self._last_dir(), filters)
-        if path:
-            self.export_path(path)
-
-    def export_path(self, path: str | Path) -> bool:
-        p = Path(path)
-        return self.jobs.run(f"Exporting {p.name}", lambda progress: self.session.export(p),
-                             lambda _: self.show_message(f"Exported {p}"),
-                             lambda msg: self.show_message(f"Could not export {p.name}: {msg}", error=True))
-
-    def open_sketch_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open sketch", self._last_dir(), "Sketches (*.sketch.json *.json)")
-        if path:
-            self.load_sketch(path)
-
-    def load_sketch(self, path: str | Path) -> bool:
-        try:
-            sketch = Sketch.load(path)
-        except SketchError as exc:
-            self.show_message(f"Could not open the sketch: {exc}", error=True)
-            return False
-        self.dismiss_proposals()
-        self.viewport.load_sketch(sketch)
-        i = self.mode_box.findData(sketch.mode)
-        if i < 0:
-            self.mode_box.addItem(sketch.mode, sketch.mode)
-            i = self.mode_box.count() - 1
-        self.mode_box.setCurrentIndex(i)
-        return True
-
-    def save_sketch_dialog(self) -> None:
-        if not self.viewport.strokes():
-            self.show_message("There are no strokes to save", error=True)
-            return
-        path, _ = QFileDialog.getSaveFileName(self, "Save sketch", self._last_dir(), "Sketches (*.sketch.json)")
-        if path:
-            if not path.endswith(".json"):
-                path += ".sketch.json"
-            self.viewport.sketch(self.mode).save(path)
-            self.show_message(f"Saved sketch {path}")
-
-    def _last_dir(self) -> str:
-        recent = self._recent()
-        return str(Path(recent[0]).parent) if recent else str(Path.cwd())
-
-    def _recent(self) -> list[str]:
-        value = paths.settings().value("recent_files", [])
-        if isinstance(value, str):
-            value = [value]
-        return [v for v in (value or []) if isinstance(v, str)]
-
-    def _add_recent(self, path: Path) -> None:
-        items = [str(Path(path).resolve())] + [r for r in self._recent() if r != str(Path(path).resolve())]
-        paths.settings().setValue("recent_files", items[:MAX_RECENT])
-        self._fill_recent_menu()
-
-    def _fill_recent_menu(self) -> None:
-        self.menu_recent.clear()
-        for r in self._recent():
-            self.menu_recent.addAction(Path(r).name, lambda r=r: self.open_path(r)).setToolTip(r)
-        self.menu_recent.setEnabled(bool(self._recent()))
-
-    # -- sketching and proposals ------------------------------------------------------------------
-    @property
-    def mode(self) -> str:
-        return self.mode_box.currentData() or "cad"
-
+    # -- tools and views -------------------------------------------------------------------------------
     def set_tool(self, name: str) -> None:
         self.viewport.set_tool(name)
         for n, a in self.tool_actions.items():
+            a.blockSignals(True)
             a.setChecked(n == name)
+            a.blockSignals(False)
+        if name != "navigate":
+            self.hide_start_page()
 
-    def _mode_changed(self, _index: int) -> None:
-        """A new mode: proposals go; face sketching turns to the front view with the plain pen."""
-        self.dismiss_proposals()
-        if hasattr(self, "suggestion_panel"):
-            self.suggestion_panel.show_result(None)
-            self.viewport.set_ghost_strokes(None)
-        if self.mode == "face":
-            if not self.viewport.strokes():
-                self.viewport.set_view("front")
-            if self.kind_box.currentData() not in (None, "ridge", "valley"):
-                self.kind_box.setCurrentIndex(max(self.kind_box.findData(None), 0))
-            self.show_message("Face mode: draw the head from the front — plain lines for the outline and "
-                              "features, then Ridge (red) and Valley (green) strokes for detail")
-        self.prepare_backend()
+    def tool_navigate(self, on: bool = True) -> None:
+        self.set_tool("navigate")
 
-    def _kind_changed(self, _index: int) -> None:
-        self.viewport.stroke_kind = self.kind_box.currentData()
+    def tool_pen(self, on: bool = True) -> None:
+        self.set_tool("pen")
 
-    def _refresh_modes(self) -> None:
-        modes = self.session.backends.names()
-        ordered = ["cad"] + [m for m in modes if m != "cad"]
-        current = self.mode_box.currentData() or paths.settings().value("mode", "cad")
-        self.mode_box.blockSignals(True)
-        self.mode_box.clear()
-        for m in ordered:
-            label = m if m in modes else f"{m} (no back end)"
-            self.mode_box.addItem(label, m)
-        i = self.mode_box.findData(current)
-        self.mode_box.setCurrentIndex(max(i, 0))
-        self.mode_box.blockSignals(False)
-        self._fill_network_menu()
+    def tool_eraser(self, on: bool = True) -> None:
+        self.set_tool("eraser")
 
-    def refresh_modes(self) -> None:
-        """Re-read the registered back ends (after a plugin registers one at run time)."""
-        self._refresh_modes()
+    def view_front(self) -> None:
+        self._view("front")
 
-    def _live_toggled(self, on: bool) -> None:
+    def view_top(self) -> None:
+        self._view("top")
+
+    def view_right(self) -> None:
+        self._view("right")
+
+    def view_iso(self) -> None:
+        self._view("iso")
+
+    def _view(self, name: str) -> None:
+        self.viewport.set_view(name)
+        self._update_actions()
+
+    def fit_all(self) -> None:
+        self.viewport.fit_all()
+
+    def return_to_sketch(self) -> bool:
+        """Back to the view the strokes were drawn in, with them (after orbiting away)."""
+        if not self.viewport.return_to():
+            self.show_message("No strokes wait in another view")
+            return False
+        self.show_message("Back in the sketch's view: draw on to refine")
+        return True
+
+    # -- sketching ---------------------------------------------------------------------------------------
+    def set_live(self, on: bool) -> None:
         paths.settings().setValue("live", bool(on))
-        if on and self.viewport.strokes():
+        if on and self.sketch.strokes:
             self._live_timer.start()
 
     def _stroke_finished(self) -> None:
         if self.act_live.isChecked():
             self._live_timer.start()
 
+    def _sketch_changed(self, what: str) -> None:
+        if what == "mode":
+            self._on_mode_changed()
+        elif what == "strokes":
+            self._strokes_changed()
+        elif what == "proposals":
+            self._show_proposal()
+        elif what == "prompt" and self.prompt_edit.text() != (self.sketch.prompt or ""):
+            self.prompt_edit.setText(self.sketch.prompt or "")
+        if what == "strokes" and self.sketch.strokes:
+            self.hide_start_page()
+        self._update_actions()
+
     def _strokes_changed(self) -> None:
-        if not self.viewport.strokes():
-            self.dismiss_proposals()
         if self._taking_suggestion:
             return
         if self.suggestion_panel.result is not None:  # the sketch moved on: the suggestions are stale
             self.suggestion_panel.show_result(None)
             self.viewport.set_ghost_strokes(None)
+        n = len(self.sketch.strokes)
+        if n and not self.jobs.busy:
+            self.show_message(f"{n} stroke{'s' if n != 1 else ''} · Space reads the sketch")
+        elif not n and self.sketch.parked:
+            self.show_message("The strokes wait in their view: Home (Sketch > Return to the sketch) brings them back")
 
-    # -- part suggestions (face mode) -------------------------------------------------------------
-    def suggest_parts(self) -> bool:
-        """Ask the face back end for part strokes like the last ones drawn (in a worker)."""
-        if self.mode != "face":
-            self.show_message("Part suggestions are for face mode: pick 'face' as the mode first")
-            return False
-        if not self.viewport.strokes():
-            self.show_message("Draw an eye, brow, nose, mouth or ear first, then ask for suggestions (G)")
-            return False
-        if self.jobs.busy:
-            return False
-        try:
-            backend = self.session.backend("face")
-        except NoBackendError:
-            self.show_message("No face back end is registered", error=True)
-            return False
-        sketch = self.viewport.sketch("face")
-        part = self.suggestion_panel.part
-        strokes = tuple(self.viewport.strokes())
-
-        def done(result) -> None:
-            if tuple(self.viewport.strokes()) != strokes:
-                return  # drawn on meanwhile
-            self.suggestion_dock.show()
-            self.suggestion_dock.raise_()
-            self.suggestion_panel.show_result(result)
-            self.show_message(f"{len(result.candidates)} {result.part} suggestions: click one to take it")
-
-        return self.jobs.run("Suggesting part strokes", lambda progress: backend.suggest(sketch, 5, part), done,
-                             lambda msg: self.show_message(f"No suggestions: {msg}", error=True))
-
-    def _suggestion_highlighted(self, row: int) -> None:
-        result = self.suggestion_panel.result
-        if result is not None and 0 <= row < len(result.candidates):
-            self.viewport.set_ghost_strokes(result.candidates[row][1])
-
-    def take_suggestion(self, row: int) -> bool:
-        """Put suggestion `row` in place of the strokes it was read from."""
-        result = self.suggestion_panel.result
-        if result is None or not 0 <= row < len(result.candidates):
-            return False
-        self._taking_suggestion = True
-        try:
-            self.viewport.replace_strokes(result.replaces, result.candidates[row][1])
-        finally:
-            self._taking_suggestion = False
-        self.suggestion_panel.show_result(None)
-        self.viewport.set_ghost_strokes(None)
-        self.show_message(f"Took the {result.part} suggestion {row + 1}")
-        if self.act_live.isChecked():
-            self._live_timer.start()
-        return True
+    def undo_stroke(self) -> None:
+        if not self.sketch.undo_stroke():
+            self.show_message("There is no stroke to take back")
 
     def clear_strokes(self) -> None:
-        self.viewport.clear_strokes()
-        self.dismiss_proposals()
+        had = bool(self.sketch.strokes)
+        self.sketch.clear()
+        self.show_message("Strokes cleared" if had else "There are no strokes to clear")
 
-    def interpret(self, live: bool = False) -> bool:
-        """Ask the current mode's back end for proposals (in a worker); preview the best."""
-        if not self.viewport.strokes():
-            if not live:
-                self.show_message("Draw some strokes first (pen tool: P)")
-            return False
-        try:
-            self.session.backend(self.mode)
-        except NoBackendError:
-            self.show_message(f"No back end is registered for mode '{self.mode}': nothing can interpret "
-                              "this sketch yet", error=True)
-            return False
-        if self.jobs.busy:
-            if live:
-                self._live_timer.start()
-            else:  # asked for while the last request still runs: say so, and read the sketch after it
-                self.show_message("Still working on the last request: the sketch is read when it is done")
-                self._live_timer.start()
-            return False
-        sketch = self.viewport.sketch(self.mode)
-        state = self.session.document.state
-        session = self.session
-
-        def job(progress):
-            t = time.perf_counter()
-            proposals = session.interpret(sketch)
-            previews = []
-            for k, p in enumerate(proposals):
-                progress(k, len(proposals))
-                try:
-                    previews.append(p.apply_to(state))
-                except Exception as exc:  # a proposal that does not apply is shown as such
-                    previews.append(exc)
-            return proposals, previews, state, _interpretation_note(session.backend(sketch.mode),
-                                                                    time.perf_counter() - t)
-
-        return self.jobs.run("Interpreting", job, self._proposals_ready,
-                             lambda msg: self.show_message(f"Interpretation failed: {msg}", error=True))
-
-    def _proposals_ready(self, result) -> None:
-        proposals, previews, state, note = result
-        self._last_interpretation = note
-        if state is not self.session.document.state or not self.viewport.strokes():
-            return  # the model or the sketch changed meanwhile: stale
-        self.proposals, self.previews, self.proposal_index = list(proposals), list(previews), 0
-        if not self.proposals:
-            self.show_message("Nothing recognised in the sketch")
-            self.viewport.set_ghost(None)
-            return
-        self._show_proposal()
-
-    def _show_proposal(self) -> None:
-        p = self.proposals[self.proposal_index]
-        preview = self.previews[self.proposal_index]
-        params = ", ".join(f"{k}={_short(v)}" for k, v in p.operation.params().items() if k != "body")
-        label = (f"{self.proposal_index + 1}/{len(self.proposals)}  {p.operation.title} "
-                 f"({p.score:.2f})  {params}")
-        if isinstance(preview, Exception):
-            self.viewport.set_ghost(None, label + "  — does not apply")
-        else:
-            changed = {k: b for k, b in preview.bodies.items() if self.session.bodies.get(k) is not b}
-            self.viewport.set_ghost(changed, label)
-        self.show_message("Tab: next proposal · Enter: accept · Esc: dismiss" + self._last_interpretation)
-
-    def next_proposal(self) -> None:
-        if self.proposals:
-            self.proposal_index = (self.proposal_index + 1) % len(self.proposals)
-            self._show_proposal()
-
-    def accept_proposal(self) -> bool:
-        if not self.proposals or self.jobs.busy:
-            return False
-        p = self.proposals[self.proposal_index]
-        preview = self.previews[self.proposal_index]
-        if isinstance(preview, Exception):
-            self.show_message(f"This proposal does not apply: {preview}", error=True)
-            return False
-        sketch = self.viewport.sketch(self.mode)
-        keep = bool(getattr(self.session.backend(sketch.mode), "keeps_strokes", False))
-
-        def done(_):
-            if keep:  # the strokes describe the whole result (a head): the next stroke refines it
-                self.proposals, self.previews, self.proposal_index = [], [], 0
-                self.viewport.set_ghost(None)
-            else:
-                self.viewport.clear_strokes()
-            self._keep_sketch(sketch)
-            self.show_message(f"Applied {p.operation.describe()}")
-
-        return self.jobs.run(f"Applying {p.operation.title}", lambda progress: self.session.accept(p),
-                             done, lambda msg: self.show_message(f"Could not apply: {msg}", error=True))
-
-    def dismiss_proposals(self) -> None:
-        had = bool(self.proposals)
-        self.proposals, self.previews, self.proposal_index = [], [], 0
-        self.viewport.set_ghost(None)
-        if had:
-            self.show_message("Proposals dismissed")
-
-    def _keep_sketch(self, sketch: Sketch) -> None:
-        """Every accepted sketch is written beside the recovery copies, so a session can be replayed."""
-        folder = paths.app_home() / "sketches"
-        folder.mkdir(exist_ok=True)
-        n = len(list(folder.glob("*.sketch.json")))
-        try:
-            sketch.save(folder / f"{n + 1:05d}.sketch.json")
-        except OSError as exc:
-            log.warning("could not keep the sketch: %s", exc)
-
-    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
-        if obj is self.viewport and event.type() == QEvent.Type.KeyPress and self.proposals:
-            key = event.key()
-            if key == Qt.Key.Key_Tab:
-                self.next_proposal()
-                return True
-            if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
-                self.accept_proposal()
-                return True
-            if key == Qt.Key.Key_Escape:
-                self.dismiss_proposals()
-                return True
-        return super().eventFilter(obj, event)
-
-    # -- recovery, settings, closing --------------------------------------------------------------
+    # -- recovery, settings, closing ---------------------------------------------------------------------
     def _offer_recovery(self) -> None:
         from .recovery import Recovery
         if Recovery.offer_recovery(self, self.session):
+            self.hide_start_page()
             self.viewport.fit_all()
             self.show_message("Recovered the unsaved work; save it to keep it")
 
@@ -787,15 +595,13 @@ class MainWindow(QMainWindow):
             if docks:
                 self.resizeDocks(docks, [180], Qt.Orientation.Vertical)
             self.resizeDocks([self.history_dock], [300], Qt.Orientation.Horizontal)
+        self.act_live.blockSignals(True)
         self.act_live.setChecked(str(s.value("live", "false")).lower() == "true")
-        backend = self._cad_backend()
-        wanted = str(s.value("cad_network", "") or "")
-        if backend is not None and wanted in backend.networks and wanted != backend.network:
-            backend.use(wanted)
-        self.set_face_mirror(self.act_face_mirror.isChecked())
-        kind = s.value("stroke_kind", "")
-        i = self.kind_box.findData(kind or None)
-        self.kind_box.setCurrentIndex(max(i, 0))
+        self.act_live.blockSignals(False)
+        self._restore_options()
+        mode = str(s.value("mode", "") or "")
+        if mode in self.session.modes():
+            self.sketch.mode = mode
         self._fill_recent_menu()
 
     def _save_settings(self) -> None:
@@ -803,13 +609,14 @@ class MainWindow(QMainWindow):
         s.setValue("window/geometry", self.saveGeometry())
         s.setValue("window/state", self.saveState())
         s.setValue("mode", self.mode)
-        s.setValue("stroke_kind", self.kind_box.currentData() or "")
         s.sync()
 
     def closeEvent(self, event) -> None:
         if not self.confirm_discard():
             event.ignore()
             return
+        self.hide()  # the window goes at once; what is running finishes behind it
+        self._queued.clear()
         self.jobs.cancel()
         self.jobs.wait()
         for thread in self._preparations:
@@ -818,50 +625,15 @@ class MainWindow(QMainWindow):
         self.recovery.close_cleanly()
         if self.console is not None:
             self.console.shutdown()
+        self.sketch.changed.disconnect(self._sketch_changed)
         self.bridge.detach()
         event.accept()
-
-
-def _interpretation_note(backend, seconds: float) -> str:
-    """' · 84 ms (view 12, network 3, fitting 61) · light network at 48 px, 9.6 MFLOPs': the last
-    interpretation's time for the status bar, with the stages, the canvas and the network's FLOPs
-    where the back end reports them (`last.seconds`, `last.canvas`, `last.flops`)."""
-    last = getattr(backend, "last", None)
-    note = f" · {seconds * 1e3:.0f} ms"
-    stages = getattr(last, "seconds", None) or {}
-    names = {"view": "view", "net": "network", "fit": "fitting", "coarse": "coarse", "refine": "refine"}
-    parts = [f"{names[k]} {stages[k] * 1e3:.0f}" for k in names if k in stages]
-    note += f" ({', '.join(parts)})" if parts else ""
-    flops = getattr(last, "flops", None)
-    if flops:
-        network = getattr(last, "network", "") or "network"
-        canvas = getattr(last, "canvas", None)
-        note += f" · {network} network" + (f" at {canvas} px" if canvas else "") + f", {_flops_text(flops)}"
-    return note
-
-
-def _flops_text(flops: float) -> str:
-    return f"{flops / 1e9:.2f} GFLOPs" if flops >= 1e9 else f"{flops / 1e6:.1f} MFLOPs"
-
-
-def _short(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.3g}"
-    if isinstance(value, dict):
-        kind = value.get("kind", "{…}")
-        if kind == "face" and "normal" in value:
-            return "face facing (" + ", ".join(f"{c:.2g}" for c in value["normal"]) + ")"
-        if kind == "edge" and "point" in value:
-            return "edge at (" + ", ".join(f"{c:.3g}" for c in value["point"]) + ")"
-        return str(kind)
-    if isinstance(value, list):
-        return f"[{len(value)}]"
-    return str(value)
 
 
 def run_app(argv: list[str] | None = None) -> int:
     """Start the desktop app; an optional argument is a session file to open."""
     argv = list(sys.argv if argv is None else argv)
+    t0 = time.perf_counter()
     if QApplication.instance() is None:
         # pyqtgraph compiles its shaders once per process: GL views must share contexts
         QApplication.setAttribute(Qt.ApplicationAttribute.AA_ShareOpenGLContexts)
@@ -870,6 +642,7 @@ def run_app(argv: list[str] | None = None) -> int:
     app.setOrganizationName("Sketchforge")
     window = MainWindow()
     window.show()
+    log.info("window shown %.0f ms after start", (time.perf_counter() - t0) * 1e3)
     files = [a for a in argv[1:] if a.endswith(SUFFIX)]
     if files:
         window.open_path(files[0], confirmed=True)

@@ -61,6 +61,11 @@ class JobRunner(QObject):
     def busy(self) -> bool:
         return self._thread is not None
 
+    @property
+    def title(self) -> str:
+        """The running job's title ('' when none runs)."""
+        return self._title if self._thread is not None else ""
+
     def run(self, title: str, job: Job, on_done: Callable[[Any], None] | None = None,
             on_failed: Callable[[str], None] | None = None) -> bool:
         """Start `job(progress)`; False (and nothing started) when another job is running."""

@@ -74,11 +74,11 @@ def evaluate(root: Path, limit: int | None) -> list[dict]:
         outputs = NetOutputs(np.eye(4)[cls], arrays["stitch"].astype(np.float32), arrays["role"])
         gt = session.operations.get(rec["operation"]["op"]).from_params(rec["operation"]["params"])
         if not warm:  # the first fit pays for imports and caches
-            fit_proposals(session, BODY, sketch, context, arrays["stroke"], outputs)
+            fit_proposals(session.document.state, BODY, sketch, context, arrays["stroke"], outputs)
             warm = True
         revision = session.document.revision
         t = time.perf_counter()
-        proposals = fit_proposals(session, BODY, sketch, context, arrays["stroke"], outputs, top_k=3)
+        proposals = fit_proposals(session.document.state, BODY, sketch, context, arrays["stroke"], outputs, top_k=3)
         seconds = time.perf_counter() - t
         assert session.document.revision is revision, "fitting changed the document"
         ious = []

@@ -45,7 +45,7 @@ times = []
 for sk in sketches:
     sketch = Sketch.from_json(sk) if isinstance(sk, dict) else Sketch.load(sk)
     t = time.perf_counter()
-    backend.propose(sketch, s)
+    backend.propose(sketch, s.context(sketch.camera))
     times.append(time.perf_counter() - t)
 print(json.dumps(times))
 """

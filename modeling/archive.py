@@ -17,7 +17,7 @@ import io
 import json
 import zipfile
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -87,8 +87,9 @@ def _arrays(files: dict, body_id: str, **arrays) -> dict:
 
 
 def load_document(path: str | Path, operation: Callable[[str], type[Operation]],
-                  progress: Callable[[int, int], bool] | None = None) -> Document:
-    """Read a session file into a new Document; `operation(id)` gives the class of an operation id."""
+                  progress: Callable[[int, int], bool] | None = None, importers: Any = None) -> Document:
+    """Read a session file into a new Document; `operation(id)` gives the class of an operation id,
+    `importers` the registry imported files are read with (the installed ones when None)."""
     p = Path(path)
     try:
         zf = zipfile.ZipFile(p)
@@ -121,7 +122,7 @@ def load_document(path: str | Path, operation: Callable[[str], type[Operation]],
         except ParamError as exc:
             raise SessionFileError(f"{p} is damaged: history step {k + 1}: {exc}") from None
     try:
-        return Document.from_history(history, blobs, progress)
+        return Document.from_history(history, blobs, progress, importers)
     except Cancelled:
         raise
     except OperationError as exc:

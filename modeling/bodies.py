@@ -1,7 +1,9 @@
 """Bodies are immutable values: a B-rep solid, a plain triangle mesh, or a colored point cloud.
 
 Only `SolidBody` holds a kernel shape, and only `modeling.occ` looks inside it; everything else
-reads our own `FaceInfo` / `EdgeInfo` records and numpy arrays.
+reads our own `FaceInfo` / `EdgeInfo` records and numpy arrays, and asks a solid's methods for the
+geometry it needs (a face's outline, an edge's polyline, normals, distances, booleans). The kernel
+layer never imports this module: it returns plain values that the methods here wrap.
 """
 
 from __future__ import annotations
@@ -11,6 +13,10 @@ from functools import cached_property
 from typing import Any
 
 import numpy as np
+
+from .occ.errors import KernelError
+
+__all__ = ["Body", "EdgeInfo", "FaceInfo", "KernelError", "Mesh", "MeshBody", "PointCloudBody", "SolidBody"]
 
 
 @dataclass(frozen=True)
@@ -75,12 +81,12 @@ class SolidBody(Body):
     @cached_property
     def _faces(self) -> list[FaceInfo]:
         from .occ import topology
-        return topology.face_infos(self.shape)
+        return [FaceInfo(i, **facts) for i, facts in enumerate(topology.faces_facts(self.shape))]
 
     @cached_property
     def _edges(self) -> list[EdgeInfo]:
         from .occ import topology
-        return topology.edge_infos(self.shape)
+        return [EdgeInfo(i, **facts) for i, facts in enumerate(topology.edges_facts(self.shape))]
 
     @cached_property
     def _props(self) -> tuple[float, float]:
@@ -90,7 +96,7 @@ class SolidBody(Body):
     @cached_property
     def _mesh(self) -> Mesh:
         from .occ import tessellate
-        return tessellate.tessellate(self.shape)
+        return Mesh(*tessellate.tessellate(self.shape))
 
     @cached_property
     def _edge_segments(self) -> np.ndarray:
@@ -128,6 +134,59 @@ class SolidBody(Body):
     def mesh(self) -> Mesh:
         return self._mesh
 
+    # -- the geometry of faces and edges: numpy in, numpy out --------------------------------------
+    def face_outline(self, face: int, deflection: float | None = None) -> list[np.ndarray]:
+        """The wires of face `face` as closed (N, 3) polylines in order around it, the outer wire
+        first, then the holes: what a person traces over the face. Straight edges give their end
+        points, curved ones chord-error samples (`deflection`, default 1e-4 of the diagonal)."""
+        from .occ import curves
+        return curves.face_outline(self.shape, face, deflection)
+
+    def edge_polyline(self, edge: int, deflection: float | None = None) -> np.ndarray:
+        """Edge `edge` as an (N, 3) polyline in its parameter direction (a closed edge repeats its
+        first point at the end; a degenerate edge gives no points)."""
+        from .occ import curves
+        return curves.edge_polyline(self.shape, edge, deflection)
+
+    def face_normals(self, face: int, points: np.ndarray) -> np.ndarray:
+        """Outward unit normals of face `face` at the surface points nearest `points`: (3,) gives
+        (3,), (N, 3) gives (N, 3); zero where the kernel finds no normal. Also for curved faces."""
+        from .occ import solids
+        p = np.asarray(points, float)
+        rows = [solids.face_normal_at(self.shape, face, q) for q in p.reshape(-1, 3)]
+        return np.array(rows, float).reshape(p.shape)
+
+    def face_distance(self, face: int, point: np.ndarray) -> float:
+        """The distance from a 3D point to face `face` (inf when the kernel cannot measure it)."""
+        from .occ import solids
+        return solids.point_face_distance(self.shape, face, np.asarray(point, float).reshape(3))
+
+    def face_contains(self, face: int, point: np.ndarray, tol: float) -> bool:
+        """Whether a point on the plane of face `face` lies inside the face or on its boundary."""
+        from .occ import solids
+        return solids.point_in_face(self.shape, face, np.asarray(point, float).reshape(3), tol)
+
+    def face_interior_point(self, face: int) -> np.ndarray:
+        """A point (3,) inside face `face`, to refer to the face by: its centroid when that lies on
+        the face, else the middle of its largest display triangle."""
+        from .occ import solids
+        return np.array(solids.face_interior_point(self.shape, face), float)
+
+    # -- booleans ---------------------------------------------------------------------------------
+    def cut(self, other: SolidBody) -> SolidBody | None:
+        """The material of this solid that `other` does not hold, or None when nothing is left.
+        Raises KernelError when the kernel cannot cut the two."""
+        from .occ import solids, topology
+        shape = solids.cut(self.shape, other.shape)
+        return SolidBody(shape) if topology.solid_count(shape) else None
+
+    def fuse(self, other: SolidBody) -> SolidBody | None:
+        """The material either solid holds, or None when the kernel's result holds no solid.
+        Raises KernelError when the kernel cannot join the two."""
+        from .occ import solids, topology
+        shape = solids.fuse(self.shape, other.shape)
+        return SolidBody(shape) if topology.solid_count(shape) else None
+
     def diagonal(self) -> float:
         b = self.bounds()
         return float(np.linalg.norm(b[1] - b[0]))
@@ -144,6 +203,7 @@ class MeshBody(Body):
     vertices: np.ndarray
     triangles: np.ndarray
     colors: np.ndarray | None = None
+    source: str = field(default="", compare=False)  # what made it ("face" for a sketched head), "" if unknown
     kind: str = field(default="mesh", init=False)
 
     def __post_init__(self) -> None:

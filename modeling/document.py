@@ -7,9 +7,10 @@ when any step fails, the document keeps its previous history, states and undo st
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from .bodies import Body
 from .events import Signal
@@ -32,9 +33,9 @@ class _Snapshot:
 class Document:
     """Bodies plus the ordered history of operations that made them, with undo and redo."""
 
-    def __init__(self) -> None:
+    def __init__(self, importers: Any = None) -> None:
         self._blobs: dict[str, bytes] = {}
-        self._empty = ModelState(MappingProxyType({}), MappingProxyType(self._blobs))
+        self._empty = ModelState(MappingProxyType({}), MappingProxyType(self._blobs), importers)
         self._snap = _Snapshot((), (self._empty,))
         self._undo: list[tuple[str, _Snapshot]] = []
         self._redo: list[tuple[str, _Snapshot]] = []
@@ -42,9 +43,9 @@ class Document:
 
     @classmethod
     def from_history(cls, history: Sequence[Operation], blobs: Mapping[str, bytes] | None = None,
-                     progress: Progress | None = None) -> "Document":
+                     progress: Progress | None = None, importers: Any = None) -> "Document":
         """A new document regenerated from `history`, with an empty undo stack."""
-        doc = cls()
+        doc = cls(importers)
         doc.replace_history(history, blobs, progress)
         doc._undo.clear()
         return doc
@@ -92,12 +93,25 @@ class Document:
         self._blobs.setdefault(key, bytes(data))
         return key
 
-    def apply(self, op: Operation, result: ModelState | None = None) -> ModelState:
+    def apply(self, op: Operation, result: ModelState | None = None,
+              blobs: Mapping[str, bytes] | None = None) -> ModelState:
         """Append `op` to the history; raises OperationError and changes nothing if it fails.
 
         `result` is the state `op` gives on the current state when the caller already has it (a
-        proposal checked by its back end); the kernel then does not run again."""
-        new = result if result is not None else op.apply(self.state)
+        proposal checked by its back end); the kernel then does not run again. `blobs` is data the
+        operation reads (a proposal's mesh): it is kept in the document only when `op` applies."""
+        blobs = dict(blobs or {})
+        for key, data in blobs.items():
+            if blob_key(data) != key:
+                raise OperationError("the data handed with the operation is damaged (its key does not match)")
+        if result is None:
+            result = op.apply(self.state.with_blobs(blobs))
+        for data in blobs.values():
+            self.add_blob(data)
+        # the new state reads blobs from the document's own store, like every other state
+        new = result
+        if result.blobs is not self._empty.blobs or result.importers is not self._empty.importers:
+            new = dataclasses.replace(result, blobs=self._empty.blobs, importers=self._empty.importers)
         self._commit(f"{op.describe()}", _Snapshot(self.history + (op,), self._snap.states + (new,)))
         return new
 

@@ -12,7 +12,7 @@ import hashlib
 import math
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import ClassVar, Literal, Mapping
+from typing import Any, ClassVar, Literal, Mapping
 
 import numpy as np
 
@@ -36,11 +36,18 @@ class ModelState:
 
     bodies: Mapping[str, Body] = dataclasses.field(default_factory=lambda: MappingProxyType({}))
     blobs: Mapping[str, bytes] = dataclasses.field(default_factory=lambda: MappingProxyType({}))
+    # the importers a file read by `ImportBody` is parsed with (the session's registry, so an
+    # importer registered at run time is found); None reads with the installed ones
+    importers: Any = dataclasses.field(default=None, compare=False, repr=False)
 
     def with_body(self, body_id: str, body: Body) -> "ModelState":
         d = dict(self.bodies)
         d[body_id] = body
-        return ModelState(MappingProxyType(d), self.blobs)
+        return dataclasses.replace(self, bodies=MappingProxyType(d))
+
+    def with_blobs(self, blobs: Mapping[str, bytes]) -> "ModelState":
+        """This state with more blobs beside its own (the data a proposal brings)."""
+        return dataclasses.replace(self, blobs=MappingProxyType({**self.blobs, **blobs})) if blobs else self
 
     def solid(self, body_id: str) -> SolidBody:
         body = self.bodies.get(body_id)
@@ -58,6 +65,7 @@ class Operation:
     id: ClassVar[str] = ""
     title: ClassVar[str] = ""
     creates: ClassVar[bool] = False  # makes a new body rather than changing one
+    body: str  # the body it makes or changes (every subclass has this field)
 
     def poll(self, state: ModelState) -> str | None:
         """None when the operation can apply to `state`, else the reason it cannot."""
@@ -100,6 +108,36 @@ class Operation:
 
     def describe(self) -> str:
         return self.title
+
+
+# -- how operations read to a person ----------------------------------------------------------
+_FACE_NAMES = (((0, 0, 1), "top face"), ((0, 0, -1), "bottom face"), ((1, 0, 0), "right face"),
+               ((-1, 0, 0), "left face"), ((0, -1, 0), "front face"), ((0, 1, 0), "back face"))
+
+
+def face_name(normal) -> str:
+    """'top face', 'left face', ... for a face whose outward normal is within 10 degrees of an
+    axis, else 'slanted face'."""
+    n = np.asarray(normal, float)
+    n = n / max(float(np.linalg.norm(n)), 1e-12)
+    for axis, name in _FACE_NAMES:
+        if float(np.dot(n, axis)) > 0.985:
+            return name
+    return "slanted face"
+
+
+def _mm(value: float, sign: bool = False, unit: bool = True) -> str:
+    """A length rounded to 0.1 mm: '10 mm', '+2.5 mm'."""
+    v = round(float(value), 1) + 0.0
+    text = f"{v:+g}" if sign else f"{v:g}"
+    return f"{text} mm" if unit else text
+
+
+def _polygon_name(n: int, solid: bool = True) -> str:
+    """'a block', 'a triangular prism', 'a 6-sided prism' (or the profile's name: 'a triangle')."""
+    if solid:
+        return {3: "a triangular prism", 4: "a block"}.get(n, f"a {n}-sided prism")
+    return {3: "a triangle", 4: "a four-sided profile"}.get(n, f"a {n}-sided profile")
 
 
 # -- checks shared by the operations ----------------------------------------------------------
@@ -269,8 +307,9 @@ class ImportBody(Operation):
         self._check(state)
         from .registry import GROUPS, Registry, RegistryError
         ext = self.filename.rsplit(".", 1)[-1].lower() if "." in self.filename else ""
+        importers = state.importers if state.importers is not None else Registry("importer", GROUPS["importers"])
         try:
-            reader = Registry("importer", GROUPS["importers"]).get(ext)
+            reader = importers.get(ext)
             body = reader(state.blobs[self.blob], self.filename)
         except (RegistryError, ValueError) as exc:
             raise OperationError(f"cannot import {self.filename}: {exc}") from None
@@ -312,7 +351,7 @@ class PutMesh(Operation):
         self._check(state)
         try:
             vertices, triangles = read_mesh_blob(state.blobs[self.blob])
-            body = MeshBody(vertices, triangles)
+            body = MeshBody(vertices, triangles, source=self.source)
         except ValueError as exc:
             raise OperationError(f"the mesh data of {self.body!r} is damaged: {exc}") from None
         return state.with_body(self.body, body)
@@ -379,7 +418,7 @@ class Extrude(Operation):
         return _finish(state, self.body, b, shape, self.distance > 0)
 
     def describe(self) -> str:
-        return f"Extrude face {self.distance:+g} mm"
+        return f"Extrude {face_name(self.face.normal)} {_mm(self.distance, sign=True)}"
 
 
 @dataclass(frozen=True)
@@ -410,7 +449,10 @@ class _Prism(Operation):
         return _finish(state, self.body, b, shape, self.outward)
 
     def describe(self) -> str:
-        return f"{self.title} {len(self.polygon)}-gon {self.distance:g} mm"
+        shape = _polygon_name(len(self.polygon))
+        if self.outward:
+            return f"Add {shape} on the {face_name(self.face.normal)}, {_mm(self.distance)} high"
+        return f"Cut {shape} into the {face_name(self.face.normal)}, {_mm(self.distance)} deep"
 
 
 @dataclass(frozen=True)
@@ -477,8 +519,10 @@ class Bevel(Operation):
 
     def describe(self) -> str:
         if self.style == "fillet":
-            return f"Fillet r {self.distance1:g}"
-        return f"Chamfer {self.distance1:g} / {self.distance2:g}"
+            return f"Fillet {_mm(self.distance1)}"
+        if abs(self.distance1 - self.distance2) < 0.05:
+            return f"Chamfer {_mm(self.distance1)}"
+        return f"Chamfer {_mm(self.distance1, unit=False)} x {_mm(self.distance2)}"
 
 
 @dataclass(frozen=True)
@@ -579,7 +623,13 @@ class Sweep(Operation):
         return _finish(state, self.body, b, shape, s > 0)
 
     def describe(self) -> str:
-        return f"Sweep {self.profile.kind} along {self.path.kind} ({self.mode})"
+        what = "a circle" if isinstance(self.profile, Circle) else _polygon_name(len(self.profile.points), False)
+        if isinstance(self.path, LinePath):
+            along = f"{_mm(self.path.length)} along a line"
+        else:
+            along = f"along a {self.path.angle_deg:.0f}\N{DEGREE SIGN} arc"
+        verb = "Sweep" if self.mode == "add" else "Sweep-cut"
+        return f"{verb} {what} from the {face_name(self.face.normal)} {along}"
 
 
 BUILTIN_OPERATIONS: dict[str, type[Operation]] = {

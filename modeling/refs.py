@@ -16,7 +16,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from .bodies import SolidBody
-from .occ import solids as kernel
 
 _ANGLE_TOL = math.cos(math.radians(0.5))
 
@@ -46,7 +45,7 @@ class FaceRef:
         info = body.faces[index]
         if not info.planar:
             raise ReferenceError(f"face {index} is {info.surface}, not planar; sketch operations start on flat faces")
-        point = kernel.face_interior_point(body.shape, index)
+        point = tuple(float(x) for x in body.face_interior_point(index))
         return FaceRef(tuple(round(x, 12) for x in info.normal), point, round(info.area, 9))
 
     def resolve(self, body: SolidBody) -> int:
@@ -59,10 +58,10 @@ class FaceRef:
         tol = 1e-6 * max(body.diagonal(), 1.0)
         p = np.asarray(self.point, float)
         on_plane = [f for f in cands if abs(float(np.dot(p - np.asarray(f.origin), f.normal))) <= tol]
-        inside = [f for f in on_plane if kernel.point_in_face(body.shape, f.index, p, tol)]
+        inside = [f for f in on_plane if body.face_contains(f.index, p, tol)]
         if len(inside) == 1:  # the usual case, decided without distance computations
             return inside[0].index
-        dists = [kernel.point_face_distance(body.shape, f.index, self.point) for f in cands]
+        dists = [body.face_distance(f.index, self.point) for f in cands]
         return cands[_nearest(dists, tol, body, f"the face facing {_fmt(self.normal)} near {_fmt(self.point)}")].index
 
 

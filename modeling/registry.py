@@ -18,6 +18,7 @@ GROUPS = {
     "importers": "sketchforge.importers",
     "exporters": "sketchforge.exporters",
     "backends": "sketchforge.backends",
+    "templates": "sketchforge.templates",
 }
 
 
@@ -33,6 +34,7 @@ class Registry(Generic[T]):
         self.group = group
         self._items: dict[str, T] = {}
         self._lazy: dict[str, Any] = {}
+        self.revision = 0  # grows with every registration and removal (for caches of what is registered)
         if group:
             for ep in entry_points(group=group):
                 self._lazy.setdefault(ep.name, ep)
@@ -43,10 +45,12 @@ class Registry(Generic[T]):
             raise RegistryError(f"a {self.what} called {name!r} is registered already")
         self._lazy.pop(name, None)
         self._items[name] = obj
+        self.revision += 1
 
     def unregister(self, name: str) -> None:
         self._items.pop(name, None)
         self._lazy.pop(name, None)
+        self.revision += 1
 
     def get(self, name: str) -> T:
         if name in self._items:

@@ -8,55 +8,27 @@ come in through the `sketchforge.backends` entry-point group and are loaded when
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Protocol, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
 from .archive import SUFFIX, load_document, save_document
 from .bodies import Body, SolidBody
 from .camera import Camera
+from .contract import (Backend, ContractError, Context, Interpretation, ModeSpec, Proposal, Report,
+                       check_backend)
 from .document import Document
 from .events import Signal
 from .operations import (ArcPath, Circle, LinePath, Operation, OperationError, Polygon)
 from .refs import EdgeRef, FaceRef, ReferenceError
 from .registry import GROUPS, Registry, RegistryError
 from .sketch import Sketch
+from .sketchstate import SketchState
+
+__all__ = ["Backend", "Context", "Interpretation", "ModeSpec", "NoBackendError", "Proposal", "Report", "Session"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Proposal:
-    """One reading of a sketch: the operation it would apply, a score in 0..1, and extras to show."""
-
-    operation: Operation
-    score: float
-    extra: Mapping[str, Any] = field(default_factory=dict)
-    # A back end that already applied the operation (to check it) may hand over the state it got,
-    # with the state it applied it to; `apply_to` then reuses it instead of running the kernel again.
-    base: ModelState | None = field(default=None, compare=False, repr=False)
-    result: ModelState | None = field(default=None, compare=False, repr=False)
-
-    def apply_to(self, state: ModelState) -> ModelState:
-        """The state after this proposal's operation (raises OperationError like `Operation.apply`)."""
-        if self.result is not None and self.base is state:
-            return self.result
-        return self.operation.apply(state)
-
-    def to_json(self) -> dict:
-        return {"operation": self.operation.id, "params": self.operation.params(), "score": float(self.score),
-                **dict(self.extra)}
-
-
-class Backend(Protocol):
-    """What an interpretation back end offers: ranked proposals for a sketch over the current model."""
-
-    mode: str
-    title: str
-
-    def propose(self, sketch: Sketch, session: "Session", top_k: int = 3) -> list[Proposal]: ...
 
 
 class NoBackendError(LookupError):
@@ -82,8 +54,13 @@ class Session:
         self.changed = Signal()  # (description) after any change of the document or its file
         self.path: Path | None = None
         self._saved_revision: object = None
-        self.document = Document()
+        self.document = Document(self.importers)
         self._attach(self.document)
+        # what is being drawn (strokes, mode, prompt, pending proposals): the window draws it, the
+        # console and scripts drive it
+        self.sketch = SketchState()
+        self._modes: dict[str, str] | None = None  # mode -> back end name, read from the declarations
+        self._modes_revision = -1
 
     # -- document -------------------------------------------------------------------------------
     def _attach(self, doc: Document) -> None:
@@ -111,7 +88,7 @@ class Session:
     def new(self) -> None:
         """Start an empty document (the caller asks about unsaved work first)."""
         self.document.changed.disconnect(self.changed.emit)
-        self.document = Document()
+        self.document = Document(self.importers)
         self.path = None
         self._attach(self.document)
         self.changed.emit("New document")
@@ -126,11 +103,37 @@ class Session:
         self.document.apply(op)
         return op
 
-    def accept(self, proposal: Proposal) -> Operation:
-        """Apply a back end's proposal, reusing the result it was checked with when it was made on
-        the current model (raises OperationError and changes nothing if it does not apply)."""
-        self.document.apply(proposal.operation, proposal.apply_to(self.document.state))
+    def accept(self, proposal: Proposal | None = None, tidy_sketch: bool = True) -> Operation:
+        """Apply a back end's proposal (default: the one highlighted in `sketch`), reusing the
+        result it was checked with when it was made on the current model, and storing the data it
+        brings; raises OperationError and changes nothing if it does not apply. A proposal read
+        from `session.sketch` then clears its strokes, or keeps them where the mode keeps strokes
+        (`tidy_sketch=False` leaves that to the caller: the window does it on its own thread)."""
+        if proposal is None:
+            proposal = self.sketch.current
+            if proposal is None:
+                raise OperationError("there is no proposal to accept: draw and interpret a sketch first")
+        state = self.document.state
+        result = proposal.result if proposal.result is not None and proposal.base is state else None
+        self.document.apply(proposal.operation, result, proposal.blobs)
+        if tidy_sketch and any(p is proposal for p in self.sketch.proposals):
+            self.tidy_sketch()
         return proposal.operation
+
+    def tidy_sketch(self) -> None:
+        """After accepting: clear the strokes, or keep them where the mode keeps strokes (the next
+        stroke refines the result)."""
+        mode = self.modes().get(self.sketch.mode)
+        if mode is not None and mode.keeps_strokes:
+            self.sketch.dismiss()
+        else:
+            self.sketch.clear()
+        if mode is not None:  # options that held for this proposal only go back to their defaults
+            from .contract import describe_options
+            backend = self.backend(mode.name)
+            reset = {i.name: i.default for i in describe_options(backend.options) if i.once and i.value != i.default}
+            if reset:
+                backend.configure(**reset)
 
     def undo(self) -> bool:
         return self.document.undo()
@@ -211,17 +214,16 @@ class Session:
                 raise ReferenceError(f"face {face} does not exist; {body} has faces 0..{len(b.faces) - 1}")
             return int(face)
         if not isinstance(face, str):
-            from .occ.solids import point_face_distance
             p = np.asarray(face, float).reshape(3)
             flat = [f for f in b.faces if f.planar]
             if not flat:
                 raise ReferenceError(f"{body} has no flat face")
-            return min(flat, key=lambda f: point_face_distance(b.shape, f.index, p)).index
+            return min(flat, key=lambda f: b.face_distance(f.index, p)).index
         direction = _AXES.get(face.lower())
         if direction is None:
             raise ReferenceError(f"unknown face {face!r}: give an index, or one of {', '.join(_AXES)}")
         d = np.asarray(direction, float)
-        cands = [f for f in b.faces if f.planar and float(np.dot(f.normal, d)) > 0.999]
+        cands = [f for f in b.faces if f.planar and f.normal is not None and float(np.dot(f.normal, d)) > 0.999]
         if not cands:
             raise ReferenceError(f"{body} has no flat face facing {face}")
         return max(cands, key=lambda f: (round(float(np.dot(f.centroid, d)), 6), f.area)).index
@@ -262,7 +264,7 @@ class Session:
 
     def open(self, path: str | Path, progress=None) -> None:
         """Open a session file; on any error the current document stays as it is."""
-        doc = load_document(path, self.operations.get, progress)
+        doc = load_document(path, self.operations.get, progress, self.importers)
         self.document.changed.disconnect(self.changed.emit)
         self.document = doc
         self.path = Path(path)
@@ -304,22 +306,76 @@ class Session:
         from .render import render_context
         return render_context(self.bodies, camera, width, height, lines=lines)
 
+    def _mode_map(self) -> dict[str, str]:
+        """mode -> the name of the back end that declares it (read once per registry change)."""
+        if self._modes is None or self._modes_revision != self.backends.revision:
+            self._modes_revision = self.backends.revision
+            modes: dict[str, str] = {}
+            for name in self.backends.names():
+                try:
+                    declared = self.backends.get(name).modes
+                except (RegistryError, AttributeError) as exc:
+                    log.warning("the back end %r declares no modes and is left out: %s", name, exc)
+                    continue
+                for m in declared:
+                    modes.setdefault(m.name, name)
+            self._modes = modes
+        return self._modes
+
+    def register_backend(self, backend: Any, name: str | None = None, replace: bool = False) -> None:
+        """Add a back end (a class or an instance) at run time; its declared modes become available."""
+        name = name or getattr(backend, "name", None) or backend.modes[0].name
+        self.backends.register(name, backend, replace=replace)
+        self._modes = None
+        self.changed.emit(f"Back end {name} registered")
+
+    def modes(self) -> dict[str, ModeSpec]:
+        """Every mode the registered back ends declare, by name (the window's mode box)."""
+        out: dict[str, ModeSpec] = {}
+        for mode, name in self._mode_map().items():
+            for m in self.backends.get(name).modes:
+                if m.name == mode:
+                    out[mode] = m
+        return out
+
     def backend(self, mode: str) -> Backend:
         """The back end for `mode` (a registered class is instantiated once, on first use)."""
-        try:
-            backend = self.backends.get(mode)
-        except RegistryError:
+        name = self._mode_map().get(mode)
+        if name is None:
+            self._modes = None
+            name = self._mode_map().get(mode)
+        if name is None:
             raise NoBackendError(f"no interpretation back end is registered for mode {mode!r}"
-                                 f" (registered: {', '.join(self.backends.names()) or 'none'})") from None
+                                 f" (modes: {', '.join(self._mode_map()) or 'none'})")
+        backend = self.backends.get(name)
         if isinstance(backend, type):
             backend = backend()
-            self.backends.register(mode, backend, replace=True)
+            check_backend(backend)
+            self.backends.register(name, backend, replace=True)
         return backend
 
-    def interpret(self, sketch: Sketch, top_k: int = 3) -> list[Proposal]:
-        """Ranked proposals for a sketch from the back end of its mode; the document is not changed."""
+    def context(self, camera: Camera | None = None) -> Context:
+        """What a back end may read: the current model, the camera (default: the sketch's view)."""
+        from .render import render_context
+        return Context(self.document.state, camera or self.sketch.view.camera, render_context)
+
+    def interpret(self, sketch: Sketch | None = None, top_k: int = 3, offer: bool | None = None) -> Interpretation:
+        """Ranked proposals for a sketch (default: what is drawn in `session.sketch`) from the back
+        end of its mode; the document is not changed. Reading `session.sketch` also offers the
+        proposals there (`session.sketch.current`, `session.accept()`)."""
+        own = sketch is None
+        revision = self.sketch.revision
+        if sketch is None:
+            sketch = self.sketch.to_sketch()
         backend = self.backend(sketch.mode)
-        return list(backend.propose(sketch, self, top_k=top_k))[:top_k]
+        result = backend.propose(sketch, self.context(sketch.camera), top_k=top_k)
+        if not isinstance(result, Interpretation):
+            raise ContractError(f"the {sketch.mode} back end returned {type(result).__name__}, not an Interpretation")
+        if len(result.proposals) > top_k:
+            result = Interpretation(result.proposals[:top_k], result.report, result.hint)
+        if (own if offer is None else offer) and (not own or revision == self.sketch.revision):
+            self.sketch.offer(result)
+        return result
 
     def summary(self) -> dict:
         return {"bodies": {k: b.summary() for k, b in self.bodies.items()},

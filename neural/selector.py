@@ -29,7 +29,6 @@ trained with.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Sequence
@@ -38,14 +37,12 @@ import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
-from safetensors import safe_open
-from safetensors.torch import save_file
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
-from sketchforge.modeling.files import atomic_write
+from .weights import load_weights, save_weights
 
-FORMAT = "sketchforge.canvas-selector"
+KIND = "selector"  # the weight files' kind (`neural.weights`)
 VERSION = 1
 CANVASES = (32, 48, 64, 96, 128)
 FEATURES = 5  # x, y (centred, in canvas units), dx, dy, pen lifted after this point
@@ -252,33 +249,22 @@ def policy_figures(model: CanvasSelector, seqs: Sequence[np.ndarray], scores: np
 
 # -- weight files ----------------------------------------------------------------------------------
 def save_selector(model: CanvasSelector, path: str | Path, extra: dict | None = None) -> None:
-    tensors = {k: v.detach().contiguous().clone() for k, v in model.state_dict().items()}
+    """Write a selector as a weight file (`neural.weights`), atomically; its config (and `extra`) in the metadata."""
     cfg = asdict(model.config)
     cfg["canvases"] = list(cfg["canvases"])
-    meta = {"format": FORMAT, "version": str(VERSION), "config": json.dumps(cfg)}
-    if extra:
-        meta["extra"] = json.dumps(extra)
-    atomic_write(Path(path), lambda tmp: save_file(tensors, str(tmp), metadata=meta))
+    save_weights(path, model.state_dict(), kind=KIND, version=VERSION, config=cfg, extra=extra)
 
 
 def load_selector(path: str | Path) -> tuple[CanvasSelector, dict]:
-    """A selector from its weight file (safetensors; nothing is unpickled); returns (model, extra)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no selector weight file at {path}")
-    with safe_open(str(path), framework="pt") as fh:
-        meta = fh.metadata() or {}
-        if meta.get("format") != FORMAT or "config" not in meta:
-            raise ValueError(f"{path} is not a Sketchforge canvas-selector weight file (no '{FORMAT}' metadata)")
-        if int(meta.get("version", "0")) > VERSION:
-            raise ValueError(f"{path} was written by a newer Sketchforge; update Sketchforge to read it")
-        tensors = {k: fh.get_tensor(k) for k in fh.keys()}
-    cfg = json.loads(meta["config"])
-    cfg["canvases"] = tuple(int(c) for c in cfg["canvases"])
-    model = CanvasSelector(SelectorConfig(**cfg))
-    model.load_state_dict(tensors, strict=True)
-    extra = json.loads(meta["extra"]) if "extra" in meta else {}
-    return model.eval(), extra
+    """A selector from its weight file, in eval mode, and its extra metadata; WeightsError saying
+    what to do when the file is missing, damaged or holds another network."""
+    w = load_weights(path, KIND, newest=VERSION)
+    with w.unpacking():
+        cfg = dict(w.config)
+        cfg["canvases"] = tuple(int(c) for c in cfg["canvases"])
+        model = CanvasSelector(SelectorConfig(**cfg))
+        model.load_state_dict(w.tensors, strict=True)
+    return model.eval(), w.extra
 
 
 def count_selector_flops(model: CanvasSelector, points: int) -> int:

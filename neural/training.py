@@ -1,6 +1,7 @@
 """What every training loop of the house shares: the learning-rate schedule, stopping on a signal
-with a checkpoint, and resumable checkpoints (weights + optimizer in one safetensors file, the
-training state in its metadata and in a readable `state.json`; nothing is ever unpickled)."""
+with a checkpoint, and resumable checkpoints (weights + optimizer in one weight file of kind
+`<network>-checkpoint` (`neural.weights`), the training state in its metadata and in a readable
+`state.json`; nothing is ever unpickled)."""
 
 from __future__ import annotations
 
@@ -13,10 +14,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors import safe_open
-from safetensors.torch import save_file
 
-from sketchforge.modeling.files import atomic_write, atomic_write_bytes
+from sketchforge.modeling.files import atomic_write_bytes
+
+from .weights import WeightsError, checkpoint_kind, load_weights, save_weights
 
 __all__ = ["OPTIMIZER_PREFIX", "learning_rate", "StopRequest", "save_checkpoint", "load_checkpoint",
            "file_digest", "load_kept", "save_kept"]
@@ -62,43 +63,47 @@ class StopRequest:
             signal.signal(sig, old)
 
 
-def save_checkpoint(run: Path, model: torch.nn.Module, opt: torch.optim.Optimizer, state: dict,
-                    meta: dict[str, str]) -> None:
-    """Weights + optimizer tensors in `run/checkpoint.safetensors` (the state JSON in its metadata
-    with `meta`, so the two always match), then `run/state.json`, a readable copy of the state."""
+def save_checkpoint(run: Path, model: torch.nn.Module, opt: torch.optim.Optimizer, state: dict, *, kind: str,
+                    config: dict, extra: dict | None = None) -> None:
+    """Weights + optimizer tensors of network `kind` (with its `config`) in `run/checkpoint.safetensors`,
+    the training state in its metadata with `extra` (so the two always match), then `run/state.json`,
+    a readable copy of the state."""
     osd = opt.state_dict()
-    tensors = {k: v.detach().contiguous().clone() for k, v in model.state_dict().items()}
+    tensors = {k: v.detach() for k, v in model.state_dict().items()}
     for pid, st in osd["state"].items():
         for name, value in st.items():
             t = value if torch.is_tensor(value) else torch.tensor(value)
-            tensors[f"{OPTIMIZER_PREFIX}{pid}.{name}"] = t.detach().contiguous().clone()
+            tensors[f"{OPTIMIZER_PREFIX}{pid}.{name}"] = t.detach()
     state = {**state, "optimizer": {"param_groups": osd["param_groups"]}}
-    meta = {**meta, "train_state": json.dumps(state)}
-    atomic_write(run / "checkpoint.safetensors", lambda tmp: save_file(tensors, str(tmp), metadata=meta))
+    save_weights(run / "checkpoint.safetensors", tensors, kind=checkpoint_kind(kind), config=config,
+                 extra={**(extra or {}), "train_state": state})
     atomic_write_bytes(run / "state.json", (json.dumps(state, indent=1) + "\n").encode("utf-8"))
 
 
-def load_checkpoint(run: Path, model: torch.nn.Module, opt: torch.optim.Optimizer,
+def load_checkpoint(run: Path, model: torch.nn.Module, opt: torch.optim.Optimizer, kind: str,
                     error: type[Exception] = ValueError) -> dict:
-    """Restore weights and optimizer from `run`; returns the training state."""
-    path = run / "checkpoint.safetensors"
-    with safe_open(str(path), framework="pt") as fh:
-        meta = fh.metadata() or {}
-        if "train_state" not in meta:
-            raise error(f"{path} holds no training state; remove the run folder or pick another --out")
-        tensors = {k: fh.get_tensor(k) for k in fh.keys()}
-    state = json.loads(meta["train_state"])
-    model.load_state_dict({k: v for k, v in tensors.items() if not k.startswith(OPTIMIZER_PREFIX)}, strict=True)
-    per_param: dict[int, dict] = {}
-    for key, value in tensors.items():
-        if key.startswith(OPTIMIZER_PREFIX):
-            pid, name = key[len(OPTIMIZER_PREFIX):].split(".", 1)
-            per_param.setdefault(int(pid), {})[name] = value
-    groups = state["optimizer"]["param_groups"]
-    for g in groups:
-        if "betas" in g:
-            g["betas"] = tuple(g["betas"])
-    opt.load_state_dict({"state": per_param, "param_groups": groups})
+    """Restore weights and optimizer of network `kind` from `run`; returns the training state.
+    A checkpoint that cannot be read raises `error` saying what to do."""
+    try:
+        w = load_weights(run / "checkpoint.safetensors", checkpoint_kind(kind))
+        state = w.extra.get("train_state")
+        if not isinstance(state, dict) or "optimizer" not in state:
+            raise w.error("holds no training state")
+        with w.unpacking():
+            model.load_state_dict({k: v for k, v in w.tensors.items() if not k.startswith(OPTIMIZER_PREFIX)},
+                                  strict=True)
+            per_param: dict[int, dict] = {}
+            for key, value in w.tensors.items():
+                if key.startswith(OPTIMIZER_PREFIX):
+                    pid, name = key[len(OPTIMIZER_PREFIX):].split(".", 1)
+                    per_param.setdefault(int(pid), {})[name] = value
+            groups = state["optimizer"]["param_groups"]
+            for g in groups:
+                if "betas" in g:
+                    g["betas"] = tuple(g["betas"])
+            opt.load_state_dict({"state": per_param, "param_groups": groups})
+    except WeightsError as exc:
+        raise error(str(exc)) from None
     return state
 
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# A screenshot of the real window (demo model + an extrusion sketch) for the README:
+# Screenshots of the real window for the README (the demo part with a sketch and its proposal,
+# a head from the face template, the start page):
 # starts a private Xvfb, runs `python -m sketchforge.app.screenshot` on it, stops Xvfb.
 #   bash packaging/screenshot.sh [OUT.png] [more options for the module, e.g. --size 1600x1000]
 set -euo pipefail
@@ -45,7 +46,18 @@ for _ in $(seq 100); do
 done
 xdpyinfo >/dev/null 2>&1 || die "Xvfb on $DISPLAY does not answer"
 
-mkdir -p "$(dirname "$OUT")"
-QT_QPA_PLATFORM=xcb PYDEVD_DISABLE_FILE_VALIDATION=1 \
-  "$PY" -m sketchforge.app.screenshot --out "$OUT" --size 1280x800 "$@"
-printf 'screenshot: wrote %s\n' "$OUT"
+shoot() {  # OUT SCENE [options]
+  local out="$1" scene="$2"
+  shift 2
+  mkdir -p "$(dirname "$out")"
+  QT_QPA_PLATFORM=xcb PYDEVD_DISABLE_FILE_VALIDATION=1 \
+    "$PY" -m sketchforge.app.screenshot --out "$out" --scene "$scene" --size 1280x800 "$@"
+  printf 'screenshot: wrote %s\n' "$out"
+}
+
+shoot "$OUT" cad "$@"
+# the README's gallery: a head from the face template, and the start page a new user meets
+if [[ "$OUT" == "assets/screenshot.png" ]]; then
+  shoot assets/gallery/face.png face
+  shoot assets/gallery/start.png start
+fi

@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from safetensors import safe_open
 
 from sketchforge.neural.cad.infer import CadNet
 from sketchforge.neural.cad.net import CadUNet, NetConfig, at_canvas, count_flops, load_model, save_weights
@@ -17,6 +16,7 @@ from sketchforge.neural.cad.train import (LossWeights, TrainConfig, TrainError, 
                                           main as train_main, train)
 from sketchforge.neural.synth.dataset import ShardDataset
 from sketchforge.neural.synth.shards import GenerateConfig, generate, read_shard
+from sketchforge.neural.weights import load_weights
 
 SIZE = 64
 SMALL = (8, 16, 32, 64)
@@ -91,8 +91,7 @@ def test_augmentation_keeps_roles_on_the_ink_only(batch):
 
 
 def _params(run: Path) -> dict[str, torch.Tensor]:
-    with safe_open(str(run / "checkpoint.safetensors"), framework="pt") as fh:
-        return {k: fh.get_tensor(k) for k in fh.keys()}
+    return load_weights(run / "checkpoint.safetensors", "cadnet-checkpoint").tensors
 
 
 def test_a_resumed_run_takes_the_same_steps_as_an_uninterrupted_one(dataset, tmp_path):

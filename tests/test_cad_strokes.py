@@ -14,12 +14,14 @@ import numpy as np
 import pytest
 import torch
 
+from sketchforge.neural.assets import asset_path
 from sketchforge.neural.cad.net import NetConfig
 from sketchforge.neural.cad.strokeroles import (FEATURES, Reading, StrokeStage, load_stage, paint_roles,
                                                 piece_features, stroke_pieces, stroke_stage_path)
 from sketchforge.neural.cad.strokes_train import main as strokes_main
 from sketchforge.neural.cad.train import TrainConfig, train
 from sketchforge.neural.synth.shards import GenerateConfig, generate
+from sketchforge.neural.weights import WeightsError
 
 SIZE = 64
 
@@ -129,8 +131,8 @@ def test_bad_settings_are_refused_in_one_line(dataset, tmp_path, capsys):
     assert strokes_main(["--data", str(tmp_path / "none"), "--val", str(dataset), "--out", str(tmp_path / "r"),
                          "--weights", str(tmp_path / "no.safetensors")]) == 2
     assert "no image network" in capsys.readouterr().err
-    with pytest.raises(ValueError, match="not a Sketchforge stroke-stage"):
-        load_stage(Path(__file__).parents[1] / "assets" / "cad" / "cadnet.safetensors")
+    with pytest.raises(WeightsError, match=r"holds a CAD network \('cadnet'\), not a CAD stroke stage"):
+        load_stage(asset_path("cad/cadnet.safetensors"))
 
 
 def test_the_back_end_reads_with_a_stage_only_beside_its_own_network(stage_run, image_net, tmp_path, caplog):
@@ -139,16 +141,14 @@ def test_the_back_end_reads_with_a_stage_only_beside_its_own_network(stage_run, 
     shutil.copy(image_net, weights)
     shutil.copy(stage_run / "best.safetensors", stroke_stage_path(weights))
     backend = CadBackend(weights)
-    backend._load()
-    assert isinstance(backend._stage, StrokeStage)
+    assert isinstance(backend.networks()[2], StrokeStage)
     # another network under the same name: the stage is left out, with a warning saying what to do
     other = NetConfig(channels=(8, 16, 32, 64), size=SIZE)
     from sketchforge.neural.cad.net import CadUNet, save_weights
     save_weights(CadUNet(other), weights)
     with caplog.at_level(logging.WARNING):
-        backend = CadBackend(weights)
-        backend._load()
-    assert backend._stage is None and "sketchforge-train-cad-strokes" in caplog.text
+        stage = CadBackend(weights).networks()[2]
+    assert stage is None and "sketchforge-train-cad-strokes" in caplog.text
 
 
 def test_the_evaluation_reads_roles_along_the_strokes_in_the_view_the_network_reads(dataset, stage_run, image_net):

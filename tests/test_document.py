@@ -83,7 +83,7 @@ def test_document_events_fire_after_each_change(session):
     b = session.box((10, 10, 10))
     session.extrude(b, "top", 2.0)
     session.undo()
-    assert seen == ["Box 10 x 10 x 10", "Extrude face +2 mm", "Undo Extrude face +2 mm"]
+    assert seen == ["Box 10 x 10 x 10", "Extrude top face +2 mm", "Undo Extrude top face +2 mm"]
 
 
 def test_a_cancelled_regeneration_leaves_the_document_as_it_was(session, block):

@@ -21,6 +21,7 @@ from sketchforge.neural.face.suggest import (DataError, SuggestConfig, SuggestNe
                                              build_library, embed_images, fingerprint, load_library, load_model,
                                              save_model, seeded_head)
 from sketchforge.neural.face.suggest_cli import main
+from sketchforge.neural.weights import WeightsError
 
 torch.set_num_threads(1)
 SIZE = 128
@@ -243,19 +244,19 @@ def test_library_and_weights_round_trip_exactly(model, library, tmp_path):
 def test_damaged_or_wrong_files_give_errors_that_say_what_to_do(model, library, tmp_path):
     bad = tmp_path / "bad.safetensors"
     bad.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json at all" + bytes(40))
-    with pytest.raises(DataError, match="damaged.*sketchforge-face-suggest train"):
+    with pytest.raises(WeightsError, match="damaged.*sketchforge-face-suggest train"):
         load_model(bad)
-    with pytest.raises(DataError, match="damaged.*sketchforge-face-suggest library"):
+    with pytest.raises(WeightsError, match="damaged.*sketchforge-face-suggest library"):
         load_library(bad)
-    with pytest.raises(DataError, match="no stroke-suggestion weight file"):
+    with pytest.raises(WeightsError, match="no stroke-suggestion network file"):
         load_model(tmp_path / "missing.safetensors")
     save_model(model, tmp_path / "w.safetensors")
-    with pytest.raises(DataError, match="not a stroke-suggestion library"):
+    with pytest.raises(WeightsError, match="not a stroke-suggestion library"):
         load_library(tmp_path / "w.safetensors")
     library.save(tmp_path / "lib.safetensors")
     truncated = tmp_path / "cut.safetensors"
     truncated.write_bytes((tmp_path / "lib.safetensors").read_bytes()[:-100])
-    with pytest.raises(DataError, match="damaged"):
+    with pytest.raises(WeightsError, match="damaged"):
         load_library(truncated)
     torch.manual_seed(1)
     other = SuggestNet(SuggestConfig()).eval()

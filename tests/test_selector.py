@@ -10,6 +10,7 @@ import torch
 from sketchforge.neural.selector import (CANVASES, CanvasSelector, SelectorConfig, count_selector_flops,
                                          load_selector, policy_figures, rewards, save_selector, stroke_sequence,
                                          train_selector)
+from sketchforge.neural.weights import WeightsError
 
 
 def test_stroke_features_are_simplified_centred_and_mark_pen_lifts():
@@ -73,9 +74,9 @@ def test_selector_weights_round_trip_and_bad_settings_are_refused(tmp_path):
         SelectorConfig(canvases=(64, 32))
     with pytest.raises(ValueError, match="tradeoff"):
         rewards(np.ones((2, 5)), [1, 2, 3, 4, 5], 1.5)
-    with pytest.raises(ValueError, match="not a Sketchforge canvas-selector"):
-        from safetensors.torch import save_file
-        save_file({"x": torch.zeros(1)}, str(tmp_path / "other.safetensors"))
+    from safetensors.torch import save_file
+    save_file({"x": torch.zeros(1)}, str(tmp_path / "other.safetensors"))
+    with pytest.raises(WeightsError, match="not a Sketchforge weight file.*sketchforge-train-selector"):
         load_selector(tmp_path / "other.safetensors")
 
 

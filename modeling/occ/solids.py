@@ -21,6 +21,7 @@ from OCP.ShapeUpgrade import ShapeUpgrade_UnifySameDomain
 from OCP.TopoDS import TopoDS
 from OCP.TopTools import TopTools_ListOfShape
 
+from .errors import KernelError
 from .topology import edges, faces, solid_count
 
 
@@ -37,10 +38,6 @@ def _kernel_exceptions() -> tuple[type[BaseException], ...]:
 
 
 OCC_ERRORS = _kernel_exceptions()
-
-
-class KernelError(RuntimeError):
-    """OpenCascade could not build the requested shape."""
 
 
 def _p(x) -> gp_Pnt:
@@ -219,11 +216,11 @@ def face_interior_point(shape, face_index: int) -> tuple[float, float, float]:
         if cls.State() in (TopAbs_IN, TopAbs_ON):
             return (c.X(), c.Y(), c.Z())
     from .tessellate import tessellate
-    m = tessellate(shape)
-    sel = np.nonzero(m.face_ids == face_index)[0]
+    vertices, triangles, face_ids = tessellate(shape)
+    sel = np.nonzero(face_ids == face_index)[0]
     if len(sel) == 0:
         return (c.X(), c.Y(), c.Z())
-    tri = m.vertices[m.triangles[sel]]
+    tri = vertices[triangles[sel]]
     areas = np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1)
     p = tri[int(np.argmax(areas))].mean(axis=0)
     return (float(p[0]), float(p[1]), float(p[2]))

@@ -8,12 +8,13 @@ from OCP.BRepMesh import BRepMesh_IncrementalMesh
 from OCP.TopAbs import TopAbs_REVERSED
 from OCP.TopLoc import TopLoc_Location
 
-from ..bodies import Mesh
 from .topology import bounds, faces
 
 
-def tessellate(shape, linear: float | None = None, angular: float = 0.35) -> Mesh:
-    """A watertight-enough display mesh; `linear` deflection defaults to 0.1% of the diagonal."""
+def tessellate(shape, linear: float | None = None,
+               angular: float = 0.35) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A watertight-enough display mesh as vertices (N, 3), triangles (M, 3) and the B-rep face
+    index of each triangle (M,); `linear` deflection defaults to 0.1% of the diagonal."""
     if linear is None:
         b = bounds(shape)
         linear = max(float(np.linalg.norm(b[1] - b[0])) * 1e-3, 1e-3)
@@ -43,8 +44,8 @@ def tessellate(shape, linear: float | None = None, angular: float = 0.35) -> Mes
         ids.append(np.full(m, i, np.int32))
         offset += n
     if not verts:
-        return Mesh(np.zeros((0, 3)), np.zeros((0, 3), np.int64), np.zeros(0, np.int32))
-    return Mesh(np.concatenate(verts), np.concatenate(tris), np.concatenate(ids))
+        return np.zeros((0, 3)), np.zeros((0, 3), np.int64), np.zeros(0, np.int32)
+    return np.concatenate(verts), np.concatenate(tris), np.concatenate(ids)
 
 
 def edge_segments(shape, deflection: float | None = None) -> np.ndarray:

@@ -1,4 +1,6 @@
-"""Faces and edges of a shape in a stable order, with the facts references and renders need."""
+"""Faces and edges of a shape in a stable order, with the facts references and renders need.
+
+The facts come back as plain dicts of numbers and names; `bodies` turns them into its records."""
 
 from __future__ import annotations
 
@@ -17,8 +19,6 @@ from OCP.TopAbs import TopAbs_EDGE, TopAbs_FACE, TopAbs_REVERSED, TopAbs_SOLID
 from OCP.TopExp import TopExp
 from OCP.TopoDS import TopoDS
 from OCP.TopTools import TopTools_IndexedDataMapOfShapeListOfShape, TopTools_IndexedMapOfShape
-
-from ..bodies import EdgeInfo, FaceInfo
 
 _SURFACES = {GeomAbs_Plane: "plane", GeomAbs_Cylinder: "cylinder", GeomAbs_Cone: "cone",
              GeomAbs_Sphere: "sphere", GeomAbs_Torus: "torus", GeomAbs_BSplineSurface: "bspline"}
@@ -70,7 +70,9 @@ def bounds(shape) -> np.ndarray:
     return np.array([[x0, y0, z0], [x1, y1, z1]], float)
 
 
-def face_info(face, index: int) -> FaceInfo:
+def face_facts(face) -> dict:
+    """One face's planarity, outward normal and a point of its plane (planar faces), area, centroid
+    and surface kind, keyed by the field names of `bodies.FaceInfo`."""
     surf = BRepAdaptor_Surface(face, True)
     kind = _SURFACES.get(surf.GetType(), "other")
     p = GProp_GProps()
@@ -88,22 +90,27 @@ def face_info(face, index: int) -> FaceInfo:
         loc = pln.Location()
         normal = tuple(float(x) for x in n)
         origin = (loc.X(), loc.Y(), loc.Z())
-    return FaceInfo(index, kind == "plane", normal, origin, float(p.Mass()), centroid, kind)
+    return {"planar": kind == "plane", "normal": normal, "origin": origin, "area": float(p.Mass()),
+            "centroid": centroid, "surface": kind}
 
 
-def face_infos(shape) -> list[FaceInfo]:
-    return [face_info(f, i) for i, f in enumerate(faces(shape))]
+def faces_facts(shape) -> list[dict]:
+    """`face_facts` of every face of the shape, in the order of `faces`."""
+    return [face_facts(f) for f in faces(shape)]
 
 
-def edge_infos(shape) -> list[EdgeInfo]:
+def edges_facts(shape) -> list[dict]:
+    """Per edge, in the order of `edges`: curve kind, midpoint, unit tangent there, length and the
+    indices of the adjacent faces, keyed by the field names of `bodies.EdgeInfo`."""
     fmap = TopTools_IndexedMapOfShape()
     TopExp.MapShapes_s(shape, TopAbs_FACE, fmap)
     e2f = TopTools_IndexedDataMapOfShapeListOfShape()
     TopExp.MapShapesAndAncestors_s(shape, TopAbs_EDGE, TopAbs_FACE, e2f)
     out = []
-    for i, e in enumerate(edges(shape)):
+    for e in edges(shape):
         if BRep_Tool.Degenerated_s(e):
-            out.append(EdgeInfo(i, "degenerate", (0.0, 0.0, 0.0), (0.0, 0.0, 0.0), 0.0, ()))
+            out.append({"curve": "degenerate", "midpoint": (0.0, 0.0, 0.0), "direction": (0.0, 0.0, 0.0),
+                        "length": 0.0, "faces": ()})
             continue
         c = BRepAdaptor_Curve(e)
         kind = {GeomAbs_Line: "line", GeomAbs_Circle: "circle"}.get(c.GetType(), "other")
@@ -123,6 +130,6 @@ def edge_infos(shape) -> list[EdgeInfo]:
                     idx = fmap.FindIndex(f) - 1
                     if idx >= 0 and idx not in adj:
                         adj.append(idx)
-        out.append(EdgeInfo(i, kind, (pnt.X(), pnt.Y(), pnt.Z()), tuple(float(x) for x in v),
-                            float(p.Mass()), tuple(adj)))
+        out.append({"curve": kind, "midpoint": (pnt.X(), pnt.Y(), pnt.Z()), "direction": tuple(float(x) for x in v),
+                    "length": float(p.Mass()), "faces": tuple(adj)})
     return out

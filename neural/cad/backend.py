@@ -19,23 +19,23 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from sketchforge.modeling.bodies import SolidBody
-from sketchforge.modeling.render import render_context
+from sketchforge.modeling.contract import Context, Interpretation, ModeSpec, PLAIN, option
 from sketchforge.modeling.sketch import Sketch
 
-from ..synth.item import view_normals
+from ..assets import asset_root
+from ..backend import NeuralBackend, Stopwatch, tidy_sketch
 from ..framing import frame_sketch
+from ..synth.item import view_normals
 
 log = logging.getLogger(__name__)
 
-ASSETS = Path(__file__).resolve().parents[2] / "assets" / "cad"
+ASSETS = asset_root() / "cad"  # package data: found in a wheel as in a checkout
 # name -> (weights, canvas selector or None, what it is)
 NETWORKS: dict[str, tuple[Path, Path | None, str]] = {
     "light": (ASSETS / "student.safetensors", ASSETS / "selector.safetensors",
@@ -47,165 +47,152 @@ NETWORKS: dict[str, tuple[Path, Path | None, str]] = {
 # figures), so the live path uses it unless the user picks another.
 DEFAULT_NETWORK = "light"
 WEIGHTS = NETWORKS["standard"][0]
-MAX_POINTS = 4000  # per stroke; longer strokes are resampled (a 10,000-point stroke is fine)
+NOTHING_HINT = ("Nothing recognised: draw over a face of the model, the outline of what to add, cut or "
+                "move, and one line for its height")
+
+CAD_MODE = ModeSpec(
+    "cad", "CAD operations", (PLAIN,), keeps_strokes=False, prompt="none", view=None,
+    guide=("Draw over the model, on one of its faces, from any view.",
+           "Extrude: draw the face's outline moved to where it should go, and a line joining them.",
+           "Add or cut: the profile on the face, then one line up (add) or into the part (cut).",
+           "Bevel: the new edges beside an edge, a little way along both faces.",
+           "Sweep: a profile on a face and the path (line or arc) it travels.",
+           "Space reads the sketch; Tab: next proposal, Enter: accept, Esc: dismiss."))
 
 
-@dataclass
-class Interpretation:
-    """What the last `propose` call did: time per stage (seconds) and the network's class reading."""
+@dataclass(frozen=True)
+class CadOptions:
+    """How CAD sketches are read."""
 
-    seconds: dict[str, float] = field(default_factory=dict)  # view, net, fit, total
-    class_probs: np.ndarray | None = None  # None when the sketch never reached the network
-    proposals: int = 0
-    network: str = ""  # which network read it ("light", "reference", or a weight file's name)
-    canvas: int | None = None  # the raster size (px) the network read, when it ran
-    flops: int | None = None  # FLOPs of the network part (canvas selector + network + stroke stage), when it ran
+    network: str = option(DEFAULT_NETWORK, "CAD network", choices={n: d for n, (_, _, d) in NETWORKS.items()},
+                          tip="Which network reads the sketch: light is fastest, standard reads curve roles best")
+    stroke_stage: bool = option(True, "Read curve roles along the strokes",
+                                tip="Read each piece of stroke again with its neighbours in view (the stroke stage)")
 
 
-class CadBackend:
+class CadBackend(NeuralBackend):
     """Interprets `cad` sketches with a shipped network and the parameter fitting.
 
-    `network` names one of `NETWORKS`; explicit `weights` (and optionally a `selector`) use other
-    files instead, as do the environment variables SKETCHFORGE_CAD_WEIGHTS / SKETCHFORGE_CAD_SELECTOR
-    (to compare training runs from the app and the command line). `use(name)` switches network.
-    `last` describes the most recent interpretation (stage times, the network's class
-    probabilities, canvas and FLOPs), for the status bar and the benchmarks.
+    Explicit `weights` (and optionally a `selector`) use other files instead of the option's
+    network, as do the environment variables SKETCHFORGE_CAD_WEIGHTS / SKETCHFORGE_CAD_SELECTOR
+    (to compare training runs from the app and the command line).
     """
 
-    mode = "cad"
-    title = "CAD operations (Sketch2CAD)"
+    name = "cad"
+    modes = (CAD_MODE,)
+    Options = CadOptions
+    reload_on = frozenset({"network"})
 
-    def __init__(self, weights: str | Path | None = None, selector: str | Path | None = None,
-                 network: str | None = None, strokes: bool = True) -> None:
-        self._lock = threading.Lock()
-        self.last = Interpretation()
-        # read the image network's curve roles again piece by piece of stroke, where the network
-        # has a stroke stage beside it (`strokeroles.py`); False keeps its pixel roles (to compare)
-        self.strokes = strokes
+    def __init__(self, weights: str | Path | None = None, selector: str | Path | None = None, **options) -> None:
+        options.setdefault("network", os.environ.get("SKETCHFORGE_CAD_NETWORK") or DEFAULT_NETWORK)
+        super().__init__(**options)
         weights = weights or os.environ.get("SKETCHFORGE_CAD_WEIGHTS") or None
+        self._override: tuple[Path, Path | None] | None = None
         if weights is not None:
             selector = selector or os.environ.get("SKETCHFORGE_CAD_SELECTOR") or None
-            self._set(Path(weights).name, Path(weights), Path(selector) if selector else None)
-        else:
-            self.use(network or os.environ.get("SKETCHFORGE_CAD_NETWORK") or DEFAULT_NETWORK)
+            self._override = (Path(weights), Path(selector) if selector else None)
 
     @property
-    def networks(self) -> dict[str, str]:
-        """The shipped networks to choose from: name -> what it is."""
-        return {name: desc for name, (_, _, desc) in NETWORKS.items()}
-
-    def use(self, network: str) -> None:
-        """Read sketches with the shipped network `network` (a name in `NETWORKS`) from now on."""
-        if network not in NETWORKS:
-            raise ValueError(f"unknown CAD network {network!r}; choose one of {', '.join(NETWORKS)}")
-        weights, selector, _ = NETWORKS[network]
-        self._set(network, weights, selector)
-
-    def _set(self, name: str, weights: Path, selector: Path | None) -> None:
-        with self._lock:
-            self.network, self.weights, self.selector_weights = name, weights, selector
-            self._net = self._selector = self._stage = None
-            self._prepared = False
+    def network(self) -> str:
+        """Which network reads sketches: an option's name, or the weight file's name."""
+        return self._override[0].name if self._override else self.options.network
 
     @property
-    def net(self):
-        return self._load()[0]
+    def files(self) -> tuple[Path, Path | None]:
+        """(weights, canvas selector or None) of the network that reads sketches."""
+        if self._override:
+            return self._override
+        weights, selector, _ = NETWORKS[self.options.network]
+        return weights, selector
+
+    def networks(self):
+        """(network, canvas selector or None, stroke stage or None), loaded on first use."""
+        return self.loaded("networks", self._load)
 
     def _load(self):
-        """(network, canvas selector or None), loaded on first use."""
-        with self._lock:
-            if self._net is None:
-                from .infer import CadNet
-                if not self.weights.is_file():
-                    raise FileNotFoundError(f"the CAD network weights are missing ({self.weights}); "
-                                            "train them with sketchforge-train-cad (see assets/cad/MODEL_CARD.md)")
-                net = CadNet.load(self.weights)
-                selector = None
-                if self.selector_weights is not None:
-                    from ..selector import load_selector
-                    if not self.selector_weights.is_file():
-                        raise FileNotFoundError(
-                            f"the canvas selector weights are missing ({self.selector_weights}); train them "
-                            "with sketchforge-train-selector (see assets/cad/MODEL_CARD.md)")
-                    selector = load_selector(self.selector_weights)[0]
-                self._net, self._selector = net, selector
-                self._stage = load_stroke_stage(self.weights)
-            return self._net, self._selector
+        from .infer import CadNet
+        weights, selector_weights = self.files
+        if not weights.is_file():
+            raise FileNotFoundError(f"the CAD network weights are missing ({weights}); "
+                                    "train them with sketchforge-train-cad (see assets/cad/MODEL_CARD.md)")
+        net = CadNet.load(weights)
+        selector = None
+        if selector_weights is not None:
+            from ..selector import load_selector
+            if not selector_weights.is_file():
+                raise FileNotFoundError(
+                    f"the canvas selector weights are missing ({selector_weights}); train them "
+                    "with sketchforge-train-selector (see assets/cad/MODEL_CARD.md)")
+            selector = load_selector(selector_weights)[0]
+        return net, selector, load_stroke_stage(weights)
 
-    def prepare(self) -> None:
-        """Load the network (and selector) and read a blank canvas twice, so that the user's first
-        sketch is read as quickly as the rest (the network's graph for the canvas is traced on its
-        second reading). Changes nothing; safe to run in a worker thread (the window does, when
-        the mode is picked or the network switched). Once done, a second call returns at once
-        (until the network is switched)."""
+    def _warm(self) -> None:
+        """Load the network (and selector) and read a blank canvas twice: the network's graph for
+        the canvas is traced on its second reading."""
         from ..selector import FEATURES
-        if self._prepared:
-            return
-        net, selector = self._load()
+        net, selector, _ = self.networks()
         size = net.size
         canvas = selector.choose_sequence(np.zeros((1, FEATURES), np.float32)) if selector is not None else None
         blank = (np.zeros((size, size), np.uint8), np.zeros((size, size, 3), np.float32),
                  np.zeros((size, size), np.float32))
         for _ in range(2):
             net.predict(*blank, canvas=canvas)
-        with self._lock:
-            self._prepared = self._net is net  # not when the network was switched meanwhile
+        # the FLOP count of this canvas is counted once per size: count it now, not on the first sketch
+        net.flops(canvas)
 
-    def propose(self, sketch: Sketch, session, top_k: int = 3) -> list:
-        """Ranked proposals; [] when nothing is recognised. Never changes the document."""
+    def propose(self, sketch: Sketch, context: Context, top_k: int = 3) -> Interpretation:
+        """Ranked proposals, each a valid operation on the context's model; none (with a hint)
+        when nothing is recognised. Never changes the document."""
         from ..selector import stroke_sequence
         from .fit import NetOutputs, fit_proposals, rasterise_sketch
-        t0 = time.perf_counter()
-        info = Interpretation(network=self.network)
-        self.last = info
-        net, selector = self._load()  # loaded before the clock's first stage
-        t = time.perf_counter()
-        try:
-            sketch = _tidy(sketch)
+        watch = Stopwatch()
+        with watch.stage("load"):
+            net, selector, stage = self.networks()
+        report = {"network": self.network}
+        stage = stage if self.options.stroke_stage else None
+
+        def nothing(hint: str = NOTHING_HINT) -> Interpretation:
+            return self.answer((), watch, top_k, hint, **report)
+
+        with watch.stage("view"):
+            sketch = tidy_sketch(sketch, min_extent=2.0)
             if sketch is None:
-                return []
-            solids = {k: b for k, b in session.bodies.items() if isinstance(b, SolidBody)}
+                return nothing("Nothing recognised: draw some strokes over the model first")
+            solids = {k: b for k, b in context.bodies.items() if isinstance(b, SolidBody)}
             if not solids:
-                return []
+                return nothing("Nothing recognised: there is no solid to draw on; start from a template "
+                               "(File > New from template) or import a STEP file")
             size = net.size
             framed = frame_sketch(sketch, solids, size)
-            context = render_context(solids, framed.camera, size, size, lines=False)
+            renders = context.render(framed.camera, size, size, lines=False, bodies=solids)
             stroke = rasterise_sketch(framed.sketch, size, size)
-            if not (stroke > 0).any() or not context.mask.any():
-                return []
-            body = _body_under(stroke, context)
+            if not (stroke > 0).any() or not renders.mask.any():
+                return nothing("Nothing recognised: the strokes miss the model; draw over one of its faces")
+            body = _body_under(stroke, renders)
             if body is None:
-                return []
-            depth = np.where(context.mask, context.depth, 0.0).astype(np.float32)
-            normals = view_normals(context.normal, framed.camera)
-            info.seconds["view"] = time.perf_counter() - t
-            t = time.perf_counter()
+                return nothing("Nothing recognised: the strokes miss the model; draw over one of its faces")
+            depth = np.where(renders.mask, renders.depth, 0.0).astype(np.float32)
+            normals = view_normals(renders.normal, framed.camera)
+        with watch.stage("net"):
             canvas = seq = None
             if selector is not None:
                 seq = stroke_sequence([st.uv for st in framed.sketch.strokes], size, size)
                 canvas = selector.choose_sequence(seq)
             pred = net.predict(stroke, normals, depth, canvas=canvas)
-            info.class_probs = pred.class_probs
             roles, pieces = pred.roles, 0
-            stage = self._stage if self.strokes else None
             if stage is not None:
                 from .strokeroles import Reading
                 reading = Reading.from_logits(pred.role_logits, pred.stitch, pred.class_probs,
                                               net.prepare(stroke, normals, depth))
                 roles, pieces = stage.refine([s.uv for s in framed.sketch.strokes], reading, stroke > 0, roles)
-            info.seconds["net"] = time.perf_counter() - t
-            # counted (once per size, then cached) outside the network's time
-            info.canvas = canvas or size
-            info.flops = (net.flops(canvas) + (selector.flops(len(seq)) if seq is not None else 0)
-                          + (stage.flops(pieces) if stage is not None else 0))
-            t = time.perf_counter()
+        # counted once per size (then cached), outside the network's time
+        report.update(canvas=canvas or size, details={"class_probs": pred.class_probs},
+                      flops=(net.flops(canvas) + (selector.flops(len(seq)) if seq is not None else 0)
+                             + (stage.flops(pieces) if stage is not None else 0)))
+        with watch.stage("fit"):
             outputs = NetOutputs(pred.class_probs, pred.stitch, roles)
-            proposals = fit_proposals(session, body, framed.sketch, context, stroke, outputs, top_k=top_k)
-            info.seconds["fit"] = time.perf_counter() - t
-            info.proposals = len(proposals)
-            return proposals
-        finally:
-            info.seconds["total"] = time.perf_counter() - t0
+            proposals = fit_proposals(context.state, body, framed.sketch, renders, stroke, outputs, top_k=top_k)
+        return self.answer(proposals, watch, top_k, NOTHING_HINT, **report)
 
 
 def load_stroke_stage(weights: Path):
@@ -223,26 +210,6 @@ def load_stroke_stage(weights: Path):
                     "(train it again with sketchforge-train-cad-strokes)", path.name, Path(weights).name)
         return None
     return stage
-
-
-def _tidy(sketch: Sketch) -> Sketch | None:
-    """Drop empty strokes and resample very long ones; None when nothing is left to read."""
-    from sketchforge.modeling.sketch import Stroke
-    strokes = []
-    for s in sketch.strokes:
-        pts = s.points
-        if len(pts) == 0:
-            continue
-        if len(pts) > MAX_POINTS:
-            idx = np.linspace(0, len(pts) - 1, MAX_POINTS).round().astype(int)
-            pts = pts[idx]
-        strokes.append(Stroke(pts, s.kind))
-    if not strokes:
-        return None
-    ext = np.concatenate([s.uv for s in strokes])
-    if float(np.ptp(ext[:, 0]) + np.ptp(ext[:, 1])) < 2.0:  # a dot: nothing to interpret
-        return None
-    return Sketch(sketch.camera, sketch.width, sketch.height, tuple(strokes), sketch.mode, sketch.prompt)
 
 
 def _body_under(stroke: np.ndarray, context) -> str | None:

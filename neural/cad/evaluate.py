@@ -12,7 +12,7 @@ network   every item's stored input (the generator's own view and raster) throug
           operation accuracy with the confusion matrix, stitching-face IoU (sigmoid > 0.5 against
           the mask, mean over items), curve-role accuracy over stroke pixels (also per operation
           class with its role confusion, and along strokes after the fitting's vote along each
-          stroke, `fit._stroke_runs`). Fast (batched).
+          stroke, `fit.stroke_runs`). Fast (batched).
 pipeline  the first N items interpreted exactly as the app does it: the item's history is
           replayed into a `Session` (the model before the operation), the item's sketch file goes
           through the `cad` back end (framing, context renders, network, fitting), and the
@@ -117,7 +117,7 @@ class _RoleFigures:
     """Curve-role figures of one set, for the image network's pixel roles and (with a stroke stage)
     the stage's: per class with the role confusion, where strokes of two roles touch and
     elsewhere, and along strokes as the fitting reads them (each stroke split into runs of one role
-    by a vote along it, `fit._stroke_runs`, the same code the back end runs; every point of a run
+    by a vote along it, `fit.stroke_runs`, the same code the back end runs; every point of a run
     on a labelled stroke pixel counts right when the run's role is the label). The strokes are
     carried into the view the network reads (the item's framed camera)."""
 
@@ -221,6 +221,7 @@ def _session_for(history: list[dict]):
 
 def interpret_item(backend, session, rec: dict, top_k: int = 3) -> dict:
     """One item through the back end, scored against its recorded operation. Never changes `session`."""
+    from sketchforge.modeling.contract import Report
     from sketchforge.modeling.sketch import Sketch
 
     from .metrics import changed_iou, distance_error, sign_of, volume_iou
@@ -231,13 +232,12 @@ def interpret_item(backend, session, rec: dict, top_k: int = 3) -> dict:
     sketch = Sketch.from_json(rec["sketch"])
     revision = session.document.revision
     try:
-        proposals = backend.propose(sketch, session, top_k=top_k)
-        error = None
+        result = backend.propose(sketch, session.context(sketch.camera), top_k=top_k)
+        proposals, info, error = list(result.proposals), result.report, None
     except Exception as exc:  # noqa: BLE001 - counted as a failed item, the message is kept
-        proposals, error = [], f"{type(exc).__name__}: {exc}"
+        proposals, info, error = [], Report(), f"{type(exc).__name__}: {exc}"
     if session.document.revision is not revision:
         raise RuntimeError("interpreting changed the document")
-    info = backend.last
     ious, changed = [], None
     for k, p in enumerate(proposals):
         if ious and max(ious) >= IOU_OK:
@@ -251,7 +251,7 @@ def interpret_item(backend, session, rec: dict, top_k: int = 3) -> dict:
         if k == 0:
             changed = changed_iou(before, truth, result)
     top = proposals[0].operation if proposals else None
-    probs = info.class_probs
+    probs = info.details.get("class_probs")
     return {
         "item": rec["item"], "shard": rec["shard"], "class": int(rec["op_class"]), "op": gt.id,
         "proposals": [p.operation.id for p in proposals],
@@ -285,7 +285,7 @@ SPAN_BINS = (0.0, 0.12, 0.25, 1e9)  # sketch span buckets of the summary (share 
 def _shard_rows(args: tuple[str, str | None, int, int, int, str | None, bool]) -> list[dict]:
     root, weights, shard, first, count, selector, strokes = args
     from .backend import CadBackend
-    backend = CadBackend(weights, selector, strokes=strokes)
+    backend = CadBackend(weights, selector, stroke_stage=strokes)
     from ..synth.reading import read_records
     recs = read_records(Path(root) / manifest(Path(root))["shards"][shard]["jsonl"])[first:first + count]
     from sketchforge.modeling.operations import OperationError

@@ -7,9 +7,7 @@ import math
 import numpy as np
 import open3d as o3d
 
-from sketchforge.modeling.bodies import SolidBody
-from sketchforge.modeling.occ import solids as kernel
-from sketchforge.modeling.occ.solids import KernelError
+from sketchforge.modeling.bodies import KernelError, SolidBody
 from sketchforge.modeling.operations import ArcPath
 
 SAMPLES = 200_000  # points of the sampled estimate that checks the kernel's readings
@@ -31,11 +29,13 @@ def volume_iou(a: SolidBody, b: SolidBody) -> float:
     readings = []
     for x, y, vx in ((a, b, va), (b, a, vb)):
         try:
-            readings.append(vx - SolidBody(kernel.cut(x.shape, y.shape)).volume)
+            rest = x.cut(y)
+            readings.append(vx - (rest.volume if rest is not None else 0.0))
         except KernelError:
             pass
     try:
-        readings.append(va + vb - SolidBody(kernel.fuse(a.shape, b.shape)).volume)
+        union = a.fuse(b)
+        readings.append(va + vb - (union.volume if union is not None else 0.0))
     except KernelError:
         pass
     ious = []
@@ -82,11 +82,11 @@ def changed_iou(before: SolidBody, truth: SolidBody, result: SolidBody, samples:
     boxes = []
     for x, y in ((truth, before), (before, truth), (result, before), (before, result)):
         try:
-            diff = SolidBody(kernel.cut(x.shape, y.shape))
+            diff = x.cut(y)
         except KernelError:
             boxes.append(x.bounds())
             continue
-        if diff.volume > 0:
+        if diff is not None and diff.volume > 0:
             boxes.append(diff.bounds())
     if not boxes:
         return 1.0

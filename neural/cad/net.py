@@ -25,7 +25,6 @@ network is about 0.6 GFLOPs per 128x128 image (counted with `torch.utils.flop_co
 from __future__ import annotations
 
 import functools
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -33,16 +32,14 @@ from typing import NamedTuple
 import numpy as np
 import torch
 import torch.nn.functional as F
-from safetensors import safe_open
-from safetensors.torch import save_file
 from torch import nn
-
-from sketchforge.modeling.files import atomic_write
 
 from ..labels import CLASS_NAMES, ROLE_NAMES  # noqa: F401 - re-exported for the inference module
 from ..synth.dataset import depth_span, network_input, normalised_depth
+from ..weights import load_weights
+from ..weights import save_weights as _save_weights
 
-FORMAT = "sketchforge.cadnet"
+KIND = "cadnet"  # the weight files' kind (`neural.weights`)
 VERSION = 1
 
 
@@ -400,36 +397,24 @@ def _embedding_scale(config: NetConfig, k: int) -> torch.Tensor:
 
 # -- weight files ------------------------------------------------------------------------------
 def save_weights(model: CadUNet, path: str | Path, extra: dict | None = None, half: bool = False) -> None:
-    """Write the model's state as safetensors, atomically; the config (and `extra`) go in the metadata.
-    `half` stores the floating-point tensors as float16 (half the file; they load back as float32)."""
-    tensors = {k: v.detach().contiguous().clone() for k, v in model.state_dict().items()}
+    """Write the model's state as a weight file (`neural.weights`), atomically; the config (and
+    `extra`) go in the metadata. `half` stores the floating-point tensors as float16 (half the file;
+    they load back as float32)."""
+    tensors = {k: v.detach() for k, v in model.state_dict().items()}
     for canvas, stats in model.canvas_stats.items():
-        tensors.update({f"{CANVAS_PREFIX}{int(canvas)}.{k}": v.detach().contiguous().clone() for k, v in stats.items()})
+        tensors.update({f"{CANVAS_PREFIX}{int(canvas)}.{k}": v.detach() for k, v in stats.items()})
     if half:
         tensors = {k: v.half() if v.is_floating_point() else v for k, v in tensors.items()}
-    meta = {"format": FORMAT, "version": str(VERSION), "config": json.dumps(model.config.to_json())}
-    if extra:
-        meta["extra"] = json.dumps(extra)
-    atomic_write(Path(path), lambda tmp: save_file(tensors, str(tmp), metadata=meta))
+    _save_weights(path, tensors, kind=KIND, version=VERSION, config=model.config.to_json(), extra=extra)
 
 
 def read_weights(path: str | Path) -> tuple[NetConfig, dict[str, torch.Tensor], dict]:
-    """The config, tensors and extra metadata of a weight file (safetensors; nothing is unpickled)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no weight file at {path}; train one with `sketchforge-train-cad` "
-                                "or pick the file shipped under assets/cad/")
-    with safe_open(str(path), framework="pt") as fh:
-        meta = fh.metadata() or {}
-        if meta.get("format") != FORMAT or "config" not in meta:
-            raise ValueError(f"{path} is not a Sketchforge CAD network weight file (no '{FORMAT}' metadata)")
-        if int(meta.get("version", "0")) > VERSION:
-            raise ValueError(f"{path} was written by a newer Sketchforge (format version {meta['version']}); "
-                             "update Sketchforge to read it")
-        tensors = {k: fh.get_tensor(k) for k in fh.keys()}
-    config = NetConfig.from_json(json.loads(meta["config"]))
-    extra = json.loads(meta["extra"]) if "extra" in meta else {}
-    return config, tensors, extra
+    """The config, tensors and extra metadata of a CAD network weight file; WeightsError saying
+    what to do when it is missing, damaged or holds another network."""
+    w = load_weights(path, KIND, newest=VERSION)
+    with w.unpacking():
+        config = NetConfig.from_json(w.config)
+    return config, dict(w.tensors), w.extra
 
 
 def ship(source: str | Path, target: str | Path, half: bool = False) -> None:
@@ -439,13 +424,16 @@ def ship(source: str | Path, target: str | Path, half: bool = False) -> None:
 
 
 def load_model(path: str | Path) -> tuple[CadUNet, dict]:
-    """A model built from a weight file's own config, with its weights; returns (model, extra)."""
-    config, tensors, extra = read_weights(path)
-    model = CadUNet(config)
+    """A model built from a weight file's own config, with its weights; returns (model, extra).
+    WeightsError saying what to do when the file is missing, damaged or holds another network."""
+    w = load_weights(path, KIND, newest=VERSION)
+    tensors = dict(w.tensors)
     stats: dict[int, dict[str, torch.Tensor]] = {}
-    for k in [k for k in tensors if k.startswith(CANVAS_PREFIX)]:
-        canvas, name = k[len(CANVAS_PREFIX):].split(".", 1)
-        stats.setdefault(int(canvas), {})[name] = tensors.pop(k).float()
-    model.load_state_dict(tensors, strict=True)
+    with w.unpacking():
+        for k in [k for k in tensors if k.startswith(CANVAS_PREFIX)]:
+            canvas, name = k[len(CANVAS_PREFIX):].split(".", 1)
+            stats.setdefault(int(canvas), {})[name] = tensors.pop(k).float()
+        model = CadUNet(NetConfig.from_json(w.config))
+        model.load_state_dict(tensors, strict=True)
     model.canvas_stats = stats
-    return model, extra
+    return model, w.extra

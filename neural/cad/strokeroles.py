@@ -31,7 +31,6 @@ readings would be new to it).
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -40,13 +39,11 @@ from typing import Sequence
 import cv2
 import numpy as np
 import torch
-from safetensors import safe_open
-from safetensors.torch import save_file
 from torch import nn
 
-from sketchforge.modeling.files import atomic_write
+from ..weights import load_weights, save_weights
 
-FORMAT = "sketchforge.cadstrokes"
+KIND = "strokes"  # the weight files' kind (`neural.weights`)
 VERSION = 1
 
 CORNER_DEG = 50.0  # a turn sharper than this is a corner
@@ -351,26 +348,15 @@ class StrokeStage:
 
 
 def save_stage(model: StrokeRoleNet, path: str | Path, extra: dict | None = None) -> None:
-    tensors = {k: v.detach().contiguous().clone() for k, v in model.state_dict().items()}
-    meta = {"format": FORMAT, "version": str(VERSION), "config": json.dumps(asdict(model.config))}
-    if extra:
-        meta["extra"] = json.dumps(extra)
-    atomic_write(Path(path), lambda tmp: save_file(tensors, str(tmp), metadata=meta))
+    """Write a stage as a weight file (`neural.weights`), atomically; its config (and `extra`) in the metadata."""
+    save_weights(path, model.state_dict(), kind=KIND, version=VERSION, config=asdict(model.config), extra=extra)
 
 
 def load_stage(path: str | Path) -> tuple[StrokeRoleNet, dict]:
-    """A stage from its weight file (safetensors; nothing is unpickled); returns (model, extra)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no stroke-stage weight file at {path}")
-    with safe_open(str(path), framework="pt") as fh:
-        meta = fh.metadata() or {}
-        if meta.get("format") != FORMAT or "config" not in meta:
-            raise ValueError(f"{path} is not a Sketchforge stroke-stage weight file (no '{FORMAT}' metadata)")
-        if int(meta.get("version", "0")) > VERSION:
-            raise ValueError(f"{path} was written by a newer Sketchforge; update Sketchforge to read it")
-        tensors = {k: fh.get_tensor(k) for k in fh.keys()}
-    model = StrokeRoleNet(StageConfig(**json.loads(meta["config"])))
-    model.load_state_dict(tensors, strict=True)
-    extra = json.loads(meta["extra"]) if "extra" in meta else {}
-    return model.eval(), extra
+    """A stage from its weight file, in eval mode, and its extra metadata; WeightsError saying what
+    to do when the file is missing, damaged or holds another network."""
+    w = load_weights(path, KIND, newest=VERSION)
+    with w.unpacking():
+        model = StrokeRoleNet(StageConfig(**w.config))
+        model.load_state_dict(w.tensors, strict=True)
+    return model.eval(), w.extra

@@ -41,7 +41,8 @@ from ..synth.dataset import sample_arrays
 from ..synth.reading import DataError, arrays_camera, read_manifest, read_records, read_shard
 from ..training import StopRequest, file_digest, learning_rate, load_checkpoint, load_kept, save_checkpoint, save_kept
 from .net import CadUNet, at_canvas, load_model, to_size, use_canvas
-from .strokeroles import (FEATURES, Reading, StageConfig, StrokeRoleNet, piece_features, piece_labels,
+from ..weights import WeightsError
+from .strokeroles import (FEATURES, KIND, Reading, StageConfig, StrokeRoleNet, piece_features, piece_labels,
                           save_stage, stroke_pieces)
 
 log = logging.getLogger(__name__)
@@ -293,13 +294,16 @@ def train(data: Path | list[Path], val: Path, out: Path, weights: Path, epochs: 
     n = len(train_t["items"])
     per_epoch = max(1, n // batch)
     total = per_epoch * epochs
-    meta = {"config": json.dumps(asdict(config)), "weights_sha256": digest}
     state = {"epoch": 0, "step": 0, "best": None, "best_epoch": None, "since_best": 0, "finished": None,
              "settings": {"data": ",".join(map(str, data)), "val": str(val), "weights": str(weights), "epochs": epochs,
                           "batch": batch, "lr": lr, "weight_decay": weight_decay, "seed": seed, "limit": limit,
                           "reorder": reorder_p, "canvases": list(canvases) if canvases else None}}
+
+    def checkpoint() -> None:
+        save_checkpoint(out, model, opt, state, kind=KIND, config=asdict(config), extra={"weights_sha256": digest})
+
     if (out / "checkpoint.safetensors").is_file():
-        state = load_checkpoint(out, model, opt, StrokesError)
+        state = load_checkpoint(out, model, opt, KIND, StrokesError)
         if (state["settings"].get("seed") != seed or state["settings"].get("weights") != str(weights)
                 or state["settings"].get("canvases") != (list(canvases) if canvases else None)):
             raise StrokesError(f"{out} holds a run with other settings; pick another --out or remove it")
@@ -325,7 +329,7 @@ def train(data: Path | list[Path], val: Path, out: Path, weights: Path, epochs: 
                     break
             if stop.asked:
                 state["finished"] = "stopped"
-                save_checkpoint(out, model, opt, state, meta)
+                checkpoint()
                 break
             figures = piece_accuracy(model, val_t)
             state["epoch"] = epoch + 1
@@ -344,13 +348,13 @@ def train(data: Path | list[Path], val: Path, out: Path, weights: Path, epochs: 
             if progress:
                 log.info("epoch %d: loss %.4f, val pieces %.4f (image network %.4f)%s", epoch + 1, record["loss"],
                          figures["piece_pixel_acc"], figures["network_pixel_acc"], " best" if better else "")
-            save_checkpoint(out, model, opt, state, meta)
+            checkpoint()
             if state["since_best"] >= patience:
                 state["finished"] = "early stop"
                 break
         else:
             state["finished"] = "done"
-    save_checkpoint(out, model, opt, state, meta)
+    checkpoint()
     return state
 
 
@@ -386,7 +390,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_command(PROG, lambda: _main(argv), (StrokesError, FileNotFoundError), log_progress=True,
+    return run_command(PROG, lambda: _main(argv), (StrokesError, WeightsError, FileNotFoundError), log_progress=True,
                        interrupted="rerun the same command to continue from the last checkpoint")
 
 

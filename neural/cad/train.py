@@ -62,7 +62,8 @@ from ..training import StopRequest, file_digest, load_kept, save_kept
 from ..training import learning_rate as _learning_rate
 from ..training import load_checkpoint as _load_checkpoint
 from ..training import save_checkpoint as _save_checkpoint
-from .net import (FORMAT, VERSION, CadUNet, NetConfig, Outputs, at_canvas, count_flops, count_params, load_model,
+from ..weights import WeightsError
+from .net import (KIND, CadUNet, NetConfig, Outputs, at_canvas, count_flops, count_params, load_model,
                   batchnorm_stats, read_weights, save_weights, to_size, use_canvas, widen)
 
 log = logging.getLogger(__name__)
@@ -336,13 +337,12 @@ def learning_rate(step: int, base: float, total: int) -> float:
 
 def save_checkpoint(run: Path, model: CadUNet, opt: torch.optim.Optimizer, state: dict) -> None:
     """Weights + optimizer in one file, the training state in its metadata (`neural.training`)."""
-    _save_checkpoint(run, model, opt, state, {"format": FORMAT, "version": str(VERSION),
-                                              "config": json.dumps(model.config.to_json())})
+    _save_checkpoint(run, model, opt, state, kind=KIND, config=model.config.to_json())
 
 
 def load_checkpoint(run: Path, model: CadUNet, opt: torch.optim.Optimizer) -> dict:
     """Restore weights and optimizer from `run`; returns the training state."""
-    return _load_checkpoint(run, model, opt, TrainError)
+    return _load_checkpoint(run, model, opt, KIND, TrainError)
 
 
 def _manifest(root: Path) -> dict:
@@ -756,7 +756,7 @@ def _canvases(text: str) -> tuple[int, ...]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_command(PROG, lambda: _main(argv), (TrainError, FileNotFoundError), log_progress=True,
+    return run_command(PROG, lambda: _main(argv), (TrainError, WeightsError, FileNotFoundError), log_progress=True,
                        interrupted="rerun the same command to continue from the last checkpoint")
 
 

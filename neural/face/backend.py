@@ -8,8 +8,11 @@
 The proposal is one `PutMesh` of the body "head" (replacing the head this back end made before,
 so each stroke refines it and undo steps back through the refinements). Plain strokes are the
 outline and features (eyes, nose, mouth, ears); `ridge` (red) and `valley` (green) strokes add
-detail. `symmetric` (on by default) mirrors the head left-right; the app's Sketch menu and the
-console (`session.backend("face").symmetric = False`) switch it.
+detail. The option `symmetric` (on by default) mirrors the head left-right; `new_head` makes the
+next head a body of its own instead of refining the current one. The app's Sketch menu (drawn from
+the declared options) and the console (`session.backend("face").configure(symmetric=False)`) set them.
+The current head is the face mesh made last; the strokes stay after a head is accepted, so the
+next stroke refines it.
 
 Registered through the `sketchforge.backends` entry-point group like any plugin's back end.
 """
@@ -19,26 +22,48 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import threading
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from sketchforge.modeling.operations import PutMesh, mesh_blob
-from sketchforge.modeling.session import Proposal
-from sketchforge.modeling.sketch import Sketch, Stroke
+from sketchforge.modeling.bodies import MeshBody
+from sketchforge.modeling.contract import Context, Interpretation, ModeSpec, Proposal, StrokeKind, option
+from sketchforge.modeling.operations import PutMesh, blob_key, mesh_blob
+from sketchforge.modeling.sketch import Sketch
 
+from ..backend import NeuralBackend, Stopwatch, tidy_sketch
 from .frame import FaceFrame, FrameError
 from .scribble import scribble_reason, scribble_signs
 
 log = logging.getLogger(__name__)
 
 BODY = "head"
-MAX_POINTS = 4000   # per stroke; longer strokes are resampled
 OFF_CANVAS = 0.25   # share of the canvas a point may lie outside it before it is dropped
 PART_BOX_GROWTH = 1.75  # a part's box: its strokes' box grown by this (the library's boxes: 1.2-2.2 x)
+
+FACE_MODE = ModeSpec(
+    "face", "Character faces",
+    (StrokeKind(None, "Outline and features", (255, 140, 26), "The head's outline, eyes, nose, mouth, ears"),
+     StrokeKind("ridge", "Ridge", (255, 64, 64), "Raised detail: cheekbones, brow ridges, lips"),
+     StrokeKind("valley", "Valley", (60, 190, 90), "Sunken detail: eye sockets, the mouth line, wrinkles")),
+    keeps_strokes=True, prompt="none", view="front",
+    guide=("Draw the head from the front: first its outline, then the eyes, nose, mouth and ears.",
+           "Ridge (red) strokes raise detail, Valley (green) strokes sink it.",
+           "Space previews the head, Enter takes it; the strokes stay, so every stroke refines it.",
+           "Orbit to look at it: the strokes wait in their view, and the Front view brings them back.",
+           "G suggests part strokes like the last ones you drew."),
+    part_suggestions=True)
+
+
+@dataclass(frozen=True)
+class FaceOptions:
+    """How face sketches are read."""
+
+    symmetric: bool = option(True, "Mirror faces left-right",
+                             tip="Make the head symmetric (switch off for asymmetric characters)")
+    new_head: bool = option(False, "Next head is a new body", once=True,
+                            tip="Make the next head a body of its own instead of refining the current one")
 
 
 @dataclass(frozen=True)
@@ -54,62 +79,40 @@ class PartSuggestions:
     candidates: tuple[tuple[float, tuple[np.ndarray, ...]], ...]
 
 
-@dataclass
-class FaceInterpretation:
-    """What the last `propose` call did: time per stage (seconds), whether the coarse mesh was
-    reused, the mesh's size."""
-
-    seconds: dict[str, float] = field(default_factory=dict)   # frame, coarse, refine, total
-    coarse_reused: bool = False
-    vertices: int = 0
-    network: str = "face"
-    canvas: int | None = None
-    flops: int | None = None
-
-
-class FaceBackend:
+class FaceBackend(NeuralBackend):
     """Interprets `face` sketches with the shipped networks (`assets/face/`), or the files named by
     SKETCHFORGE_FACE_MAPS / SKETCHFORGE_FACE_IMPLICIT."""
 
-    mode = "face"
-    title = "3D character faces (SketchMetaFace / IDGMM)"
-    keeps_strokes = True  # the sketch stays after a proposal is accepted: the next stroke refines
+    name = "face"
+    modes = (FACE_MODE,)
+    Options = FaceOptions
 
-    def __init__(self, maps: str | Path | None = None, implicit: str | Path | None = None,
-                 symmetric: bool = True) -> None:
-        self._lock = threading.Lock()
+    def __init__(self, maps: str | Path | None = None, implicit: str | Path | None = None, **options) -> None:
+        super().__init__(**options)
         self._maps = maps or os.environ.get("SKETCHFORGE_FACE_MAPS") or None
         self._implicit = implicit or os.environ.get("SKETCHFORGE_FACE_IMPLICIT") or None
-        self._model = None
         self._coarse_key: str | None = None
         self._coarse = None
-        self._suggester = None
-        self._prepared = False
-        self.symmetric = symmetric
-        self.last = FaceInterpretation()
 
     @property
     def model(self):
-        with self._lock:
-            if self._model is None:
-                from .reconstruct import FaceModel
-                self._model = FaceModel.load(self._maps, self._implicit)
-            return self._model
+        """The maps and implicit networks (`reconstruct.FaceModel`), loaded on first use."""
+        from .reconstruct import FaceModel
+        return self.loaded("model", lambda: FaceModel.load(self._maps, self._implicit))
 
     @property
     def suggester(self):
         """(stroke-suggestion network, part library), loaded on first use."""
-        with self._lock:
-            if self._suggester is None:
-                from .reconstruct import ASSETS
-                from .suggest import load_library, load_model
-                weights, library = ASSETS / "suggest.safetensors", ASSETS / "parts-library.safetensors"
-                for p in (weights, library):
-                    if not p.is_file():
-                        raise FileNotFoundError(f"the stroke-suggestion files are missing ({p}); make them with "
-                                                "sketchforge-face-suggest (see assets/face/MODEL_CARD.md)")
-                self._suggester = (load_model(weights)[0].eval(), load_library(library))
-            return self._suggester
+        def load():
+            from .reconstruct import ASSETS
+            from .suggest import load_library, load_model
+            weights, library = ASSETS / "suggest.safetensors", ASSETS / "parts-library.safetensors"
+            for p in (weights, library):
+                if not p.is_file():
+                    raise FileNotFoundError(f"the stroke-suggestion files are missing ({p}); make them with "
+                                            "sketchforge-face-suggest (see assets/face/MODEL_CARD.md)")
+            return load_model(weights)[0].eval(), load_library(library)
+        return self.loaded("suggester", load)
 
     def suggest(self, sketch: Sketch, k: int = 5, part: str | None = None) -> PartSuggestions:
         """Part strokes like the last one drawn (with the earlier strokes of the same part): read
@@ -178,15 +181,11 @@ class FaceBackend:
         cands = tuple((float(sim), tuple(np.asarray(q, float) for q in lines)) for _, sim, lines in found)
         return PartSuggestions(part, side, box, tuple(sorted(picked)), cands)
 
-    def prepare(self) -> None:
-        """Load the networks and read one small drawn head (an oval and two eyes), so that the
-        user's first sketch is read as quickly as the rest: the first reading in a process pays
-        one-off costs (the libraries' first calls, about 1.5 s on this project's machine, against
-        0.2 s for a stroke after it). Changes nothing: the head is thrown away and the coarse
-        cache is left as it was. Safe to run in a worker thread (the window does, when the mode
-        is picked); a sketch read meanwhile is read as usual. Once done, a second call returns at once."""
-        if self._prepared:
-            return
+    def _warm(self) -> None:
+        """Load the networks and read one small drawn head (an oval and two eyes): the first
+        reading in a process pays one-off costs (the libraries' first calls, about 1.5 s on this
+        project's machine, against 0.2 s for a stroke after it). The head is thrown away and the
+        coarse cache is left as it was."""
         import cv2
 
         from .frame import PEN_PX, SIZE
@@ -197,78 +196,86 @@ class FaceBackend:
         cv2.ellipse(ink[0], (c, c), (SIZE * 9 // 32, SIZE * 23 // 64), 0, 0, 360, 1.0, PEN_PX)
         for dx in (-SIZE // 9, SIZE // 9):
             cv2.circle(ink[0], (c + dx, c - SIZE // 16), SIZE // 24, 1.0, PEN_PX)
+        symmetric = self.options.symmetric
         try:
-            model.refine(ink, model.coarse(ink, self.symmetric), self.symmetric)
+            model.refine(ink, model.coarse(ink, symmetric), symmetric)
         except ReconstructionError:
             pass  # the one-off costs are paid all the same
-        self._prepared = True
 
-    def head(self, sketch: Sketch) -> tuple[np.ndarray, np.ndarray, FaceInterpretation]:
-        """The head mesh (world vertices (V, 3) mm, triangles (F, 3)) the sketch describes; raises
-        FrameError / ReconstructionError (both ValueError) with what to draw instead."""
+    def head(self, sketch: Sketch, watch: Stopwatch | None = None) -> tuple[np.ndarray, np.ndarray, dict]:
+        """The head mesh (world vertices (V, 3) mm, triangles (F, 3)) the sketch describes, and
+        what the reading did (canvas, whether the coarse head was reused); raises FrameError /
+        ReconstructionError (both ValueError) with what to draw instead."""
         from .reconstruct import ReconstructionError
-        info = FaceInterpretation()
-        t0 = time.perf_counter()
-        sketch = _tidy(sketch)
-        if sketch is None:
-            raise FrameError("the sketch is empty or lies outside the canvas; draw the outline of a head "
-                             "(from the front) first")
-        frame, strokes = FaceFrame.of_sketch(sketch)
-        ink = frame.ink(strokes)
-        outline = frame.ink([s for s in strokes if s[1] not in ("ridge", "valley")])
-        if not outline.any():
-            raise FrameError("draw the outline of the head (plain strokes) before ridges and valleys")
-        info.canvas = ink.shape[-1]
-        model = self.model  # loaded once, on the first sketch worth reading
-        t1 = time.perf_counter()
-        info.seconds["frame"] = t1 - t0
-        # the coarse head reads every stroke (ridges and valleys tell the maps network the relief);
-        # it is kept for a sketch read again unchanged (a second look, the symmetry switched back)
-        key = hashlib.sha256(ink.tobytes() + repr((frame.centre, frame.scale, frame.camera,
-                                                   self.symmetric)).encode()).hexdigest()
-        with self._lock:
-            coarse = self._coarse if key == self._coarse_key else None
-        info.coarse_reused = coarse is not None
-        if coarse is None:
-            coarse = model.coarse(ink, self.symmetric)
+        watch = watch or Stopwatch()
+        symmetric = self.options.symmetric
+        with watch.stage("frame"):
+            sketch = tidy_sketch(sketch, off_canvas=OFF_CANVAS)
+            if sketch is None:
+                raise FrameError("the sketch is empty or lies outside the canvas; draw the outline of a head "
+                                 "(from the front) first")
+            frame, strokes = FaceFrame.of_sketch(sketch)
+            ink = frame.ink(strokes)
+            outline = frame.ink([s for s in strokes if s[1] not in ("ridge", "valley")])
+            if not outline.any():
+                raise FrameError("draw the outline of the head (plain strokes) before ridges and valleys")
+        with watch.stage("load"):
+            model = self.model  # loaded once, on the first sketch worth reading
+        details = {"canvas": int(ink.shape[-1])}
+        with watch.stage("coarse"):
+            # the coarse head reads every stroke (ridges and valleys tell the maps network the
+            # relief); it is kept for a sketch read again unchanged (a second look, the symmetry
+            # switched back)
+            key = hashlib.sha256(ink.tobytes() + repr((frame.centre, frame.scale, frame.camera,
+                                                       symmetric)).encode()).hexdigest()
             with self._lock:
-                self._coarse_key, self._coarse = key, coarse
-        reason = scribble_reason(scribble_signs(frame, strokes, coarse.mask))
-        if reason:
-            raise FrameError(reason)
-        t2 = time.perf_counter()
-        info.seconds["coarse"] = t2 - t1
-        refined = model.refine(ink, coarse, self.symmetric)
-        t3 = time.perf_counter()
-        info.seconds["refine"] = t3 - t2
-        verts = frame.to_world(refined.vertices)
-        if not np.isfinite(verts).all():
-            raise ReconstructionError("the head came out broken (non-finite vertices); redraw the outline")
-        info.vertices = len(verts)
-        info.seconds["total"] = time.perf_counter() - t0
-        return verts, refined.triangles, info
+                coarse = self._coarse if key == self._coarse_key else None
+            details["coarse_reused"] = coarse is not None
+            if coarse is None:
+                coarse = model.coarse(ink, symmetric)
+                with self._lock:
+                    self._coarse_key, self._coarse = key, coarse
+            reason = scribble_reason(scribble_signs(frame, strokes, coarse.mask))
+            if reason:
+                raise FrameError(reason)
+        with watch.stage("refine"):
+            refined = model.refine(ink, coarse, symmetric)
+            verts = frame.to_world(refined.vertices)
+            if not np.isfinite(verts).all():
+                raise ReconstructionError("the head came out broken (non-finite vertices); redraw the outline")
+        details["vertices"] = int(len(verts))
+        return verts, refined.triangles, details
 
-    def propose(self, sketch: Sketch, session, top_k: int = 3) -> list[Proposal]:
-        """One proposal: the head as body "head" (replacing the head made before). A sketch that
-        holds no head raises FrameError / ReconstructionError (ValueError) saying what to draw.
-        Never changes the model (the mesh data is kept in the document's blob store, which only
-        an accepted operation uses)."""
-        t0 = time.perf_counter()
+    def propose(self, sketch: Sketch, context: Context, top_k: int = 3) -> Interpretation:
+        """One proposal: the head, refining the current head (the face mesh made last) or, with
+        `new_head`, as a body of its own. A sketch that holds no head gives no proposal and a hint
+        saying what to draw. Never changes the model: the mesh travels inside the proposal and is
+        stored when it is accepted."""
+        watch = Stopwatch()
         try:
-            verts, tris, info = self.head(sketch)
-        except ValueError:
-            self.last = FaceInterpretation(seconds={"total": time.perf_counter() - t0})
-            raise
-        self.last = info
-        key = session.document.add_blob(mesh_blob(verts, tris))
-        existing = session.bodies.get(BODY)
-        replace = existing is not None and existing.kind == "mesh" and _made_here(session, BODY)
-        name = BODY if (existing is None or replace) else _free_name(session, BODY)
-        op = PutMesh(body=name, blob=key, source="face", replace=replace)
-        extra = {"vertices": int(len(verts)), "triangles": int(len(tris)), "symmetric": self.symmetric,
-                 "coarse_reused": info.coarse_reused,
-                 "stage_seconds": {k: round(v, 4) for k, v in info.seconds.items()}}
-        return [Proposal(op, 1.0, extra)]
+            verts, tris, details = self.head(sketch, watch)
+        except ValueError as exc:  # FrameError, ReconstructionError: the message says what to draw
+            return self.answer((), watch, top_k, str(exc), network="face")
+        data = mesh_blob(verts, tris)
+        key = blob_key(data)
+        current = current_head(context)
+        if current is not None and not self.options.new_head:
+            op, label = PutMesh(body=current, blob=key, source="face", replace=True), f"Refine {current}"
+        else:
+            name = BODY if BODY not in context.bodies else _free_name(context, BODY)
+            op, label = PutMesh(body=name, blob=key, source="face", replace=False), f"New head ({name})"
+        label += f" \N{EN DASH} {len(verts):,} vertices" + ("" if self.options.symmetric else ", asymmetric")
+        extra = {"vertices": int(len(verts)), "triangles": int(len(tris)), "symmetric": self.options.symmetric,
+                 "coarse_reused": details["coarse_reused"]}
+        proposal = Proposal(op, 1.0, extra, label=label, blobs={key: data})
+        return self.answer([proposal], watch, top_k, network="face", canvas=details["canvas"],
+                           details={"coarse_reused": details["coarse_reused"], "vertices": details["vertices"]})
+
+
+def current_head(context: Context) -> str | None:
+    """The face mesh made last in the model (the head a new sketch refines), None when there is none."""
+    heads = [name for name, body in context.bodies.items() if isinstance(body, MeshBody) and body.source == "face"]
+    return heads[-1] if heads else None
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
@@ -278,40 +285,8 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(d[::2], d[1::2]))
 
 
-def _made_here(session, body: str) -> bool:
-    """Whether the last operation that made `body` was a face mesh (so the next one replaces it)."""
-    for op in reversed(session.history):
-        if getattr(op, "body", None) == body:
-            return isinstance(op, PutMesh) and op.source == "face"
-    return False
-
-
-def _free_name(session, base: str) -> str:
+def _free_name(context: Context, base: str) -> str:
     i = 2
-    while f"{base}{i}" in session.bodies:
+    while f"{base}{i}" in context.bodies:
         i += 1
     return f"{base}{i}"
-
-
-def _tidy(sketch: Sketch) -> Sketch | None:
-    """Drop empty strokes and points far off the canvas, resample very long strokes; None when
-    nothing is left."""
-    strokes = []
-    w, h = sketch.width, sketch.height
-    for s in sketch.strokes:
-        pts = np.asarray(s.points, float)
-        if len(pts) == 0:
-            continue
-        if not np.isfinite(pts[:, :2]).all():
-            raise FrameError("a stroke holds NaN or infinite coordinates; redraw it or remove it from the file")
-        keep = ((pts[:, 0] > -OFF_CANVAS * w) & (pts[:, 0] < (1 + OFF_CANVAS) * w)
-                & (pts[:, 1] > -OFF_CANVAS * h) & (pts[:, 1] < (1 + OFF_CANVAS) * h))
-        pts = pts[keep]
-        if len(pts) == 0:
-            continue
-        if len(pts) > MAX_POINTS:
-            pts = pts[np.linspace(0, len(pts) - 1, MAX_POINTS).round().astype(int)]
-        strokes.append(Stroke(pts, s.kind))
-    if not strokes:
-        return None
-    return Sketch(sketch.camera, w, h, tuple(strokes), sketch.mode, sketch.prompt)

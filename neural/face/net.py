@@ -21,29 +21,25 @@ Channels, all (B, C, H, W) float32 at the sketch canvas size (rows top to bottom
     maps          MAP_CHANNELS: normal x, y, z (unit on the head, 0 off it), height z, mask
                   (probability)
 
-Weight files are safetensors with the config and the network kind in the metadata; loading never
-unpickles (`load_net`).
+Weight files are the house's (`neural.weights`: safetensors, kinds "face-maps" and "face-implicit",
+the config in the metadata); loading never unpickles (`load_net`).
 """
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from safetensors import safe_open
-from safetensors.torch import save_file
 from torch import nn
 
-from sketchforge.modeling.files import atomic_write
-
+from ..weights import load_weights, save_weights
 from .heads import EXTENT
 
 __all__ = [
-    "FORMAT",
+    "KINDS",
     "VERSION",
     "TRUNCATION",
     "SKETCH_CHANNELS",
@@ -54,11 +50,9 @@ __all__ = [
     "ImplicitNet",
     "save_net",
     "load_net",
-    "read_net",
 ]
 
-FORMAT = "sketchforge.face-net"
-VERSION = 1
+VERSION = 1  # the weight files' layout version (`neural.weights`)
 TRUNCATION = 0.15  # head units: the implicit network's signed distance is clamped to +-this
 SKETCH_CHANNELS = ("contour", "ridge", "valley", "current_z", "current_mask")
 MAP_CHANNELS = ("normal_x", "normal_y", "normal_z", "z", "mask")
@@ -197,48 +191,26 @@ def blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
     return F.conv2d(x, k.view(1, 1, -1, 1).repeat(c, 1, 1, 1), padding=(r, 0), groups=c)
 
 
-_KINDS = {"maps": (MapNet, MapConfig), "implicit": (ImplicitNet, ImplicitConfig)}
+KINDS = {"maps": "face-maps", "implicit": "face-implicit"}  # a network's kind -> its weight files' kind
+_NETS = {"face-maps": (MapNet, MapConfig), "face-implicit": (ImplicitNet, ImplicitConfig)}
 
 
 def save_net(model: MapNet | ImplicitNet, path: str | Path, extra: dict | None = None) -> None:
-    """Weights as safetensors, atomically; kind, config (and `extra`) in the metadata."""
-    tensors = {k: v.detach().contiguous().clone() for k, v in model.state_dict().items()}
-    meta = {"format": FORMAT, "version": str(VERSION), "kind": model.kind, "config": json.dumps(model.config.to_json())}
-    if extra:
-        meta["extra"] = json.dumps(extra)
-    atomic_write(Path(path), lambda tmp: save_file(tensors, str(tmp), metadata=meta))
-
-
-def read_net(path: str | Path) -> tuple[str, dict, dict[str, torch.Tensor], dict]:
-    """(kind, config JSON, tensors, extra) of a face network file; nothing is unpickled."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no face network file at {path}; train one with `sketchforge-train-face` "
-                                "or pick the file shipped under assets/face/")
-    try:
-        with safe_open(str(path), framework="pt") as fh:
-            meta = fh.metadata() or {}
-            tensors = {k: fh.get_tensor(k) for k in fh.keys()}
-    except Exception as exc:  # safetensors raises its own error types for damaged files
-        raise ValueError(f"{path} is not a readable safetensors file ({exc}); retrain or restore it") from None
-    if meta.get("format") != FORMAT or meta.get("kind") not in _KINDS:
-        raise ValueError(f"{path} is not a Sketchforge face network file (no '{FORMAT}' metadata)")
-    if int(meta.get("version", "0")) > VERSION:
-        raise ValueError(f"{path} was written by a newer Sketchforge (format version {meta['version']}); update to read it")
-    extra = json.loads(meta["extra"]) if "extra" in meta else {}
-    return meta["kind"], json.loads(meta["config"]), tensors, extra
+    """Write a network as a weight file (`neural.weights`), atomically; its config (and `extra`) in the metadata."""
+    save_weights(path, model.state_dict(), kind=KINDS[model.kind], version=VERSION, config=model.config.to_json(),
+                 extra=extra)
 
 
 def load_net(path: str | Path, kind: str | None = None) -> tuple[MapNet | ImplicitNet, dict]:
-    """The network a file holds, in eval mode, and its extra metadata; `kind` checks which one."""
-    got, config, tensors, extra = read_net(path)
-    if kind is not None and got != kind:
-        raise ValueError(f"{path} holds the face '{got}' network, not the '{kind}' one")
-    cls, cfg = _KINDS[got]
-    model = cls(cfg.from_json(config))
-    model.load_state_dict(tensors, strict=True)
+    """The network a file holds ("maps" or "implicit"; `kind` names the one it must be), in eval
+    mode, and its extra metadata; WeightsError saying what to do when the file cannot be read."""
+    w = load_weights(path, tuple(KINDS.values()) if kind is None else KINDS[kind], newest=VERSION)
+    cls, cfg = _NETS[w.kind]
+    with w.unpacking():
+        model = cls(cfg.from_json(w.config))
+        model.load_state_dict(w.tensors, strict=True)
     model.eval()
-    return model, extra
+    return model, w.extra
 
 
 def net_dict(model: nn.Module) -> dict:

@@ -42,6 +42,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..assets import asset_root
 from .frame import SIZE
 from .heads import EXTENT, _largest_component
 from .meshops import edges, laplacian_smooth, smoothed_normals, vertex_normals
@@ -50,7 +51,7 @@ from .net import ImplicitNet, MapNet, blur, load_net, maps_tensor
 __all__ = ["ASSETS", "GRID", "BOX_LO", "BOX_HI", "HeadMesh", "FaceModel", "front_view", "cast_front", "raycasting_scene",
            "ReconstructionError"]
 
-ASSETS = Path(__file__).resolve().parents[2] / "assets" / "face"
+ASSETS = asset_root() / "face"  # the shipped face networks (package data, `neural.assets`)
 GRID = 65                       # marching-cubes grid points along x and y (odd: symmetric)
 BOX_LO = (-EXTENT, -EXTENT, -2.6)
 BOX_HI = (EXTENT, EXTENT, 2.6)

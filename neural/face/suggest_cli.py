@@ -32,6 +32,7 @@ from sketchforge.modeling.files import atomic_write_bytes
 
 from ..commands import Parser, UsageError, dispatch, run_command
 from ..synth.reading import DataError
+from ..weights import WeightsError
 
 PROG = "sketchforge-face-suggest"
 
@@ -74,7 +75,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_command(PROG, lambda: _main(argv), (DataError, OSError))
+    return run_command(PROG, lambda: _main(argv), (DataError, WeightsError, OSError))
 
 
 def _main(argv: list[str] | None) -> int:

@@ -62,7 +62,7 @@ from sketchforge.modeling.sketch import Sketch
 from .dataset import FaceConfig, read_face_manifest, read_face_records, read_face_shard, shard_name
 from .frame import SIZE, FaceFrame, head_units_frame
 from .heads import CAMERA_Z, EXTENT
-from .net import (FORMAT, TRUNCATION, VERSION, ImplicitNet, MapNet, blur, load_net, maps_tensor, save_net)
+from .net import (KINDS, TRUNCATION, ImplicitNet, MapNet, blur, load_net, maps_tensor, save_net)
 from .samples import read_samples
 
 __all__ = ["TrainError", "FaceTrainConfig", "FaceData", "sketch_input", "true_maps", "train", "main"]
@@ -359,8 +359,8 @@ def validate(model, maps_model, data: FaceData, config: FaceTrainConfig) -> dict
     return {k: v / count for k, v in sums.items()}
 
 
-def _meta(model) -> dict[str, str]:
-    return {"format": FORMAT, "version": str(VERSION), "kind": model.kind, "config": json.dumps(model.config.to_json())}
+def _checkpoint(run: Path, model, opt: torch.optim.Optimizer, state: dict) -> None:
+    save_checkpoint(run, model, opt, state, kind=KINDS[model.kind], config=model.config.to_json())
 
 
 def train(config: FaceTrainConfig, out: str | Path, threads: int | None = None, max_minutes: float | None = None,
@@ -375,7 +375,7 @@ def train(config: FaceTrainConfig, out: str | Path, threads: int | None = None, 
     model = _model(config)
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     if (run / "checkpoint.safetensors").is_file():
-        state = load_checkpoint(run, model, opt, TrainError)
+        state = load_checkpoint(run, model, opt, KINDS[model.kind], TrainError)
         if state["config"] != config.to_json():
             raise TrainError(f"{run} holds a run with other settings ({state['config']}); rerun with those or "
                              "pick another --out")
@@ -432,7 +432,7 @@ def train(config: FaceTrainConfig, out: str | Path, threads: int | None = None, 
                 out_of_time = max_minutes is not None and (time.monotonic() - started) > 60 * max_minutes
                 if stop.asked or out_of_time or (max_steps is not None and state["step"] >= max_steps):
                     state["seconds"] = elapsed
-                    save_checkpoint(run, model, opt, state, _meta(model))
+                    _checkpoint(run, model, opt, state)
                     if bar is not None:
                         bar.close()
                     log.warning("stopped at step %d; rerun the same command to continue", state["step"])
@@ -455,11 +455,11 @@ def train(config: FaceTrainConfig, out: str | Path, threads: int | None = None, 
                 state["stale"] += 1
             if state["stale"] >= patience:
                 state["done"] = True
-            save_checkpoint(run, model, opt, state, _meta(model))
+            _checkpoint(run, model, opt, state)
             if state["done"]:
                 break
     state["done"] = True
-    save_checkpoint(run, model, opt, state, _meta(model))
+    _checkpoint(run, model, opt, state)
     if bar is not None:
         bar.close()
     return state

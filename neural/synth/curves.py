@@ -45,8 +45,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from sketchforge.modeling.bodies import SolidBody
-from sketchforge.modeling.occ import curves as occ_curves
-from sketchforge.modeling.occ.solids import face_normal_at, point_face_distance
 from sketchforge.modeling.operations import (AddPrism, ArcPath, Bevel, Circle, Extrude, LinePath, Operation,
                                              Polygon, SubtractPrism, Sweep)
 from sketchforge.modeling.refs import from_face_coords, plane_frame
@@ -140,7 +138,7 @@ def _extrude(op: Extrude, before: SolidBody) -> list[Curve]:
     idx, info = _face(op, before)
     _, x, _, n = plane_frame(info.normal, info.origin)
     vec = n * op.distance
-    wires = occ_curves.face_outline(before.shape, idx)
+    wires = before.face_outline(idx)
     outer = wires[0]
     corner_idx = _corners(outer)
     starts = outer[corner_idx] if len(corner_idx) >= 2 else _spread_points(outer, x)
@@ -165,13 +163,13 @@ def _bevel(op: Bevel, before: SolidBody, after: SolidBody) -> list[Curve]:
     # The operation's own choice of which adjacent face takes distance1 (it honours `side`).
     edge_idx, face1 = op.resolve(before)
     face2 = next(f for f in before.edges[edge_idx].faces if f != face1)
-    poly = occ_curves.edge_polyline(before.shape, edge_idx)
+    poly = before.edge_polyline(edge_idx)
     closed = len(poly) > 2 and np.linalg.norm(poly[0] - poly[-1]) <= 1e-6 * max(before.diagonal(), 1.0)
     if closed:
         poly = poly[:-1]
     tangent = _tangents(poly, closed)
     mid = len(poly) // 2
-    normals = {f: np.array([face_normal_at(before.shape, f, p) for p in poly]) for f in (face1, face2)}
+    normals = {f: before.face_normals(f, poly) for f in (face1, face2)}
     out = []
     for face, other, dist in ((face1, face2, op.distance1), (face2, face1, op.distance2)):
         if op.style == "fillet":
@@ -199,8 +197,8 @@ def _tangents(poly: np.ndarray, closed: bool) -> np.ndarray:
 def _into_face_sign(body: SolidBody, face: int, p: np.ndarray, d: np.ndarray) -> float:
     """+1 when stepping from edge point `p` along `d` goes into `face`, else -1."""
     eps = 1e-3 * max(body.diagonal(), 1.0)
-    ahead = point_face_distance(body.shape, face, p + eps * d)
-    behind = point_face_distance(body.shape, face, p - eps * d)
+    ahead = body.face_distance(face, p + eps * d)
+    behind = body.face_distance(face, p - eps * d)
     return 1.0 if ahead <= behind else -1.0
 
 
@@ -217,7 +215,7 @@ def _matching_edge(after: SolidBody, guess: np.ndarray, closed: bool, setback: f
             continue
         if np.linalg.norm(np.asarray(e.midpoint) - centre) > 0.5 * e.length + length + tol:
             continue
-        pts = occ_curves.edge_polyline(after.shape, e.index)
+        pts = after.edge_polyline(e.index)
         err = float(np.median(_distance_to_polyline(probe, pts)))
         if err < best_err:
             best, best_err = pts, err

@@ -35,7 +35,7 @@ def test_code_builds_an_undoable_body(console):
     assert list(session.bodies) == ["body1"]
     assert session.solid("body1").volume == pytest.approx(40 * 30 * 20)
     assert console.execute("session.extrude(name, 'top', 5)") is True
-    assert len(session.history) == 2 and session.document.undo_text == "Extrude face +5 mm"
+    assert len(session.history) == 2 and session.document.undo_text == "Extrude top face +5 mm"
     session.undo()
     assert console.execute("print(len(session.history))") is True
     assert "print(len(session.history))\n1\n" in console.output()

@@ -44,14 +44,14 @@ def test_list_follows_apply_undo_redo(qtbot, panel):
     assert texts(panel) == ["1. Box 80 x 50 x 16"]
     panel.select_step(0)
     s.extrude(body, "top", 5)
-    assert texts(panel) == ["1. Box 80 x 50 x 16", "2. Extrude face +5 mm"]
+    assert texts(panel) == ["1. Box 80 x 50 x 16", "2. Extrude top face +5 mm"]
     assert panel.selected_step() == 0  # a new step keeps the selection
     assert panel.undo_button.isEnabled() and not panel.redo_button.isEnabled()
-    assert panel.undo_button.toolTip() == "Undo Extrude face +5 mm"
+    assert panel.undo_button.toolTip() == "Undo Extrude top face +5 mm"
 
     qtbot.mouseClick(panel.undo_button, Qt.MouseButton.LeftButton)
     assert texts(panel) == ["1. Box 80 x 50 x 16"]
-    assert panel.redo_button.isEnabled() and panel.redo_button.toolTip() == "Redo Extrude face +5 mm"
+    assert panel.redo_button.isEnabled() and panel.redo_button.toolTip() == "Redo Extrude top face +5 mm"
     qtbot.mouseClick(panel.redo_button, Qt.MouseButton.LeftButton)
     assert len(texts(panel)) == 2 and len(s.history) == 2
 
@@ -84,9 +84,9 @@ def test_editing_a_distance_regenerates_the_model(qtbot, panel):
     qtbot.waitUntil(lambda: s.history[1].distance == 12.0)
     assert panel.message_text() == ""
     assert s.solid(body).bounds()[1][2] == pytest.approx(16 + 12 + 3)
-    assert texts(panel)[1] == "2. Extrude face +12 mm"
+    assert texts(panel)[1] == "2. Extrude top face +12 mm"
     assert panel.selected_step() == 1 and panel.form.widget("distance").value() == 12.0
-    assert s.document.undo_text.startswith("Edit Extrude face")
+    assert s.document.undo_text.startswith("Edit Extrude top face")
     s.undo()
     assert s.history[1].distance == 5.0
 

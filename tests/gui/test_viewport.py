@@ -1,6 +1,13 @@
-"""The viewport as a sketch canvas: strokes in widget pixels, the camera they belong to, the tools."""
+"""The viewport as a sketch canvas: strokes in widget pixels, the camera they belong to, the tools;
+the strokes live in a SketchState the viewport draws and feeds; the real picture under Xvfb."""
 
 from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -8,10 +15,12 @@ from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QWheelEvent
 from PySide6.QtWidgets import QApplication
 
-from sketchforge.app.viewport import HOLD_MESSAGE, Viewport
+from sketchforge.app.viewport import HOLD_MESSAGE, PARK_MESSAGE, Viewport
 from sketchforge.modeling.bodies import MeshBody, PointCloudBody
 from sketchforge.modeling.camera import Camera
-from sketchforge.modeling.sketch import Sketch
+from sketchforge.modeling.contract import StrokeKind
+from sketchforge.modeling.sketch import Sketch, Stroke
+from sketchforge.modeling.sketchstate import SketchState
 
 NONE = Qt.KeyboardModifier.NoModifier
 LEFT = Qt.MouseButton.LeftButton
@@ -19,8 +28,8 @@ LEFT = Qt.MouseButton.LeftButton
 
 @pytest.fixture
 def make_viewport(qtbot):
-    def make(width=640, height=480):
-        v = Viewport()
+    def make(width=640, height=480, sketch=None):
+        v = Viewport(sketch=sketch)
         qtbot.addWidget(v)
         v.resize(width, height)
         v.show()
@@ -181,7 +190,6 @@ def test_a_sketch_from_another_canvas_size_stays_on_its_model_points(make_viewpo
     cam = Camera((120.0, -150.0, 110.0), (0.0, 0.0, 10.0), (0.0, 0.0, 1.0), "perspective", 35.0)
     world = np.array([[0, 0, 10], [20, -10, 30], [-25, 15, 0], [30, 30, 5]], float)
     uv = cam.project(world, 512, 512)
-    from sketchforge.modeling.sketch import Stroke
     sketch = Sketch(cam, 512, 512, (Stroke(np.c_[uv, np.ones(4), np.arange(4.0)]),))
     v = make_viewport(640, 400)
     v.load_sketch(sketch)
@@ -191,7 +199,6 @@ def test_a_sketch_from_another_canvas_size_stays_on_its_model_points(make_viewpo
 
 def test_strokes_follow_the_model_when_the_view_is_resized(qtbot, viewport):
     world = np.array([[0, 0, 0], [20, -10, 30], [-25, 15, 0]], float)
-    from sketchforge.modeling.sketch import Stroke
     cam = viewport.camera()
     uv = cam.project(world, 640, 480)
     viewport.load_sketch(Sketch(cam, 640, 480, (Stroke(np.c_[uv, np.ones(3), np.zeros(3)]),)))
@@ -262,8 +269,10 @@ def test_bodies_are_shown_and_items_of_unchanged_bodies_are_kept(viewport):
     uv = viewport.camera().project(np.r_[mesh2.vertices, cloud.points, solid.mesh().vertices], w, h)
     assert (uv >= 0).all() and (uv[:, 0] <= w).all() and (uv[:, 1] <= h).all()
 
-    viewport.set_ghost({"solid": _mesh(0.0)}, "extrude 10 mm")
-    assert viewport.ghost_label == "extrude 10 mm" and len(viewport.items) == 5
+    ghost = _mesh(0.0)
+    viewport.set_ghost({"solid": ghost}, "extrude 10 mm")  # the old call: the bodies are added material
+    assert viewport.ghost_label == "extrude 10 mm" and len(viewport.items) == 6  # faces + outline
+    assert viewport.ghost_bodies() == [ghost] and viewport.ghost_removed() == []
     viewport.set_ghost(None)
     assert viewport.ghost_label == "" and len(viewport.items) == 4
     viewport.set_bodies({})
@@ -289,3 +298,200 @@ def test_a_tablet_pen_records_pressure(qtbot, viewport):
     send(QEvent.Type.TabletRelease, 80.0, 50.0, 0.0)
     (stroke,) = viewport.strokes()
     np.testing.assert_allclose(stroke.points[:, :3], [[10.25, 20.5, 0.2], [40.75, 30.0, 0.6], [80.0, 50.0, 0.9]])
+
+
+# -- the sketch state ---------------------------------------------------------------------------------
+
+def test_a_stroke_drawn_with_the_mouse_lands_in_the_sketch_state(qtbot, make_viewport):
+    state = SketchState()
+    viewport = make_viewport(sketch=state)
+    assert viewport.sketch_state is state
+    seen = []
+    state.changed.connect(seen.append)
+    viewport.set_tool("pen")
+    viewport.stroke_kind = "ridge"
+    drag(qtbot, viewport, PATH)
+    (stroke,) = state.strokes
+    assert stroke.kind == "ridge" and "strokes" in seen
+    np.testing.assert_allclose(stroke.uv, PATH, atol=1.0)
+    drawn = state.to_sketch()
+    assert drawn.camera == viewport.camera() and (drawn.width, drawn.height) == viewport.canvas_size()
+    assert viewport.strokes() == list(state.strokes)
+
+
+def test_the_state_knows_the_view_the_strokes_are_drawn_in(qtbot, viewport):
+    state = viewport.sketch_state
+    assert state.view.camera == viewport.camera()
+    drag(qtbot, viewport, [(300, 200), (360, 230), (400, 260)])  # orbit
+    assert state.view.camera == viewport.camera()
+    drag(qtbot, viewport, [(300, 200), (340, 210)], Qt.MouseButton.MiddleButton)  # pan
+    wheel(viewport, angle=120)
+    assert viewport.set_view("front")
+    assert state.view.camera == viewport.camera()
+    viewport.resize(500, 400)
+    qtbot.waitUntil(lambda: viewport.canvas_size() == (500, 400))
+    assert (state.view.width, state.view.height) == (500, 400) and state.view.camera == viewport.camera()
+
+
+def test_strokes_added_from_code_are_shown_and_the_eraser_takes_them_out_of_the_state(qtbot, viewport):
+    state = viewport.sketch_state
+    with qtbot.waitSignal(viewport.strokes_changed):
+        state.add_stroke([[100, 400], [300, 400]])  # as the console would
+    state.add_stroke([[100, 100], [300, 100]], "water")
+    assert [s.kind for s in viewport.strokes()] == [None, "water"] and viewport.has_strokes()
+    viewport.set_tool("eraser")
+    with qtbot.waitSignal(viewport.strokes_changed):
+        qtbot.mouseClick(viewport, LEFT, NONE, QPoint(200, 402))
+    assert [s.kind for s in state.strokes] == ["water"]
+    drag(qtbot, viewport, [(150, 80), (150, 120)])
+    assert state.strokes == ()
+
+
+def test_orbiting_parks_the_strokes_and_return_to_brings_them_back_with_the_view(qtbot, viewport):
+    state = viewport.sketch_state
+    viewport.park_on_orbit = True
+    viewport.set_tool("pen")
+    drag(qtbot, viewport, PATH)
+    viewport.set_tool("navigate")
+    drawn_in, strokes = viewport.camera(), viewport.strokes()
+    with qtbot.waitSignal(viewport.message) as said:
+        drag(qtbot, viewport, [(300, 200), (360, 230), (400, 260)])
+    assert said.args == [PARK_MESSAGE]
+    assert viewport.strokes() == [] and not cameras_equal(viewport.camera(), drawn_in)
+    assert [v.camera for v in state.parked] == [drawn_in]
+    with qtbot.waitSignal(viewport.strokes_changed):
+        assert viewport.return_to() is True
+    assert cameras_equal(viewport.camera(), drawn_in)
+    for a, b in zip(viewport.strokes(), strokes, strict=True):
+        np.testing.assert_allclose(a.points, b.points)
+    assert state.parked == [] and viewport.return_to() is False
+    viewport.set_tool("pen")
+    drag(qtbot, viewport, [(100, 400), (300, 400)])
+    assert viewport.set_view("top") is True and viewport.strokes() == []  # picking a view parks too
+    assert len(state.parked) == 1 and viewport.return_to(state.parked[0])
+    assert len(viewport.strokes()) == 2
+
+
+def test_a_sketch_loaded_into_the_state_from_code_is_shown_in_its_view(qtbot, make_viewport):
+    viewport = make_viewport(640, 400)
+    cam = Camera((120.0, -150.0, 110.0), (0.0, 0.0, 10.0), (0.0, 0.0, 1.0), "perspective", 35.0)
+    world = np.array([[0, 0, 10], [20, -10, 30], [-25, 15, 0]], float)
+    uv = cam.project(world, 512, 512)
+    viewport.sketch_state.load(Sketch(cam, 512, 512, (Stroke(np.c_[uv, np.ones(3), np.zeros(3)]),)))
+    qtbot.waitUntil(lambda: viewport.sketch_state.view.width == 640)
+    w, h = viewport.canvas_size()
+    np.testing.assert_allclose(viewport.strokes()[0].uv, viewport.camera().project(world, w, h), atol=1e-6)
+    assert viewport.sketch().camera == viewport.camera()
+
+
+def test_a_state_outlives_its_viewport_without_complaint(qtbot, caplog):
+    state = SketchState()
+    viewport = Viewport(sketch=state)
+    viewport.deleteLater()
+    with qtbot.waitSignal(viewport.destroyed):
+        pass
+    with caplog.at_level("ERROR"):
+        state.add_stroke([[0, 0], [10, 10]])  # the console draws on after the window closed
+    assert not caplog.records and len(state) == 1
+
+
+def test_stroke_colors_come_from_the_declared_kinds(viewport):
+    viewport.set_stroke_kinds([StrokeKind(None, "Plain", (10, 20, 30)), StrokeKind("ridge", "Ridge", (200, 0, 0))])
+    assert viewport.stroke_color("ridge").getRgb()[:3] == (200, 0, 0)
+    assert viewport.stroke_color("lava").getRgb()[:3] == (10, 20, 30), "an unknown kind is drawn as a plain line"
+    viewport.set_stroke_kinds([StrokeKind("ridge", "Ridge", (200, 0, 0))])
+    assert viewport.stroke_color(None).getRgb()[:3] == (255, 140, 26)
+    with pytest.raises(ValueError, match="0..255"):
+        viewport.set_stroke_kinds([StrokeKind("ridge", "Ridge", (300, 0, 0))])
+
+
+def test_the_ghost_holds_added_and_removed_material_and_a_confidence(viewport):
+    added, removed = _mesh(0.0), _mesh(40.0)
+    viewport.set_ghost({"a": added}, "boss", removed=[removed], confidence=0.3)
+    assert viewport.ghost_bodies() == [added] and viewport.ghost_removed() == [removed]
+    assert viewport.ghost_label == "boss" and viewport.ghost_confidence == 0.3
+    assert len(viewport.items) == 4  # faces and outline of each
+    viewport.set_ghost(None, removed=[removed])  # only a cut
+    assert viewport.ghost_bodies() == [] and viewport.ghost_removed() == [removed]
+    assert viewport.ghost_confidence is None
+    viewport.set_ghost(None, "extrude — does not apply", confidence=0.8)  # nothing to show but why
+    assert viewport.items == [] and viewport.ghost_label == "extrude — does not apply"
+    assert viewport.ghost_confidence == 0.8
+    viewport.set_ghost(None)
+    assert viewport.items == [] and viewport.ghost_label == "" and viewport.ghost_removed() == []
+
+
+# -- the real picture (Xvfb + Mesa; tests/gui/viewport_scenes.py draws it) -------------------------------
+
+@pytest.fixture(scope="module")
+def scenes(tmp_path_factory):
+    """The framebuffers of the scenes (RGB arrays by name) and the facts written beside them."""
+    import cv2
+
+    from sketchforge.app.xvfb import XvfbError, private_display
+    out = tmp_path_factory.mktemp("scenes")
+    script = Path(__file__).with_name("viewport_scenes.py")
+    try:
+        with private_display() as display:
+            env = {**os.environ, "DISPLAY": display, "QT_QPA_PLATFORM": "xcb",
+                   "SKETCHFORGE_HOME": str(out / "home"), "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
+            run = subprocess.run([sys.executable, str(script), str(out)], env=env, capture_output=True, text=True,
+                                 timeout=120)
+    except XvfbError as exc:
+        pytest.fail(str(exc))
+    assert run.returncode == 0, f"the scenes failed:\n{run.stdout}\n{run.stderr}"
+    facts = json.loads((out / "scenes.json").read_text())
+    images = {p.stem: cv2.imread(str(p), cv2.IMREAD_COLOR)[:, :, ::-1].astype(int) for p in out.glob("*.png")}
+    return images, facts
+
+
+def _near(pixels: np.ndarray, rgb, tol: int = 60) -> np.ndarray:
+    return np.abs(pixels - np.asarray(rgb)).sum(axis=-1) < tol
+
+
+def _row_band(image: np.ndarray, row: int, cols) -> np.ndarray:
+    return image[row - 2:row + 3, cols[0] + 10:cols[1] - 10].reshape(-1, 3)
+
+
+def test_strokes_put_in_the_state_from_code_are_painted_in_their_kinds_colors(scenes):
+    images, facts = scenes
+    image, where = images["code_strokes"], facts["code_strokes"]
+    ridge = _near(_row_band(image, where["ridge_row"], where["cols"]), facts["ridge"])
+    lava = _near(_row_band(image, where["lava_row"], where["cols"]), facts["plain"])
+    assert ridge.sum() >= 200, "the ridge stroke is not painted in its declared color"
+    assert lava.sum() >= 200, "a stroke of an undeclared kind is not painted in the plain color"
+
+
+def test_parked_strokes_vanish_on_orbit_and_come_back_with_return_to(scenes):
+    images, facts = scenes
+    assert facts["parked"] == {"strokes": 0, "parked_views": 1}
+    assert facts["returned"] == {"ok": True, "strokes": 2}
+    for color in (facts["ridge"], facts["plain"]):
+        assert _near(images["parked"], color).sum() < 5, "parked strokes are still painted"
+        assert _near(images["returned"], color).sum() >= 200, "returned strokes are not painted"
+    moved = (images["returned"] != images["code_strokes"]).any(axis=-1).mean()
+    assert moved < 1e-3, f"the view did not come back as it was: {moved:.2%} of the pixels differ"
+
+
+def test_a_ghost_paints_added_material_in_one_color_and_removed_in_another(scenes):
+    images, facts = scenes
+    image = images["ghost_sure"]
+
+    def at(key):
+        u, v = facts["ghost"][key]
+        return image[int(v) - 3:int(v) + 4, int(u) - 3:int(u) + 4].reshape(-1, 3).mean(axis=0)
+
+    r, g, b = at("added_px")
+    assert g > r + 40 and b > r + 40, f"added material is not blue-green: {(r, g, b)}"
+    r, g, b = at("removed_px")
+    assert r > g + 40 and r > b + 40, f"removed material is not red: {(r, g, b)}"
+    r, g, b = at("model_px")
+    assert max(r, g, b) - min(r, g, b) < 20, f"the untouched model is tinted: {(r, g, b)}"
+
+
+def test_a_weak_proposal_is_marked_unsure_by_its_label(scenes):
+    images, _ = scenes
+    amber = (255, 176, 32)
+    unsure, sure = (images[name][0:60, 0:320].reshape(-1, 3) for name in ("ghost_unsure", "ghost_sure"))
+    assert _near(unsure, amber).sum() >= 80, "a weak proposal's label is not marked"
+    assert _near(sure, amber).sum() < 5, "a confident proposal's label is marked unsure"

@@ -9,30 +9,36 @@ import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
 
-from sketchforge.modeling.session import Proposal, Session
-
-
-@dataclass
-class Last:
-    seconds: dict
+from sketchforge.modeling.contract import Interpretation, ModeSpec, Proposal, Report
+from sketchforge.modeling.refs import FaceRef
+from sketchforge.modeling.session import Session
 
 
 @dataclass
 class ExtrudeTopBackend:
     """A test back end: proposes pushing the top face up by 10 mm, or by 5 mm."""
 
-    mode: str = "cad"
-    title: str = "test extrusions"
+    name: str = "cad"
+    modes: tuple = (ModeSpec("cad", "test extrusions", guide=("Draw anything.",)),)
+    options: object = None
     seen: list = field(default_factory=list)
 
-    def propose(self, sketch, session, top_k=3):
+    def configure(self, **changes):
+        raise ValueError("no options")
+
+    def prepare(self):
+        pass
+
+    def propose(self, sketch, context, top_k=3):
         self.seen.append(sketch)
-        self.last = Last({"view": 0.012, "net": 0.004, "fit": 0.03})
-        body = next(iter(session.bodies))
-        face = session.face_ref(body, "top")
-        ops = [session.operations.get("extrude").from_params({"body": body, "face": face, "distance": d})
-               for d in (10.0, 5.0)]
-        return [Proposal(ops[0], 0.9), Proposal(ops[1], 0.6)][:top_k]
+        body = next(iter(context.bodies))
+        solid = context.state.solid(body)
+        top = max((f for f in solid.faces if f.planar and f.normal[2] > 0.99), key=lambda f: f.centroid[2])
+        face = FaceRef.of(solid, top.index)
+        from sketchforge.modeling.operations import Extrude
+        ops = [Extrude(body=body, face=face, distance=d) for d in (10.0, 5.0)]
+        report = Report({"view": 0.012, "net": 0.004, "fit": 0.03, "total": 0.046})
+        return Interpretation((Proposal(ops[0], 0.9), Proposal(ops[1], 0.6))[:top_k], report)
 
 
 def draw(viewport, points, button=Qt.MouseButton.LeftButton):
@@ -81,7 +87,13 @@ def test_a_user_builds_sketches_accepts_undoes_saves_and_exports(make_window, qt
     assert np.allclose(seen.strokes[1].uv, sketch.strokes[1].uv)
     assert w.proposal_index == 0
     # the status bar says how long the interpretation took, stage by stage
-    assert "ms (view 12, network 4, fitting 30)" in w.status_label.text()
+    assert "46 ms (view 12, network 4, fitting 30)" in w.status_label.text()
+    # the ghost shows only the change, labelled as a person reads it, with its confidence
+    assert w.viewport.ghost_label.startswith("1/2  Extrude top face +10 mm")
+    assert w.viewport.ghost_confidence == pytest.approx(0.9)
+    added = w.viewport.ghost_bodies()
+    assert len(added) == 1 and added[0].volume == pytest.approx(60 * 40 * 10) and not w.viewport.ghost_removed()
+    assert s.sketch.current is w.proposals[0]  # the console sees the same proposals
     QTest.keyClick(w.viewport, Qt.Key.Key_Tab)
     assert w.proposal_index == 1
     QTest.keyClick(w.viewport, Qt.Key.Key_Tab)
@@ -168,35 +180,31 @@ def test_a_damaged_file_leaves_the_open_model_alone(make_window, qtbot, tmp_path
 def test_window_layout_and_preferences_persist(make_window, qtbot):
     w = make_window(Session())
     w.act_live.setChecked(True)
-    w._live_toggled(True)
+    w.set_mode("face")
+    assert [w.kind_box.itemData(i) for i in range(w.kind_box.count())] == [None, "ridge", "valley"]
     w.kind_box.setCurrentIndex(2)
     w.resize(760, 560)
     w.close()
     again = make_window(Session())
-    assert again.act_live.isChecked()
-    assert again.kind_box.currentData() == "valley"
+    assert again.act_live.isChecked() and again.mode == "face"
+    assert again.kind_box.currentData() == "valley" and again.viewport.stroke_kind == "valley"
     assert (again.size().width(), again.size().height()) == (760, 560)
 
 
-def test_the_cad_network_is_a_preference_and_the_status_bar_shows_its_cost(make_window, qtbot):
-    from sketchforge.app.window import _interpretation_note
+def test_the_cad_network_is_an_option_drawn_from_its_declaration_and_kept(make_window, qtbot):
     w = make_window(Session())
-    actions = w.network_actions
-    assert set(actions) == {"light", "standard", "reference"} and actions["light"].isChecked()
-    assert w.menu_network.isEnabled() and "canvas selection" in actions["light"].text()
-    actions["standard"].trigger()
+    entries = w._option_entries["network"]
+    assert set(entries) == {"light", "standard", "reference"} and entries["light"].isChecked()
+    assert w.menu_options.isEnabled() and "canvas selection" in entries["light"].text()
+    assert w._option_entries["stroke_stage"].isChecked()
+    entries["standard"].trigger()
     backend = w.session.backend("cad")
-    assert backend.network == "standard" and actions["standard"].isChecked() and not actions["light"].isChecked()
+    assert backend.network == "standard" and entries["standard"].isChecked() and not entries["light"].isChecked()
     assert "standard network" in w.status_label.text()
     w.close()
     again = make_window(Session())  # the choice is kept for the next start
-    assert again.session.backend("cad").network == "standard" and again.network_actions["standard"].isChecked()
-
-    # the status bar names the network, its canvas and its FLOPs after each interpretation
-    backend.last = type(backend.last)(seconds={"view": 0.012, "net": 0.0031, "fit": 0.05}, network="light",
-                                      canvas=48, flops=9_600_000)
-    note = _interpretation_note(backend, 0.07)
-    assert note == " · 70 ms (view 12, network 3, fitting 50) · light network at 48 px, 9.6 MFLOPs"
+    assert again.session.backend("cad").network == "standard"
+    assert again._option_entries["network"]["standard"].isChecked()
 
 
 def _ellipse(cx, cy, rx, ry, n=40):
@@ -211,8 +219,9 @@ def test_face_mode_draws_a_head_from_the_front_and_refines_it_stroke_by_stroke(m
     w = make_window(Session())
     s = w.session
     w.mode_box.setCurrentIndex(w.mode_box.findData("face"))
-    assert w.mode == "face" and "Face mode" in w.status_label.text()
-    assert w.act_face_mirror.isChecked() and s.backend("face").symmetric
+    assert w.mode == "face" and "Character faces: Draw the head from the front" in w.status_label.text()
+    mirror = w._option_entries["symmetric"]
+    assert mirror.isChecked() and s.backend("face").options.symmetric
     # the back end gets ready in the background (networks loaded, one-off costs paid) while the user
     # starts drawing: the window is not kept busy by it
     assert w._preparing is not None and w._preparing.name == "prepare-face" and not w.jobs.busy
@@ -248,10 +257,16 @@ def test_face_mode_draws_a_head_from_the_front_and_refines_it_stroke_by_stroke(m
     s.undo()
     assert s.bodies["head"] is first
     # the mirror switch reaches the back end
-    w.act_face_mirror.setChecked(False)
-    assert not s.backend("face").symmetric
+    mirror.setChecked(False)
+    assert not s.backend("face").options.symmetric
     w._preparing.join(60)
-    assert s.backend("face")._prepared
+    assert s.backend("face").prepared
+    # orbiting away puts the strokes aside; Home brings them and their view back
+    camera = w.viewport.camera()
+    w.viewport.set_view("iso")
+    assert not w.viewport.strokes() and s.sketch.parked and w.act_return_to_sketch.isEnabled()
+    w.act_return_to_sketch.trigger()
+    assert len(w.viewport.strokes()) == 6 and w.viewport.camera() == camera
 
 
 def test_a_scribble_in_face_mode_is_refused_in_the_status_bar_and_nothing_changes(make_window, qtbot):

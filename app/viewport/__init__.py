@@ -1,0 +1,28 @@
+"""The 3D view of the document, which is also the sketch canvas.
+
+One module per idea:
+    widget.py   the `Viewport` widget: bodies, the proposal's change, the sketch state, the tools
+    display.py  how each kind of body is shown (a table keyed by the body's kind)
+    camera.py   our `Camera` <-> pyqtgraph's orbit (the mapping is explained there), framing, panning
+    input.py    stroke input: mouse and tablet events, the pen, the eraser, camera gestures
+    strokes.py  painting strokes: colors by kind, width by pressure, hit tests
+    overlay.py  the axis triad and the proposal's label with its confidence
+    shader.py   the head-light shader and the GL state of each item
+"""
+
+from __future__ import annotations
+
+from .camera import FIT_MARGIN, ORTHO_FOV_Y, VIEW_ANGLES, VIEWS
+from .display import (ADDED, ADDED_COLOR, ADDED_EDGE_COLOR, DISPLAY, MODEL, REMOVED, REMOVED_COLOR,
+                      REMOVED_EDGE_COLOR, Look, register_display)
+from .overlay import WEAK
+from .strokes import DEFAULT_STROKE_COLORS, ERASER_RADIUS, FALLBACK_COLOR, STROKE_WIDTH
+from .input import TOOLS
+from .widget import BACKGROUND, HOLD_MESSAGE, PARK_MESSAGE, Viewport
+
+__all__ = [
+    "ADDED", "ADDED_COLOR", "ADDED_EDGE_COLOR", "BACKGROUND", "DEFAULT_STROKE_COLORS", "DISPLAY", "ERASER_RADIUS",
+    "FALLBACK_COLOR", "FIT_MARGIN", "HOLD_MESSAGE", "Look", "MODEL", "ORTHO_FOV_Y", "PARK_MESSAGE", "REMOVED",
+    "REMOVED_COLOR", "REMOVED_EDGE_COLOR", "STROKE_WIDTH", "TOOLS", "VIEWS", "VIEW_ANGLES", "Viewport", "WEAK",
+    "register_display",
+]

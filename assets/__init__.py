@@ -1,0 +1,1 @@
+"""The weights, model cards and other files Sketchforge ships, as package data (`neural.assets.asset_path`)."""
