@@ -14,12 +14,15 @@ PYTEST_ARGS ?=
 setup:
 	bash packaging/setup.sh
 
-# Model and learning tests run first with no Qt plugin loaded (and fail if anything imports Qt);
+# The import contracts, the linter and the type checker (the typed core) run first; model and
+# learning tests then run with no Qt plugin loaded (and fail if anything imports Qt);
 # widget tests (tests/gui) run offscreen; the tests that need OpenGL start their own Xvfb.
 test: export QT_QPA_PLATFORM := offscreen
 test: export PYDEVD_DISABLE_FILE_VALIDATION := 1
 test: setup
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 	$(PY) -m pytest -p no:pytest-qt --ignore=tests/gui $(PYTEST_ARGS)
 	@if [ -d tests/gui ]; then $(PY) -m pytest tests/gui $(PYTEST_ARGS); fi
 

@@ -144,7 +144,7 @@ class ProposalCommands:
             added = {k: c.added for k, c in preview.items() if c.added is not None}
             removed = {k: c.removed for k, c in preview.items() if c.removed is not None}
             self.viewport.set_ghost(added, label, removed=removed, confidence=float(p.score))
-        sure = "" if p.score >= 0.5 else " · unsure reading: check it, or draw more"
+        sure = " · unsure reading: check it, or draw more" if p.weak else ""
         note = self._report.summary() if self._report is not None else ""
         self.show_message("Tab: next proposal · Enter: accept · Esc: dismiss" + sure + note)
 

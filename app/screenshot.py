@@ -94,10 +94,10 @@ def _top_face(body) -> tuple[np.ndarray, np.ndarray]:
 
 def _draw_strokes(app, viewport, corners: np.ndarray, rise: float) -> list:
     """Lines up from the top face's corners, drawn with the pen through real mouse events."""
-    from sketchforge.modeling.sketch import Stroke
-
     from PySide6.QtCore import QPoint, Qt
     from PySide6.QtTest import QTest
+
+    from sketchforge.modeling.sketch import Stroke
 
     cam = viewport.camera()
     w, h = viewport.canvas_size()
@@ -215,6 +215,10 @@ def main(argv: list[str] | None = None) -> int:
         print("screenshot: the window never appeared on the display", file=sys.stderr)
         return 1
     _wait(app, 0.3)
+    if hasattr(window, "confirm_discard"):  # the pictures replace the demo without asking
+        window.confirm_discard = lambda: True
+    if getattr(window, "_preparing", None) is not None:  # as a user who looks first: the back end ready
+        window._preparing.join(120)
     if args.scene == "start":
         session.new()
         window.show_start_page()
@@ -254,8 +258,6 @@ def main(argv: list[str] | None = None) -> int:
         args.check.parent.mkdir(parents=True, exist_ok=True)
         args.check.write_text(json.dumps(facts, indent=1), encoding="utf-8")
     log.info("wrote %s (%dx%d)", args.out, image.width(), image.height())
-    if hasattr(window, "confirm_discard"):
-        window.confirm_discard = lambda: True
     window.close()
     app.processEvents()
     home.cleanup()

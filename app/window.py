@@ -17,8 +17,17 @@ import time
 from typing import Any, Callable
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import (QApplication, QComboBox, QDockWidget, QLabel, QMainWindow,
-                               QProgressBar, QPushButton, QStackedWidget, QToolBar)
+from PySide6.QtWidgets import (
+    QApplication,
+    QComboBox,
+    QDockWidget,
+    QLabel,
+    QMainWindow,
+    QProgressBar,
+    QPushButton,
+    QStackedWidget,
+    QToolBar,
+)
 
 from sketchforge.modeling.archive import SUFFIX
 from sketchforge.modeling.contract import ModeSpec
@@ -57,6 +66,7 @@ class MainWindow(DocumentCommands, ProposalCommands, QMainWindow):
         self._taking_suggestion = False
         self._option_entries: dict[str, Any] = {}
         self._preparations: list[threading.Thread] = []  # started by prepare_backend, not yet joined
+        self._built = False  # back ends are prepared once the window is up, never while it is built
 
         from .viewport import Viewport
         self.viewport = Viewport(self, sketch=self.sketch)
@@ -94,7 +104,8 @@ class MainWindow(DocumentCommands, ProposalCommands, QMainWindow):
 
         from .history import HistoryPanel
         self.history_panel = HistoryPanel(self.session, self.bridge, self.jobs, self)
-        self.history_dock = self._dock("History", "history_dock", self.history_panel, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.history_dock = self._dock("History", "history_dock", self.history_panel,
+                                       Qt.DockWidgetArea.RightDockWidgetArea)
         from .suggestions import SuggestionPanel
         self.suggestion_panel = SuggestionPanel(self)
         self.suggestion_panel.highlighted.connect(self._suggestion_highlighted)
@@ -126,7 +137,10 @@ class MainWindow(DocumentCommands, ProposalCommands, QMainWindow):
         self.refresh_modes()
         self._document_changed("")
         self._show_start_if_new()
-        self.prepare_backend()
+        self._built = True
+        # the mode's back end gets ready as soon as the window shows (preparing it while the
+        # window is built delayed the window by more than a second: torch and Qt share the GIL)
+        QTimer.singleShot(0, self.prepare_backend)
         if recover:
             QTimer.singleShot(0, self._offer_recovery)
 
@@ -298,7 +312,7 @@ class MainWindow(DocumentCommands, ProposalCommands, QMainWindow):
         report."""
         mode = mode or self.mode
         backend = self._backend_or_none(mode)
-        if backend is None:
+        if backend is None or not self._built:
             return None
 
         def run() -> None:
@@ -616,6 +630,7 @@ class MainWindow(DocumentCommands, ProposalCommands, QMainWindow):
             event.ignore()
             return
         self.hide()  # the window goes at once; what is running finishes behind it
+        self._built = False  # and no back end starts getting ready any more
         self._queued.clear()
         self.jobs.cancel()
         self.jobs.wait()

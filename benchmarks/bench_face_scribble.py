@@ -32,8 +32,7 @@ from sketchforge.modeling.sketch import Sketch  # noqa: E402
 from sketchforge.neural.face.dataset import read_face_records  # noqa: E402
 from sketchforge.neural.face.heads import HeadParams  # noqa: E402
 from sketchforge.neural.face.reconstruct import FaceModel  # noqa: E402
-from sketchforge.neural.face.scribble import (SCRIBBLE_KINDS, refusal, scribble_sketch, with_hair,  # noqa: E402
-                                              with_shading)
+from sketchforge.neural.face.scribble import SCRIBBLE_KINDS, refusal, scribble_sketch, with_hair, with_shading  # noqa: E402
 from sketchforge.neural.face.sketches import head_sketch  # noqa: E402
 from sketchforge.neural.synth.strokes import StrokeStyle  # noqa: E402
 

@@ -42,13 +42,12 @@ import torch  # noqa: E402
 from benchmarks.common import RESULTS, write  # noqa: E402
 from sketchforge.modeling.files import atomic_write_bytes  # noqa: E402
 from sketchforge.neural.cad.backend import NETWORKS  # noqa: E402
-from sketchforge.neural.cad.strokeroles import stroke_stage_path  # noqa: E402
 from sketchforge.neural.cad.evaluate import IOU_OK, evaluate_pipeline, summarise  # noqa: E402
 from sketchforge.neural.cad.infer import CadNet  # noqa: E402
 from sketchforge.neural.cad.net import count_flops, count_params, load_model  # noqa: E402
 from sketchforge.neural.cad.select import item_figures, item_sequences  # noqa: E402
-from sketchforge.neural.selector import (CANVASES, count_selector_flops, load_selector,  # noqa: E402
-                                         pad_sequences)
+from sketchforge.neural.cad.strokeroles import stroke_stage_path  # noqa: E402
+from sketchforge.neural.selector import CANVASES, count_selector_flops, load_selector, pad_sequences  # noqa: E402
 from sketchforge.neural.synth.reading import read_manifest, read_shard  # noqa: E402
 from sketchforge.neural.training import load_kept, save_kept  # noqa: E402
 
@@ -189,7 +188,8 @@ def main() -> None:
     p.add_argument("--prefetch", action="store_true",
                    help="only compute (and cache under data/bench-cache) the rows' network figures and "
                         "whole interpretations without a selector, one process, no timing")
-    p.add_argument("--plot-only", action="store_true", help="draw the plot again from the last results, measuring nothing")
+    p.add_argument("--plot-only", action="store_true",
+                   help="draw the plot again from the last results, measuring nothing")
     a = p.parse_args()
     if a.plot_only:
         rows = json.loads((RESULTS / "lowflop.json").read_text())["rows"]

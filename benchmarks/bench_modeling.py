@@ -71,8 +71,8 @@ def main() -> None:
     for size in (128, 256):
         # a fresh body each run would measure tessellation too: report both
         renders[f"{size}"] = {
-            "all_four_cached_mesh": timeit(lambda: render_context(s.bodies, cam, size, size), reps),
-            "without_lines": timeit(lambda: render_context(s.bodies, cam, size, size, lines=False), reps),
+            "all_four_cached_mesh": timeit(lambda size=size: render_context(s.bodies, cam, size, size), reps),
+            "without_lines": timeit(lambda size=size: render_context(s.bodies, cam, size, size, lines=False), reps),
         }
     figures["render_ms"] = renders
 
@@ -80,7 +80,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for ext in ("step", "obj", "glb", "ply"):
             path = Path(tmp) / f"part.{ext}"
-            exports[ext] = timeit(lambda: s.export(path), max(3, reps // 3))
+            exports[ext] = timeit(lambda path=path: s.export(path), max(3, reps // 3))
             exports[ext]["bytes"] = path.stat().st_size
         path = Path(tmp) / "part.sketchforge"
         exports["session_save"] = timeit(lambda: s.save(path), max(3, reps // 3))

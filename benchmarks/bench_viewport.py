@@ -4,7 +4,8 @@
 
 Starts a private X server, draws the real `Viewport` (640x480) orbiting a 100k-triangle mesh
 and the 30-step benchmark part, and writes benchmarks/results/viewport.json. Each frame is a
-synchronous paintGL (scene, edges, strokes overlay) followed by glFinish, so the time is what the GPU emulation really spends.
+synchronous paintGL (scene, edges, strokes overlay) followed by glFinish, so the time is what the
+GPU emulation really spends.
 """
 
 from __future__ import annotations

@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 _CHILD = r"""
 import json, sys, time
 t_start = float(sys.argv[1])
-mode, setting, model, sketches = sys.argv[2], sys.argv[3], sys.argv[4], json.loads(sys.argv[5])
+mode, setting, pairs = sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
 from PySide6.QtCore import QCoreApplication, Qt
 QCoreApplication.setAttribute(Qt.ApplicationAttribute.AA_ShareOpenGLContexts)
 from PySide6.QtWidgets import QApplication
@@ -54,15 +54,16 @@ w = MainWindow(recover=False)
 w.show()
 app.processEvents()
 shown = time.time() - t_start
-if model:
-    w.session.import_file(model)
-    app.processEvents()
 if setting == "prepared":
     while w._preparing is not None and w._preparing.is_alive():
         app.processEvents()
         time.sleep(0.005)
 rows = []
-for path in sketches:
+for model, path in pairs:
+    if model:
+        w.session.new()
+        w.session.import_file(model)
+        app.processEvents()
     w.hide_start_page()
     w.viewport.load_sketch(Sketch.load(path))
     app.processEvents()
@@ -88,27 +89,27 @@ print(json.dumps({"shown_s": shown, "rows": rows, "close_s": closed}))
 """
 
 
-def _cad_inputs(folder: Path) -> tuple[str, list[str]]:
-    """A generated item's model (STEP) and two of its sketches over that model."""
+def _cad_inputs(folder: Path) -> list[tuple[str, str]]:
+    """Two generated items the network reads as something (a real reading is timed): (model, sketch)."""
     from sketchforge.neural.synth.shards import GenerateConfig, generate
-    generate(folder, GenerateConfig(count=6, size=128, seed=515151, shard_size=6, step_sample=1.0), workers=1,
+    generate(folder, GenerateConfig(count=8, size=128, seed=515151, shard_size=8, step_sample=1.0), workers=1,
              progress=False)
-    by_model: dict[str, list[str]] = {}
-    for sk in sorted((folder / "sketches").glob("*.sketch.json")):
-        item = sk.name.split(".")[0].split("-")[1]
-        by_model.setdefault(str(folder / "steps" / f"item-{item}-before.step"), []).append(str(sk))
     from sketchforge.modeling.session import Session
     from sketchforge.modeling.sketch import Sketch
-    for model, sks in by_model.items():  # two views of one item the network reads (a real reading is timed)
+    good = []
+    for sk in sorted((folder / "sketches").glob("*.sketch.json")):
+        item = sk.name.split(".")[0].split("-")[1]
+        model = str(folder / "steps" / f"item-{item}-before.step")
         s = Session()
         s.import_file(model)
-        good = [sk for sk in sks if s.interpret(Sketch.load(sk)).proposals]
-        if len(good) >= 2:
-            return model, good[:2]
-    raise SystemExit("no generated item had two sketches that are read; try another seed")
+        if s.interpret(Sketch.load(sk)).proposals:
+            good.append((model, str(sk)))
+        if len(good) == 2:
+            return good
+    raise SystemExit("fewer than two generated items were read; try another seed")
 
 
-def _face_inputs(folder: Path) -> list[str]:
+def _face_inputs(folder: Path) -> list[tuple[str, str]]:
     from sketchforge.neural.face.heads import sample_head
     from sketchforge.neural.face.sketches import head_sketch
     out = []
@@ -117,7 +118,7 @@ def _face_inputs(folder: Path) -> list[str]:
                          256).sketch
         path = folder / f"face-{k}.sketch.json"
         sk.save(path)
-        out.append(str(path))
+        out.append(("", str(path)))
     return out
 
 
@@ -133,18 +134,18 @@ def main() -> None:
     if "cad" in a.modes:
         inputs["cad"] = _cad_inputs(tmp / "cad")
     if "face" in a.modes:
-        inputs["face"] = ("", _face_inputs(tmp))
+        inputs["face"] = _face_inputs(tmp)
     settings = ("cold", "at once", "prepared")
     runs: dict[str, dict[str, list]] = {m: {s: [] for s in settings} for m in inputs}
     with private_display() as display:
         env = {**os.environ, "DISPLAY": display, "QT_QPA_PLATFORM": "xcb", "OMP_NUM_THREADS": "1",
                "SKETCHFORGE_HOME": str(tmp / "home")}
         for run in range(a.runs):
-            for mode, (model, sketches) in inputs.items():
+            for mode, pairs in inputs.items():
                 for setting in settings if run % 2 == 0 else settings[::-1]:
                     home = tmp / "home" / f"{mode}-{setting}-{run}"
-                    res = subprocess.run([sys.executable, "-c", _CHILD, repr(time.time()), mode, setting, model,
-                                          json.dumps(sketches)], capture_output=True, text=True, cwd=ROOT,
+                    res = subprocess.run([sys.executable, "-c", _CHILD, repr(time.time()), mode, setting,
+                                          json.dumps(pairs)], capture_output=True, text=True, cwd=ROOT,
                                          env={**env, "SKETCHFORGE_HOME": str(home)}, timeout=600)
                     if res.returncode != 0:
                         raise SystemExit(f"the window run failed:\n{res.stderr[-3000:]}")

@@ -89,8 +89,9 @@ def report(d: dict) -> str:
     out.append("")
     r = d["command_line"]
     out.append(f"`sketchforge interpret` replayed from files ({r['items']} test items with before/after STEP and a "
-               f"sketch file, one process each): exit 0 for {r['exit_0']}; top-1 operation {pct(r['top1_op_accuracy'])}, "
-               f"class {pct(r['top1_class_accuracy'])}; written STEP vs recorded after STEP: IoU>=0.95 "
+               f"sketch file, one process each): exit 0 for {r['exit_0']}; "
+               f"top-1 operation {pct(r['top1_op_accuracy'])}, class {pct(r['top1_class_accuracy'])}; "
+               "written STEP vs recorded after STEP: IoU>=0.95 "
                f"{pct(r['iou95'])}, changed-region IoU median {num(r['changed_iou_median'])}; command wall time p50 "
                f"{r['command_ms_p50'] / 1e3:.2f} s / p95 {r['command_ms_p95'] / 1e3:.2f} s (process start and imports "
                f"included), the report's `seconds` p50 {r['reported_ms_p50'] / 1e3:.2f} s.")

@@ -63,7 +63,8 @@ def _figures(vertices, triangles, true_v, true_t, seed: int) -> tuple[float, flo
     from sketchforge.neural.face.evaluate import SAMPLES
     from sketchforge.neural.face.meshops import chamfer, sample_points
     gen = torch.Generator().manual_seed(seed)
-    pa, na = sample_points(torch.from_numpy(np.asarray(vertices, np.float64)), torch.from_numpy(triangles), SAMPLES, gen)
+    pa, na = sample_points(torch.from_numpy(np.asarray(vertices, np.float64)), torch.from_numpy(triangles), SAMPLES,
+                           gen)
     pb, nb = sample_points(torch.from_numpy(np.asarray(true_v, np.float64)), torch.from_numpy(true_t), SAMPLES, gen)
     ch = chamfer(pa, pb, na, nb)
     return float(ch["l2"]), 1.0 - 0.5 * float(ch["normal"])
@@ -131,7 +132,8 @@ def main() -> None:
     for name, r in rows.items():
         x = np.array([q[2:] for q in r])
         summary[name] = {"ops": VARIANTS.get(name), "chamfer_l2_mean": float(x[:, 0].mean()),
-                         "chamfer_l2_median": float(np.median(x[:, 0])), "normal_consistency_mean": float(x[:, 1].mean()),
+                         "chamfer_l2_median": float(np.median(x[:, 0])),
+                         "normal_consistency_mean": float(x[:, 1].mean()),
                          "t_chamfer_vs_depth_only": _t(base[:, 0] - x[:, 0]) if name != "depth_only" else None,
                          "t_normal_vs_depth_only": _t(x[:, 1] - base[:, 1]) if name != "depth_only" else None}
     path = write("face_tune", {"data": str(a.data), "items": len(base), "summary": summary,

@@ -239,6 +239,7 @@ class PointCloudBody(Body):
 
     points: np.ndarray
     colors: np.ndarray | None = None
+    source: str = field(default="", compare=False)  # what made it ("points" for a sketched cloud), "" if unknown
     kind: str = field(default="points", init=False)
 
     def __post_init__(self) -> None:

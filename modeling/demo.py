@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .operations import ArcPath, Circle, Polygon, LinePath
+from .operations import ArcPath, Circle, LinePath, Polygon
 from .session import Session
 
 

@@ -20,7 +20,8 @@ from . import params as P
 from .bodies import Body, SolidBody
 from .occ import solids as kernel
 from .occ.solids import KernelError
-from .occ.topology import is_valid, volume as solid_volume
+from .occ.topology import is_valid
+from .occ.topology import volume as solid_volume
 from .refs import EdgeRef, FaceRef, ReferenceError, from_face_coords, plane_frame
 
 MAX_SIZE = 1.0e5  # mm: a 100 m part is beyond what a sketch tool is for
@@ -357,7 +358,71 @@ class PutMesh(Operation):
         return state.with_body(self.body, body)
 
     def describe(self) -> str:
-        return f"{self.source.capitalize()} mesh {self.body}" + (" (refined)" if self.replace else "")
+        what = f"Sketched {self.body}" if self.source == "face" else f"{self.source.capitalize()} mesh {self.body}"
+        return what + (" (refined)" if self.replace else "")
+
+
+@dataclass(frozen=True)
+class PutPoints(Operation):
+    """A colored point cloud made by a back end (a cloud from a sketch and a prompt), as body `body`;
+    with `replace`, it takes the place of that cloud (a re-colored or redrawn one). The arrays
+    travel in the document as a blob: an .npz of `points` (N, 3) float64 mm and `colors` (N, 3)
+    uint8, read without pickle (`points_blob` writes one)."""
+
+    id: ClassVar[str] = "put_points"
+    title: ClassVar[str] = "Point cloud"
+    creates: ClassVar[bool] = True
+    body: str
+    blob: str
+    source: str = "sketch"
+    replace: bool = False
+
+    def _check(self, state: ModelState) -> None:
+        if self.replace:
+            old = state.bodies.get(self.body)
+            if old is None:
+                raise OperationError(f"there is no body {self.body!r} to replace")
+            if old.kind != "points":
+                raise OperationError(f"body {self.body!r} is a {old.kind}; only a point cloud can be replaced "
+                                     "by a point cloud")
+        else:
+            _new_body_id(state, self.body)
+        if self.blob not in state.blobs:
+            raise OperationError(f"the point data of {self.body!r} is missing from the document")
+
+    def _apply(self, state: ModelState) -> ModelState:
+        from .bodies import PointCloudBody
+        self._check(state)
+        try:
+            points, colors = read_points_blob(state.blobs[self.blob])
+            body = PointCloudBody(points, colors, source=self.source)
+        except ValueError as exc:
+            raise OperationError(f"the point data of {self.body!r} is damaged: {exc}") from None
+        return state.with_body(self.body, body)
+
+    def describe(self) -> str:
+        return f"{self.source.capitalize()} point cloud {self.body}" + (" (redone)" if self.replace else "")
+
+
+def points_blob(points: np.ndarray, colors: np.ndarray) -> bytes:
+    """The bytes `PutPoints` reads: an uncompressed .npz of float64 points and uint8 RGB colors."""
+    import io
+    buf = io.BytesIO()
+    np.savez(buf, points=np.asarray(points, np.float64), colors=np.asarray(colors, np.uint8))
+    return buf.getvalue()
+
+
+def read_points_blob(data: bytes) -> tuple[np.ndarray, np.ndarray]:
+    import io
+    import zipfile
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as z:
+            p, c = z["points"], z["colors"]
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+        raise ValueError(f"not a point archive ({exc})") from None
+    if p.ndim != 2 or p.shape[1] != 3 or not len(p) or c.shape != p.shape:
+        raise ValueError(f"points {p.shape} and colors {c.shape} are not a colored point cloud")
+    return p.astype(np.float64), c.astype(np.uint8)
 
 
 def mesh_blob(vertices: np.ndarray, triangles: np.ndarray) -> bytes:

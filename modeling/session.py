@@ -16,11 +16,10 @@ import numpy as np
 from .archive import SUFFIX, load_document, save_document
 from .bodies import Body, SolidBody
 from .camera import Camera
-from .contract import (Backend, ContractError, Context, Interpretation, ModeSpec, Proposal, Report,
-                       check_backend)
+from .contract import Backend, Context, ContractError, Interpretation, ModeSpec, Proposal, Report, check_backend
 from .document import Document
 from .events import Signal
-from .operations import (ArcPath, Circle, LinePath, Operation, OperationError, Polygon)
+from .operations import ArcPath, Circle, LinePath, Operation, OperationError, Polygon
 from .refs import EdgeRef, FaceRef, ReferenceError
 from .registry import GROUPS, Registry, RegistryError
 from .sketch import Sketch

@@ -172,12 +172,21 @@ class SketchState:
         self.dismiss()
 
     def load(self, sketch: Sketch) -> None:
-        """Take a sketch's view, strokes, mode and prompt."""
+        """Take a sketch's view, strokes, mode and prompt (all of them before any event, so a
+        listener never sees the new mode without its strokes)."""
+        mode_changed, prompt_changed = sketch.mode != self._mode, sketch.prompt != self._prompt
         self._view = View(sketch.camera, sketch.width, sketch.height)
+        self._mode, self._prompt = sketch.mode, sketch.prompt
+        self._strokes = tuple(sketch.strokes)
+        self._revision += 1
+        self._interpretation, self._index = None, 0
         self.changed.emit("view")
-        self.mode = sketch.mode
-        self.prompt = sketch.prompt
-        self._set(tuple(sketch.strokes))
+        if mode_changed:
+            self.changed.emit("mode")
+        if prompt_changed:
+            self.changed.emit("prompt")
+        self.changed.emit("proposals")
+        self.changed.emit("strokes")
 
     def _set(self, strokes: tuple[Stroke, ...]) -> None:
         self._strokes = strokes

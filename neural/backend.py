@@ -16,8 +16,7 @@ from typing import Any, Callable, ClassVar, Iterable, Iterator, TypeVar
 
 import numpy as np
 
-from sketchforge.modeling.contract import (Interpretation, ModeSpec, Proposal, Report, checked_options,
-                                           describe_options)
+from sketchforge.modeling.contract import Interpretation, ModeSpec, Proposal, Report, checked_options, describe_options
 from sketchforge.modeling.sketch import Sketch, SketchError, Stroke
 
 T = TypeVar("T")

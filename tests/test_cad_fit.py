@@ -205,7 +205,8 @@ def test_malformed_input_is_refused_with_a_clear_error(cases):
     with pytest.raises(ValueError, match="class_probs"):
         case.fit(outputs=NetOutputs(np.zeros(4), case.outputs.stitch, case.outputs.roles))
     with pytest.raises(ValueError, match="no solid body"):
-        fit_proposals(case.session.document.state, "nobody", case.sketch, case.context, case.arrays["stroke"], case.outputs)
+        fit_proposals(case.session.document.state, "nobody", case.sketch, case.context, case.arrays["stroke"],
+                      case.outputs)
     assert case.session.document.revision is revision
 
 
@@ -214,4 +215,5 @@ def test_a_view_that_misses_the_model_gives_no_proposal(cases):
     away = Camera((0.0, 0.0, 5000.0), (0.0, 0.0, 6000.0), (0.0, 1.0, 0.0))  # looking away from the part
     context = case.session.render(away, SIZE, SIZE, lines=False)
     assert not context.mask.any()
-    assert fit_proposals(case.session.document.state, BODY, case.sketch, context, case.arrays["stroke"], case.outputs) == []
+    assert fit_proposals(case.session.document.state, BODY, case.sketch, context, case.arrays["stroke"],
+                         case.outputs) == []

@@ -12,8 +12,8 @@ import torch
 
 from sketchforge.neural.cad.infer import CadNet
 from sketchforge.neural.cad.net import CadUNet, NetConfig, at_canvas, count_flops, load_model, save_weights
-from sketchforge.neural.cad.train import (LossWeights, TrainConfig, TrainError, augment, compute_losses,
-                                          main as train_main, train)
+from sketchforge.neural.cad.train import LossWeights, TrainConfig, TrainError, augment, compute_losses, train
+from sketchforge.neural.cad.train import main as train_main
 from sketchforge.neural.synth.dataset import ShardDataset
 from sketchforge.neural.synth.shards import GenerateConfig, generate, read_shard
 from sketchforge.neural.weights import load_weights
@@ -123,7 +123,8 @@ def test_stroke_pooled_class_head_reads_where_the_ink_is(batch):
     assert base.class_logits.shape == (2, 4)
     assert not torch.allclose(base.class_logits, other.class_logits)
     # weight files written before the option existed still load: the default is the bottleneck-only head
-    assert NetConfig.from_json({k: v for k, v in NetConfig().to_json().items() if k != "stroke_pool"}).stroke_pool is False
+    old = {k: v for k, v in NetConfig().to_json().items() if k != "stroke_pool"}
+    assert NetConfig.from_json(old).stroke_pool is False
 
 
 def test_a_run_can_start_from_other_weights_and_fresh_heads_start_fresh(dataset, tmp_path):
@@ -289,7 +290,8 @@ def test_a_live_reading_rasterises_each_canvas_as_training_does(dataset):
     from sketchforge.neural.synth.dataset import network_input
     a = read_shard(dataset / "shard-00000.npz")
     for i in range(4):
-        args = (a["stroke"][i], a["normal"][i].astype(np.float32), a["depth"][i].astype(np.float32), a["face_id"][i] >= 0)
+        args = (a["stroke"][i], a["normal"][i].astype(np.float32), a["depth"][i].astype(np.float32),
+                a["face_id"][i] >= 0)
         full = network_input(*args)
         np.testing.assert_array_equal(np.moveaxis(canvas_input(*args, None), -1, 0), full)
         for c in (16, 32, 48):
@@ -304,8 +306,8 @@ def test_a_live_reading_rasterises_each_canvas_as_training_does(dataset):
 def test_a_distilled_student_trains_at_several_canvases_and_resumes_exactly(dataset, tmp_path):
     teacher = train(_config(dataset), tmp_path / "teacher", max_steps=4, progress=False)
     assert teacher["step"] == 4
-    cfg = _config(dataset, arch="mobile", expand=2, canvases=(32, 64), teacher=str(tmp_path / "teacher" / "best.safetensors"),
-                  val_every=3)
+    cfg = _config(dataset, arch="mobile", expand=2, canvases=(32, 64),
+                  teacher=str(tmp_path / "teacher" / "best.safetensors"), val_every=3)
     whole = train(cfg, tmp_path / "whole", max_steps=5, progress=False)
     train(cfg, tmp_path / "split", max_steps=3, progress=False)
     train(cfg, tmp_path / "split", max_steps=5, progress=False)
@@ -364,7 +366,7 @@ def test_soft_labels_pull_the_student_towards_the_teachers_probabilities():
 
 
 def test_the_teacher_reads_the_set_once_and_the_run_reuses_it(dataset, tmp_path, capsys):
-    from sketchforge.neural.cad.train import teacher_targets, _teacher
+    from sketchforge.neural.cad.train import _teacher, teacher_targets
     train(_config(dataset), tmp_path / "teacher", max_steps=2, progress=False)
     weights = tmp_path / "teacher" / "best.safetensors"
     cfg = _config(dataset, arch="mobile", expand=2, canvases=(32, 64), teacher=str(weights), teacher_once=True,

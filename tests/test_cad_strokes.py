@@ -16,8 +16,16 @@ import torch
 
 from sketchforge.neural.assets import asset_path
 from sketchforge.neural.cad.net import NetConfig
-from sketchforge.neural.cad.strokeroles import (FEATURES, Reading, StrokeStage, load_stage, paint_roles,
-                                                piece_features, stroke_pieces, stroke_stage_path)
+from sketchforge.neural.cad.strokeroles import (
+    FEATURES,
+    Reading,
+    StrokeStage,
+    load_stage,
+    paint_roles,
+    piece_features,
+    stroke_pieces,
+    stroke_stage_path,
+)
 from sketchforge.neural.cad.strokes_train import main as strokes_main
 from sketchforge.neural.cad.train import TrainConfig, train
 from sketchforge.neural.synth.shards import GenerateConfig, generate
@@ -153,8 +161,8 @@ def test_the_back_end_reads_with_a_stage_only_beside_its_own_network(stage_run, 
 
 def test_the_evaluation_reads_roles_along_the_strokes_in_the_view_the_network_reads(dataset, stage_run, image_net):
     from sketchforge.neural.cad.evaluate import _RoleFigures
-    from sketchforge.neural.synth.reading import read_manifest, read_shard
     from sketchforge.neural.cad.strokes_train import view_strokes
+    from sketchforge.neural.synth.reading import read_manifest, read_shard
     figures = _RoleFigures(dataset)
     shard = read_manifest(dataset)["shards"][0]
     arrays = read_shard(dataset / shard["npz"])

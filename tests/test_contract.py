@@ -10,8 +10,17 @@ import time
 import numpy as np
 import pytest
 
-from sketchforge.modeling.contract import (ContractError, Context, Interpretation, ModeSpec, Proposal, StrokeKind,
-                                           check_backend, describe_options, option)
+from sketchforge.modeling.contract import (
+    Context,
+    ContractError,
+    Interpretation,
+    ModeSpec,
+    Proposal,
+    StrokeKind,
+    check_backend,
+    describe_options,
+    option,
+)
 from sketchforge.modeling.operations import OperationError, PutMesh, blob_key, mesh_blob
 from sketchforge.modeling.session import NoBackendError, Session
 from sketchforge.neural.backend import NeuralBackend, Stopwatch, tidy_sketch
@@ -205,3 +214,23 @@ def test_an_importer_registered_at_run_time_is_found_by_the_operation_and_after_
     assert trimesh  # the mesh exporters still work on it
     again.export(tmp_path / "one.obj")
     assert (tmp_path / "one.obj").stat().st_size > 0
+
+
+def test_a_point_cloud_travels_in_its_proposal_and_lands_through_its_operation(tmp_path):
+    from sketchforge.modeling.operations import PutPoints, points_blob
+    s = Session()
+    rng = np.random.default_rng(0)
+    pts, cols = rng.normal(size=(2048, 3)) * 20, rng.integers(0, 256, (2048, 3))
+    data = points_blob(pts, cols)
+    p = Proposal(PutPoints(body="chair", blob=blob_key(data), source="points"), 0.7, blobs={blob_key(data): data})
+    preview = p.apply_to(s.document.state)  # the ghost's state: the cloud, with nothing stored yet
+    assert preview.bodies["chair"].kind == "points" and not s.document.blobs
+    s.accept(p)
+    cloud = s.bodies["chair"]
+    assert np.allclose(cloud.points, pts) and np.array_equal(cloud.colors, cols) and cloud.source == "points"
+    again = Session()
+    again.open(s.save(tmp_path / "cloud.sketchforge"))
+    assert np.array_equal(again.bodies["chair"].colors, cols)
+    with pytest.raises(OperationError, match="only a point cloud can be replaced"):
+        s.box((5, 5, 5), name="chair2")
+        s.apply(PutPoints(body="chair2", blob=blob_key(data), replace=True))

@@ -13,8 +13,17 @@ import pytest
 
 from sketchforge.modeling.sketch import Sketch
 from sketchforge.neural.face.cli import main
-from sketchforge.neural.face.dataset import (ARRAYS, FORMAT, DataError, FaceConfig, generate, item_head,
-                                             read_face_records, read_face_shard, read_mesh)
+from sketchforge.neural.face.dataset import (
+    ARRAYS,
+    FORMAT,
+    DataError,
+    FaceConfig,
+    generate,
+    item_head,
+    read_face_records,
+    read_face_shard,
+    read_mesh,
+)
 from sketchforge.neural.face.heads import VARIANTS, HeadParams
 
 ITEMS, SHARD, SIZE, SEED, MESH = 10, 4, 48, 7, 4  # shards of 4, 4 and 2 items

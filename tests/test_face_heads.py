@@ -11,8 +11,19 @@ import pytest
 import trimesh
 
 from sketchforge.neural.face import heads as H
-from sketchforge.neural.face.heads import (BOX_MAX, BOX_MIN, CAMERA_Z, EXTENT, NECK_BOTTOM, VARIANTS, HeadParams,
-                                           front_maps, head_sdf, mesh_head, sample_head)
+from sketchforge.neural.face.heads import (
+    BOX_MAX,
+    BOX_MIN,
+    CAMERA_Z,
+    EXTENT,
+    NECK_BOTTOM,
+    VARIANTS,
+    HeadParams,
+    front_maps,
+    head_sdf,
+    mesh_head,
+    sample_head,
+)
 
 SEEDS = range(10)
 

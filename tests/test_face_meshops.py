@@ -14,7 +14,6 @@ import trimesh
 
 from sketchforge.neural.face import meshops as M
 
-
 # ----------------------------------------------------------------------------------------------
 # meshes and references
 
@@ -220,7 +219,8 @@ def test_normal_consistency():
     xs, ys = np.meshgrid(np.linspace(0, 1, n), np.linspace(0, 1, n), indexing="ij")
     v = np.stack([xs.ravel(), ys.ravel(), np.zeros(n * n)], 1)
     v[:, :2] += np.random.default_rng(0).uniform(-0.02, 0.02, size=(n * n, 2))
-    quads = [(i * n + j, (i + 1) * n + j, (i + 1) * n + j + 1, i * n + j + 1) for i in range(n - 1) for j in range(n - 1)]
+    quads = [(i * n + j, (i + 1) * n + j, (i + 1) * n + j + 1, i * n + j + 1)
+             for i in range(n - 1) for j in range(n - 1)]
     f = np.array([t for a, b, c, d in quads for t in ((a, b, c), (a, c, d))], dtype=np.int64)
     assert abs(float(M.normal_consistency(_t(v), _t(f)))) < 1e-12
     # a cube: 12 creases at 90 degrees (1 each), 6 flat diagonals (0 each)
@@ -340,7 +340,8 @@ def test_chamfer_matches_the_full_distance_matrix(method, chunk):
     assert set(got) == set(ref)
     for k, val in ref.items():
         assert float(got[k]) == pytest.approx(val, rel=1e-10), k
-    plain = M.chamfer(torch.tensor(a, dtype=torch.float32), torch.tensor(b, dtype=torch.float32), chunk=chunk, method=method)
+    plain = M.chamfer(torch.tensor(a, dtype=torch.float32), torch.tensor(b, dtype=torch.float32), chunk=chunk,
+                      method=method)
     assert "normal" not in plain and plain["l2"].dtype == torch.float32
     assert float(plain["l2"]) == pytest.approx(ref["l2"], rel=1e-5)
 
@@ -353,8 +354,8 @@ def test_chamfer_of_a_set_with_itself_is_zero_and_gradcheck():
     pa = _t(rng.normal(size=(7, 3))).requires_grad_(True)
     pb = _t(rng.normal(size=(5, 3))).requires_grad_(True)
     for method in ("kdtree", "brute"):
-        assert torch.autograd.gradcheck(lambda x, y: M.chamfer(x, y, method=method)["l2"], (pa, pb))
-        assert torch.autograd.gradcheck(lambda x, y: M.chamfer(x, y, method=method)["l1"], (pa, pb))
+        assert torch.autograd.gradcheck(lambda x, y, method=method: M.chamfer(x, y, method=method)["l2"], (pa, pb))
+        assert torch.autograd.gradcheck(lambda x, y, method=method: M.chamfer(x, y, method=method)["l1"], (pa, pb))
     # chamfer of points sampled from a tiny mesh, w.r.t. the mesh's vertices (fixed face choice)
     v, f = _sphere(15, subdivisions=0, noise=0.05)
     target = _t(rng.normal(size=(30, 3)))

@@ -10,7 +10,7 @@ from sketchforge.neural.face import reconstruct as R
 from sketchforge.neural.face.frame import SIZE, FaceFrame, head_units_frame
 from sketchforge.neural.face.heads import head_sdf, mesh_head, sample_head
 from sketchforge.neural.face.meshops import chamfer, sample_points
-from sketchforge.neural.face.net import ImplicitNet, MapConfig, MapNet, ImplicitConfig
+from sketchforge.neural.face.net import ImplicitConfig, ImplicitNet, MapConfig, MapNet
 from sketchforge.neural.face.sketches import head_sketch
 from sketchforge.neural.face.train import resample_maps
 

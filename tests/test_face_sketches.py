@@ -10,8 +10,15 @@ from scipy.spatial import cKDTree
 
 from sketchforge.modeling.sketch import Sketch
 from sketchforge.neural.face.heads import CAMERA_Z, EXTENT, front_maps, mesh_head, sample_head
-from sketchforge.neural.face.sketches import (HEAD_MM, KINDS, FaceCurve, front_camera, head_curves, head_sketch,
-                                              head_to_world)
+from sketchforge.neural.face.sketches import (
+    HEAD_MM,
+    KINDS,
+    FaceCurve,
+    front_camera,
+    head_curves,
+    head_sketch,
+    head_to_world,
+)
 
 SIZE = 256
 
@@ -43,7 +50,7 @@ def _interior_contours(curves: list[FaceCurve]) -> np.ndarray:
 
 
 def test_silhouette_follows_the_mask_and_is_one_long_loop(humans):
-    for p, maps, curves in humans:
+    for _, maps, curves in humans:
         sil = curves[0]
         assert sil.silhouette and sil.closed and sil.kind == "contour"
         assert np.allclose(sil.points[0], sil.points[-1])
@@ -83,7 +90,7 @@ def test_wrinkled_heads_have_ridges_and_forehead_valleys(humans):
     px = (SIZE - 1) / (2 * EXTENT)
     wrinkled = [h for h in humans if h[0].wrinkles > 0.0]
     assert wrinkled, "the seeds should include wrinkled heads"
-    for p, maps, curves in wrinkled:
+    for p, _, curves in wrinkled:
         valleys = [c.points for c in curves if c.kind == "valley"]
         ridges = [c.points for c in curves if c.kind == "ridge"]
         assert valleys and ridges
@@ -91,7 +98,7 @@ def test_wrinkled_heads_have_ridges_and_forehead_valleys(humans):
         across = [v for v in valleys if np.all(v[:, 1] < brow_v) and np.ptp(v[:, 0]) > 0.1 * p.cranium_width * px
                   and np.ptp(v[:, 0]) > 2 * np.ptp(v[:, 1])]
         assert across, "no valley across the forehead"
-    for p, maps, curves in humans:
+    for _, maps, curves in humans:
         for c in curves:
             if c.kind in ("ridge", "valley"):
                 idx = np.clip(np.round(c.points - 0.5).astype(int), 0, SIZE - 1)

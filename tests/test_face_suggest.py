@@ -14,12 +14,30 @@ import pytest
 import torch
 
 from sketchforge.neural.face.heads import EXTENT, _layout, sample_head
-from sketchforge.neural.face.parts import (PARTS, drawing_polylines, from_part_frame, part_image, part_regions,
-                                           part_strokes, to_part_frame)
+from sketchforge.neural.face.parts import (
+    PARTS,
+    drawing_polylines,
+    from_part_frame,
+    part_image,
+    part_regions,
+    part_strokes,
+    to_part_frame,
+)
 from sketchforge.neural.face.sketches import head_curves, head_sketch
-from sketchforge.neural.face.suggest import (DataError, SuggestConfig, SuggestNet, TrainSettings, _instance_data,
-                                             build_library, embed_images, fingerprint, load_library, load_model,
-                                             save_model, seeded_head)
+from sketchforge.neural.face.suggest import (
+    DataError,
+    SuggestConfig,
+    SuggestNet,
+    TrainSettings,
+    _instance_data,
+    build_library,
+    embed_images,
+    fingerprint,
+    load_library,
+    load_model,
+    save_model,
+    seeded_head,
+)
 from sketchforge.neural.face.suggest_cli import main
 from sketchforge.neural.weights import WeightsError
 

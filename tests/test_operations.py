@@ -47,7 +47,7 @@ def test_polygon_coordinates_are_in_the_face_frame(session, block):
     lo, hi = session.bodies[block].bounds()
     assert hi[0] == pytest.approx(33.0)
     # the square spans frame-x 0..4 (world y) and frame-y 2..6 (world z) on the x = 30 face
-    ox, oy = frame["origin"], frame["y"]
+    oy = frame["y"]
     assert abs(oy[2]) == pytest.approx(1.0)
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from sketchforge.modeling.operations import ArcPath, Circle, LinePath, OperationError, Polygon
 from sketchforge.modeling.refs import ReferenceError

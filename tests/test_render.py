@@ -149,6 +149,7 @@ def _nearest_face(shape, origins: np.ndarray, dirs: np.ndarray) -> np.ndarray:
     """The B-rep face each ray meets first, by exact curve-surface intersection (-1 for none)."""
     from OCP.gp import gp_Dir, gp_Lin, gp_Pnt
     from OCP.IntCurvesFace import IntCurvesFace_ShapeIntersector
+
     from sketchforge.modeling.occ.topology import faces
 
     kernel_faces = faces(shape)

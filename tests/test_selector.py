@@ -7,9 +7,18 @@ import numpy as np
 import pytest
 import torch
 
-from sketchforge.neural.selector import (CANVASES, CanvasSelector, SelectorConfig, count_selector_flops,
-                                         load_selector, policy_figures, rewards, save_selector, stroke_sequence,
-                                         train_selector)
+from sketchforge.neural.selector import (
+    CANVASES,
+    CanvasSelector,
+    SelectorConfig,
+    count_selector_flops,
+    load_selector,
+    policy_figures,
+    rewards,
+    save_selector,
+    stroke_sequence,
+    train_selector,
+)
 from sketchforge.neural.weights import WeightsError
 
 
@@ -70,6 +79,8 @@ def test_selector_weights_round_trip_and_bad_settings_are_refused(tmp_path):
     strokes = [np.array([[10.0, 10.0], [60.0, 90.0]])]
     assert loaded.choose(strokes, 128, 128) == model.choose(strokes, 128, 128) in CANVASES
     assert 0 < count_selector_flops(model, 40) < 1e6
+    # the cost of a choice grows by the same amount per point: two counts give every length exactly
+    assert [loaded.flops(n) for n in (1, 7, 40)] == [count_selector_flops(model, n) for n in (1, 7, 40)]
     with pytest.raises(ValueError, match="increasing sizes"):
         SelectorConfig(canvases=(64, 32))
     with pytest.raises(ValueError, match="tradeoff"):

@@ -73,7 +73,8 @@ def test_perspective_projection_follows_the_spec_formula():
     cam = Camera((120.0, -150.0, 110.0), (0.0, 0.0, 10.0), (0, 0, 1), "perspective", 35.0)
     p = np.array([[10.0, 20.0, 30.0]])
     f = np.array([-120.0, 150.0, -100.0]) / np.linalg.norm([-120.0, 150.0, -100.0])
-    r = np.cross(f, [0, 0, 1]); r /= np.linalg.norm(r)
+    r = np.cross(f, [0, 0, 1])
+    r /= np.linalg.norm(r)
     t = np.cross(r, f)
     d = p[0] - [120.0, -150.0, 110.0]
     s = 256 / math.tan(math.radians(17.5))

@@ -17,8 +17,7 @@ from sketchforge.modeling.sketch import Sketch
 from sketchforge.neural.synth.cli import main as data_main
 from sketchforge.neural.synth.reading import arrays_camera
 from sketchforge.neural.synth.sequences import BODY, OP_CLASS
-from sketchforge.neural.synth.shards import (ARRAYS, DataError, GenerateConfig, generate, read_records,
-                                             read_shard)
+from sketchforge.neural.synth.shards import ARRAYS, DataError, GenerateConfig, generate, read_records, read_shard
 
 COUNT = 24
 CONFIG = GenerateConfig(count=COUNT, size=96, seed=7, shard_size=8, step_sample=1.0)

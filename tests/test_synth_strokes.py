@@ -183,7 +183,8 @@ def test_humanised_strokes_stay_near_their_curves_but_are_not_traced():
             assert source and s.role == next(role for _, role, k in runs if k == s.curve)
             length = max(float(np.linalg.norm(np.diff(r, axis=0), axis=1).sum()) for r in source)
             assert _distance_to(s.points, source).max() <= style.deviation_bound(length)
-            assert s.pressure.shape == (len(s.points),) and style.width_px[0] * 0.9 <= s.width <= style.width_px[1] * 1.1
+            assert s.pressure.shape == (len(s.points),)
+            assert style.width_px[0] * 0.9 <= s.width <= style.width_px[1] * 1.1
         for run, role, k in runs:  # and the other way: every base and offset curve is drawn in full
             mine = [s.points for s in strokes if s.curve == k]
             if role != "profile":  # a profile line may be left out

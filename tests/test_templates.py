@@ -9,8 +9,16 @@ import pytest
 
 from sketchforge.modeling.operations import OperationError
 from sketchforge.modeling.session import Session
-from sketchforge.modeling.templates import (FACE, Template, TemplateError, apply_template, get_template, registry,
-                                            template_folder, templates)
+from sketchforge.modeling.templates import (
+    FACE,
+    Template,
+    TemplateError,
+    apply_template,
+    get_template,
+    registry,
+    template_folder,
+    templates,
+)
 
 
 def _size(session: Session, body: str) -> np.ndarray:

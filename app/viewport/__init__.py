@@ -13,11 +13,21 @@ One module per idea:
 from __future__ import annotations
 
 from .camera import FIT_MARGIN, ORTHO_FOV_Y, VIEW_ANGLES, VIEWS
-from .display import (ADDED, ADDED_COLOR, ADDED_EDGE_COLOR, DISPLAY, MODEL, REMOVED, REMOVED_COLOR,
-                      REMOVED_EDGE_COLOR, Look, register_display)
+from .display import (
+                      ADDED,
+                      ADDED_COLOR,
+                      ADDED_EDGE_COLOR,
+                      DISPLAY,
+                      MODEL,
+                      REMOVED,
+                      REMOVED_COLOR,
+                      REMOVED_EDGE_COLOR,
+                      Look,
+                      register_display,
+)
+from .input import TOOLS
 from .overlay import WEAK
 from .strokes import DEFAULT_STROKE_COLORS, ERASER_RADIUS, FALLBACK_COLOR, STROKE_WIDTH
-from .input import TOOLS
 from .widget import BACKGROUND, HOLD_MESSAGE, PARK_MESSAGE, Viewport
 
 __all__ = [

@@ -10,7 +10,8 @@ import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QPainter, QPen
 
-WEAK = 0.5                  # below this confidence a proposal is marked unsure
+from sketchforge.modeling.contract import WEAK_SCORE as WEAK  # below it a proposal is marked unsure
+
 LABEL_BOX = QColor(10, 20, 40, 170)
 LABEL_TEXT = QColor(150, 200, 255)
 SURE_COLOR = QColor(40, 205, 180)       # the bar of a confident proposal (the added material's hue)

@@ -10,8 +10,12 @@ import math
 
 import numpy as np
 from OCP.BRepAlgoAPI import BRepAlgoAPI_Cut, BRepAlgoAPI_Fuse
-from OCP.BRepBuilderAPI import BRepBuilderAPI_MakeEdge, BRepBuilderAPI_MakeFace, \
-    BRepBuilderAPI_MakePolygon, BRepBuilderAPI_MakeWire
+from OCP.BRepBuilderAPI import (
+    BRepBuilderAPI_MakeEdge,
+    BRepBuilderAPI_MakeFace,
+    BRepBuilderAPI_MakePolygon,
+    BRepBuilderAPI_MakeWire,
+)
 from OCP.BRepFilletAPI import BRepFilletAPI_MakeChamfer, BRepFilletAPI_MakeFillet
 from OCP.BRepOffsetAPI import BRepOffsetAPI_MakePipe
 from OCP.BRepPrimAPI import BRepPrimAPI_MakeBox, BRepPrimAPI_MakeCylinder, BRepPrimAPI_MakePrism
@@ -160,7 +164,8 @@ def chamfer(shape, edge_index: int, face_index: int, d1: float, d2: float):
             raise KernelError("the chamfer does not fit: the set-backs are too large for the faces beside the edge")
         return clean(mk.Shape())
     except OCC_ERRORS:
-        raise KernelError("the chamfer does not fit: the set-backs are too large for the faces beside the edge") from None
+        raise KernelError("the chamfer does not fit: the set-backs are too large for the faces beside "
+                          "the edge") from None
 
 
 def fillet(shape, edge_index: int, radius: float):

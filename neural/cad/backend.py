@@ -9,8 +9,10 @@ Three networks ship (`NETWORKS`): "light" (the default), a small MobileNetV2-sty
 at five canvas sizes, with a canvas selector that picks the raster size each sketch is read at,
 for interpretation at every stroke on an ordinary CPU; "standard", with a stroke stage that reads
 the curve roles best; and "reference", the teacher of the distilled students, at 36 times the
-light network's FLOPs at 128 px. Each can have a stroke stage beside it. The app's Sketch menu, the console (`session.backend("cad").use("light")`)
-and the environment variable SKETCHFORGE_CAD_NETWORK (for the command line) choose between them.
+light network's FLOPs at 128 px. Each can have a stroke stage beside it. The option `network`
+chooses between them: the app's Sketch > Mode options menu (drawn from the declared options), the
+console (`session.backend("cad").configure(network="standard")`) and the environment variable
+SKETCHFORGE_CAD_NETWORK (for the command line).
 
 Registered through the `sketchforge.backends` entry-point group like any plugin's back end.
 """
@@ -25,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from sketchforge.modeling.bodies import SolidBody
-from sketchforge.modeling.contract import Context, Interpretation, ModeSpec, PLAIN, option
+from sketchforge.modeling.contract import PLAIN, Context, Interpretation, ModeSpec, option
 from sketchforge.modeling.sketch import Sketch
 
 from ..assets import asset_root
@@ -130,15 +132,21 @@ class CadBackend(NeuralBackend):
         """Load the network (and selector) and read a blank canvas twice: the network's graph for
         the canvas is traced on its second reading."""
         from ..selector import FEATURES
-        net, selector, _ = self.networks()
+        net, selector, stage = self.networks()
         size = net.size
         canvas = selector.choose_sequence(np.zeros((1, FEATURES), np.float32)) if selector is not None else None
         blank = (np.zeros((size, size), np.uint8), np.zeros((size, size, 3), np.float32),
                  np.zeros((size, size), np.float32))
         for _ in range(2):
             net.predict(*blank, canvas=canvas)
-        # the FLOP count of this canvas is counted once per size: count it now, not on the first sketch
-        net.flops(canvas)
+        # FLOPs are counted once per canvas size (the first count pays torch's counter's one-off
+        # costs, about a second): count every size the sketch may be read at now, not on its sketch
+        for size in (selector.config.canvases if selector is not None else (None,)):
+            net.flops(size)
+        if selector is not None:
+            selector.flops(1)
+        if stage is not None:
+            stage.flops(1)
 
     def propose(self, sketch: Sketch, context: Context, top_k: int = 3) -> Interpretation:
         """Ranked proposals, each a valid operation on the context's model; none (with a hint)
@@ -185,10 +193,10 @@ class CadBackend(NeuralBackend):
                 reading = Reading.from_logits(pred.role_logits, pred.stitch, pred.class_probs,
                                               net.prepare(stroke, normals, depth))
                 roles, pieces = stage.refine([s.uv for s in framed.sketch.strokes], reading, stroke > 0, roles)
-        # counted once per size (then cached), outside the network's time
-        report.update(canvas=canvas or size, details={"class_probs": pred.class_probs},
-                      flops=(net.flops(canvas) + (selector.flops(len(seq)) if seq is not None else 0)
-                             + (stage.flops(pieces) if stage is not None else 0)))
+        with watch.stage("flops"):  # counted once per size and cached (`_warm` counts them ahead)
+            report.update(canvas=canvas or size, details={"class_probs": pred.class_probs},
+                          flops=(net.flops(canvas) + (selector.flops(len(seq)) if seq is not None else 0)
+                                 + (stage.flops(pieces) if stage is not None else 0)))
         with watch.stage("fit"):
             outputs = NetOutputs(pred.class_probs, pred.stitch, roles)
             proposals = fit_proposals(context.state, body, framed.sketch, renders, stroke, outputs, top_k=top_k)

@@ -77,8 +77,8 @@ def evaluate_network(weights: Path, root: Path, limit: int | None = None, batch:
     from torch.utils.data import default_collate
 
     from ..synth.dataset import ShardDataset
-    from .net import load_model
     from .backend import load_stroke_stage
+    from .net import load_model
     from .strokeroles import stroke_stage_path
     from .train import evaluate
 
@@ -427,7 +427,8 @@ def table(network: dict | None, pipeline: dict | None) -> str:
                          f"{network['role_acc_near_other']:.3f}; elsewhere: {network['role_acc_clear']:.3f}")
         st = network.get("strokes")
         if st:
-            per = ", ".join(f"{n} {'-' if a is None else f'{a:.3f}'}" for n, a in zip(CLASS_NAMES, st["role_acc_per_class"]))
+            per = ", ".join(f"{n} {'-' if a is None else f'{a:.3f}'}"
+                            for n, a in zip(CLASS_NAMES, st["role_acc_per_class"]))
             lines.append(f"  with the stroke stage: curve roles {st['role_acc']:.4f} ({per}); where strokes of two "
                          f"roles touch {_f(st.get('role_acc_near_other'))}, elsewhere {_f(st.get('role_acc_clear'))}; "
                          f"along strokes as the fitting reads them {_f(st.get('stroke_role_acc'))}")

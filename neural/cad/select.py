@@ -168,7 +168,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def _main(argv: list[str] | None) -> int:
     p = Parser(prog=PROG, description="Train a canvas selector for a CAD student network (REINFORCE).")
-    p.add_argument("--student", required=True, type=Path, help="the student's weight file (trained at several canvases)")
+    p.add_argument("--student", required=True, type=Path,
+                   help="the student's weight file (trained at several canvases)")
     p.add_argument("--data", required=True, type=Path, help="training set (sketchforge-data generate)")
     p.add_argument("--val", required=True, type=Path, help="validation set (another seed)")
     p.add_argument("--out", required=True, type=Path, help="selector weight file to write (.safetensors)")

@@ -251,7 +251,8 @@ def piece_labels(pieces: Sequence[Piece], roles: np.ndarray) -> tuple[np.ndarray
     return lab, weight
 
 
-def paint_roles(pieces: Sequence[Piece], piece_roles: Sequence[int], ink: np.ndarray, fallback: np.ndarray) -> np.ndarray:
+def paint_roles(pieces: Sequence[Piece], piece_roles: Sequence[int], ink: np.ndarray,
+                fallback: np.ndarray) -> np.ndarray:
     """(H, W) uint8 roles on the ink (1 base, 2 profile, 3 offset; 0 off it): the pieces painted in
     drawing order, a 2 px pen over a 3 px one (the later piece wins where they cross, as in the
     training labels); ink no piece reaches keeps `fallback`'s role."""

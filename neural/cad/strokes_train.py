@@ -40,13 +40,23 @@ from ..framing import carry
 from ..synth.dataset import sample_arrays
 from ..synth.reading import DataError, arrays_camera, read_manifest, read_records, read_shard
 from ..training import StopRequest, file_digest, learning_rate, load_checkpoint, load_kept, save_checkpoint, save_kept
-from .net import CadUNet, at_canvas, load_model, to_size, use_canvas
 from ..weights import WeightsError
-from .strokeroles import (FEATURES, KIND, Reading, StageConfig, StrokeRoleNet, piece_features, piece_labels,
-                          save_stage, stroke_pieces)
+from .net import CadUNet, at_canvas, load_model, to_size, use_canvas
+from .strokeroles import (
+    FEATURES,
+    KIND,
+    Reading,
+    StageConfig,
+    StrokeRoleNet,
+    piece_features,
+    piece_labels,
+    save_stage,
+    stroke_pieces,
+)
 
 log = logging.getLogger(__name__)
 PROG = "sketchforge-train-cad-strokes"
+DEFAULT_STAGE = StageConfig()  # the stage's default shape; frozen, so one shared instance serves as a default
 
 
 class StrokesError(ValueError):
@@ -58,7 +68,8 @@ def view_strokes(rec: dict, camera_row: np.ndarray, size: int) -> list[np.ndarra
     """An item's strokes in the pixels of the view the network reads (its arrays' framed camera)."""
     sketch = Sketch.from_json(rec["sketch"])
     view = arrays_camera(camera_row, sketch.camera)
-    return [carry(sketch.camera, view, s.uv, sketch.width, sketch.height, size) for s in sketch.strokes if len(s.points)]
+    return [carry(sketch.camera, view, s.uv, sketch.width, sketch.height, size)
+            for s in sketch.strokes if len(s.points)]
 
 
 def readings(model: CadUNet, x: torch.Tensor, canvas: int | None = None) -> list[tuple[Reading, np.ndarray]]:
@@ -267,9 +278,9 @@ def concat_tables(tables: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     return out
 
 
-def train(data: Path | list[Path], val: Path, out: Path, weights: Path, epochs: int = 40, batch: int = 64, lr: float = 2e-3,
-          weight_decay: float = 1e-2, seed: int = 0, patience: int = 8, limit: int | None = None,
-          config: StageConfig = StageConfig(), progress: bool = True, reorder_p: float = 0.0,
+def train(data: Path | list[Path], val: Path, out: Path, weights: Path, epochs: int = 40, batch: int = 64,
+          lr: float = 2e-3, weight_decay: float = 1e-2, seed: int = 0, patience: int = 8, limit: int | None = None,
+          config: StageConfig = DEFAULT_STAGE, progress: bool = True, reorder_p: float = 0.0,
           canvases: tuple[int, ...] | None = None) -> dict:
     """Train the stage into `out` on the pieces of `data` (one set or several); see the module notes.
     Returns the final state."""
@@ -365,8 +376,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--data", required=True, type=Path, nargs="+",
                    help="one or more sets the image network never trained on")
     p.add_argument("--val", required=True, type=Path, help="validation set (another seed)")
-    p.add_argument("--out", required=True, type=Path, help="run folder (piece tables, checkpoint, log.jsonl, best.safetensors)")
-    p.add_argument("--weights", type=Path, default=WEIGHTS, help="the image network (default: the shipped standard one)")
+    p.add_argument("--out", required=True, type=Path,
+                   help="run folder (piece tables, checkpoint, log.jsonl, best.safetensors)")
+    p.add_argument("--weights", type=Path, default=WEIGHTS,
+                   help="the image network (default: the shipped standard one)")
     p.add_argument("--epochs", type=int, default=40)
     p.add_argument("--batch", type=int, default=64, help="sketches per step")
     p.add_argument("--lr", type=float, default=2e-3)
@@ -408,7 +421,8 @@ def _main(argv: list[str] | None) -> int:
         try:
             canvases = tuple(int(c) for c in a.canvases.split(",") if c.strip())
         except ValueError:
-            raise StrokesError(f"--canvases takes sizes in pixels separated by commas, e.g. 64,96; got {a.canvases!r}") from None
+            raise StrokesError("--canvases takes sizes in pixels separated by commas, e.g. 64,96; "
+                               f"got {a.canvases!r}") from None
         bad = [c for c in canvases if c < 16 or c % 16]
         if not canvases or bad:
             raise StrokesError(f"--canvases must be multiples of 16 pixels, e.g. 64,96; got {a.canvases!r}")

@@ -63,8 +63,22 @@ from ..training import learning_rate as _learning_rate
 from ..training import load_checkpoint as _load_checkpoint
 from ..training import save_checkpoint as _save_checkpoint
 from ..weights import WeightsError
-from .net import (KIND, CadUNet, NetConfig, Outputs, at_canvas, count_flops, count_params, load_model,
-                  batchnorm_stats, read_weights, save_weights, to_size, use_canvas, widen)
+from .net import (
+    KIND,
+    CadUNet,
+    NetConfig,
+    Outputs,
+    at_canvas,
+    batchnorm_stats,
+    count_flops,
+    count_params,
+    load_model,
+    read_weights,
+    save_weights,
+    to_size,
+    use_canvas,
+    widen,
+)
 
 log = logging.getLogger(__name__)
 
@@ -674,7 +688,8 @@ def _append(path: Path, record: dict) -> None:
 
 def _check(config: TrainConfig) -> None:
     if config.init is not None and not Path(config.init).is_file():
-        raise TrainError(f"--init {config.init} is not a file; give a weight file such as assets/cad/cadnet.safetensors")
+        raise TrainError(f"--init {config.init} is not a file; give a weight file such as "
+                         "assets/cad/cadnet.safetensors")
     if config.epochs < 1:
         raise TrainError(f"--epochs must be at least 1, got {config.epochs}")
     if config.batch < 2:

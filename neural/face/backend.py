@@ -206,7 +206,6 @@ class FaceBackend(NeuralBackend):
         """The head mesh (world vertices (V, 3) mm, triangles (F, 3)) the sketch describes, and
         what the reading did (canvas, whether the coarse head was reused); raises FrameError /
         ReconstructionError (both ValueError) with what to draw instead."""
-        from .reconstruct import ReconstructionError
         watch = watch or Stopwatch()
         symmetric = self.options.symmetric
         with watch.stage("frame"):
@@ -220,6 +219,7 @@ class FaceBackend(NeuralBackend):
             if not outline.any():
                 raise FrameError("draw the outline of the head (plain strokes) before ridges and valleys")
         with watch.stage("load"):
+            from .reconstruct import ReconstructionError  # torch's first import is loading too
             model = self.model  # loaded once, on the first sketch worth reading
         details = {"canvas": int(ink.shape[-1])}
         with watch.stage("coarse"):

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .dataset import DataError, generate, read_face_manifest, read_face_shard
 from ..commands import SHARDS_KEPT, Parser, dispatch, run_command
 from ..sheets import tile_grid
+from .dataset import DataError, generate, read_face_manifest, read_face_shard
 from .samples import POINTS, write_samples
 from .sketches import KINDS
 

@@ -358,7 +358,8 @@ def read_face_manifest(root: str | Path) -> dict:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError, UnicodeDecodeError):
         raise DataError(f"{path} is damaged; rerun `sketchforge-face-data generate` for that folder") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT or not isinstance(manifest.get("shards"), list):
+    if (not isinstance(manifest, dict) or manifest.get("format") != FORMAT
+            or not isinstance(manifest.get("shards"), list)):
         raise DataError(f"{path} is not a face dataset manifest; point at a folder made by "
                         "`sketchforge-face-data generate`")
     return manifest

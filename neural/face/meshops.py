@@ -47,9 +47,10 @@ What each follows
 * ``chamfer``: pytorch3d's ``chamfer_distance`` (``point_reduction="mean"``, squared Euclidean,
   the two directions summed) under ``"l2"``; the nearest neighbours are found exactly without
   autograd (scipy's cKDTree, or a blocked brute-force torch search), and the distances are then
-  recomputed differentiably for those pairs (the same gradient pytorch3d's knn gives).  ``"normal"`` is pytorch3d's ``loss_normals``:
-  ``1 - |cos|`` between a point's normal and its nearest neighbour's, mean per direction, the two
-  directions summed.  Per-direction values are in the dict too (see ``chamfer``).
+  recomputed differentiably for those pairs (the same gradient pytorch3d's knn gives).
+  ``"normal"`` is pytorch3d's ``loss_normals``: ``1 - |cos|`` between a point's normal and its
+  nearest neighbour's, mean per direction, the two directions summed.  Per-direction values are in
+  the dict too (see ``chamfer``).
 * ``fscore``: the usual point-cloud F-score (Tatarchenko et al. 2019): precision = share of ``a``
   closer than ``threshold`` to ``b``, recall = share of ``b`` closer than ``threshold`` to ``a``,
   ``f = 2 p r / (p + r)`` (0 when both are 0).  Not differentiable.

@@ -48,8 +48,8 @@ from .heads import EXTENT, _largest_component
 from .meshops import edges, laplacian_smooth, smoothed_normals, vertex_normals
 from .net import ImplicitNet, MapNet, blur, load_net, maps_tensor
 
-__all__ = ["ASSETS", "GRID", "BOX_LO", "BOX_HI", "HeadMesh", "FaceModel", "front_view", "cast_front", "raycasting_scene",
-           "ReconstructionError"]
+__all__ = ["ASSETS", "GRID", "BOX_LO", "BOX_HI", "HeadMesh", "FaceModel", "front_view", "cast_front",
+           "raycasting_scene", "ReconstructionError"]
 
 ASSETS = asset_root() / "face"  # the shipped face networks (package data, `neural.assets`)
 GRID = 65                       # marching-cubes grid points along x and y (odd: symmetric)

@@ -54,15 +54,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from sketchforge.modeling.sketch import Sketch
+
 from ..commands import Parser, run_command
 from ..synth.reading import DataError
 from ..training import StopRequest, learning_rate, load_checkpoint, save_checkpoint
-from sketchforge.modeling.sketch import Sketch
-
 from .dataset import FaceConfig, read_face_manifest, read_face_records, read_face_shard, shard_name
 from .frame import SIZE, FaceFrame, head_units_frame
 from .heads import CAMERA_Z, EXTENT
-from .net import (KINDS, TRUNCATION, ImplicitNet, MapNet, blur, load_net, maps_tensor, save_net)
+from .net import KINDS, TRUNCATION, ImplicitNet, MapNet, blur, load_net, maps_tensor, save_net
 from .samples import read_samples
 
 __all__ = ["TrainError", "FaceTrainConfig", "FaceData", "sketch_input", "true_maps", "train", "main"]

@@ -20,8 +20,16 @@ import numpy as np
 
 from ..commands import SHARDS_KEPT, Parser, dispatch, run_command
 from ..sheets import tile_grid
-from .shards import (STALL_SECONDS, DataError, GenerateConfig, generate, merge_sets, read_manifest, read_shard,
-                     write_file)
+from .shards import (
+    STALL_SECONDS,
+    DataError,
+    GenerateConfig,
+    generate,
+    merge_sets,
+    read_manifest,
+    read_shard,
+    write_file,
+)
 
 PROG = "sketchforge-data"
 

@@ -45,8 +45,18 @@ from dataclasses import dataclass
 import numpy as np
 
 from sketchforge.modeling.bodies import SolidBody
-from sketchforge.modeling.operations import (AddPrism, ArcPath, Bevel, Circle, Extrude, LinePath, Operation,
-                                             Polygon, SubtractPrism, Sweep)
+from sketchforge.modeling.operations import (
+    AddPrism,
+    ArcPath,
+    Bevel,
+    Circle,
+    Extrude,
+    LinePath,
+    Operation,
+    Polygon,
+    SubtractPrism,
+    Sweep,
+)
 from sketchforge.modeling.refs import from_face_coords, plane_frame
 
 CORNER_DEG = 20.0  # an outline vertex turning more than this is a corner a person starts a line from

@@ -47,10 +47,12 @@ from sketchforge.modeling.render import ContextRenders, render_context
 from sketchforge.modeling.sketch import Sketch
 
 from ..framing import carry, frame_sketch
-from . import raster, strokes as strokes_mod, visibility
+from . import raster, visibility
+from . import strokes as strokes_mod
 from .curves import Curve, operation_curves
 from .sequences import CLASS_NAMES, Step
 from .views import View, ViewConfig, find_view
+
 
 @dataclass(frozen=True)
 class ItemConfig:

@@ -50,8 +50,22 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 
 from sketchforge.modeling.bodies import SolidBody
-from sketchforge.modeling.operations import (AddPrism, ArcPath, Bevel, Box, Circle, Cylinder, Extrude, LinePath,
-                                             ModelState, Operation, OperationError, Polygon, SubtractPrism, Sweep)
+from sketchforge.modeling.operations import (
+    AddPrism,
+    ArcPath,
+    Bevel,
+    Box,
+    Circle,
+    Cylinder,
+    Extrude,
+    LinePath,
+    ModelState,
+    Operation,
+    OperationError,
+    Polygon,
+    SubtractPrism,
+    Sweep,
+)
 from sketchforge.modeling.params import ParamError
 from sketchforge.modeling.refs import EdgeRef, FaceRef, ReferenceError, from_face_coords, to_face_coords
 

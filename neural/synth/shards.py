@@ -55,7 +55,8 @@ ARRAYS: dict[str, dict] = {
     "sequence": {"dtype": "int32", "shape": "(N,)", "meaning": "number of the generated sequence within the shard",
                  "range": ">= 0"},
     "step": {"dtype": "int16", "shape": "(N,)",
-             "meaning": "position of the operation among the sequence's random operations", "range": "0 .. max_ops - 1"},
+             "meaning": "position of the operation among the sequence's random operations",
+             "range": "0 .. max_ops - 1"},
     "op_class": {"dtype": "uint8", "shape": "(N,)",
                  "meaning": "Sketch2CAD class: 0 extrude, 1 add/subtract, 2 bevel, 3 sweep", "range": "0..3"},
     "op_id": {"dtype": "uint8", "shape": "(N,)", "meaning": f"operation id, index into {list(OP_IDS)}",
@@ -297,7 +298,8 @@ def _load_progress(out: Path, config: GenerateConfig) -> dict:
         return {"format": FORMAT, "config": want, "done": {}, "failed": {}}
     check_settings(out, prog["config"], want)
     failed = prog.get("failed", {})
-    return {"format": FORMAT, "config": want, "done": prog["done"], "failed": failed if isinstance(failed, dict) else {}}
+    return {"format": FORMAT, "config": want, "done": prog["done"],
+            "failed": failed if isinstance(failed, dict) else {}}
 
 
 def _save_progress(out: Path, prog: dict) -> None:

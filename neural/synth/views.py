@@ -5,10 +5,11 @@ vertical field of view U(25, 50) degrees, aimed at the part's centre pulled U(0,
 towards the operation, at a distance that fits the part's bounding sphere with a margin of
 U(1.0, 1.4). A share `close_share` (40%) of the views are close-ups instead, as a person zooms
 in to draw a small feature: aimed at the centre of the operation's curves, at a distance that
-fits their bounding sphere with a margin of U(1.6, 3.0) (the part may run off the canvas). Views looking straight up or down are avoided (the up vector is +Z). Directions from
-which a target face is plainly turned away (more than `max_angle_deg` - 5 degrees between the
-face normal and the direction to the eye at the operation) are redrawn before rendering, which is
-cheap; so the prior is this one conditioned on the operation facing the viewer.
+fits their bounding sphere with a margin of U(1.6, 3.0) (the part may run off the canvas). Views
+looking straight up or down are avoided (the up vector is +Z). Directions from which a target
+face is plainly turned away (more than `max_angle_deg` - 5 degrees between the face normal and the
+direction to the eye at the operation) are redrawn before rendering, which is cheap; so the prior
+is this one conditioned on the operation facing the viewer.
 
 A view is rejected when a target face (for a bevel: either face beside the edge)
 - is hidden: it covers fewer than `min_face_pixels` pixels of the face-id render of the model

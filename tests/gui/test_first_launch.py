@@ -4,7 +4,6 @@ console drawing in the window, and actions that wait their turn instead of being
 from __future__ import annotations
 
 import pytest
-from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
 from sketchforge.modeling.session import Session
@@ -16,7 +15,7 @@ def test_the_first_launch_shows_the_start_page_and_a_template_starts_a_model(mak
     titles = [a.text() for a in w.menus["menu_templates"].actions()]
     assert {"Box", "Plate", "Cylinder"} <= {t.split(" (")[0] for t in titles}
     w.start_page.template_chosen.emit("plate")
-    qtbot.waitUntil(lambda: w.session.bodies and not w.jobs.busy, timeout=20000)
+    qtbot.waitUntil(lambda: bool(w.session.bodies) and not w.jobs.busy, timeout=20000)
     assert w.stack.currentWidget() is w.viewport
     body = next(iter(w.session.bodies.values()))
     lo, hi = body.bounds()

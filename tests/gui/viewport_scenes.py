@@ -97,7 +97,7 @@ def main(out: Path) -> int:
     view.set_bodies({"block": box((-60, -40, 0), (60, 40, 30))})
     view.set_view("top")
     added, removed = box((-50, -20, 30), (-10, 20, 45)), box((10, -20, 10), (50, 20, 30))
-    view.set_ghost({"block": added}, "boss and pocket", removed=[removed], confidence=0.3)
+    view.set_ghost({"block": added}, "boss and pocket", removed=[removed], confidence=0.15)
     w, h = view.canvas_size()
     cam = view.camera()
     facts["ghost"] = {"added_px": cam.project(np.array([-30.0, 0.0, 45.0]), w, h)[0].tolist(),

@@ -18,9 +18,8 @@ from ...synth.reading import DataError
 from .benchmark import EVAL_FORMAT, evaluate
 from .drawings import head_parts, part_images, seeded_head
 from .library import LIBRARY_KIND, SuggestionLibrary, build_library, load_library
-from .network import (VERSION, WEIGHTS_KIND, SuggestConfig, SuggestNet, embed_images, fingerprint, load_model,
-                      save_model)
-from .training import TrainSettings, _instance_data, train  # _instance_data: the tests read the training data
+from .network import VERSION, WEIGHTS_KIND, SuggestConfig, SuggestNet, embed_images, fingerprint, load_model, save_model
+from .training import TrainSettings, _instance_data, train
 
 __all__ = [
     "WEIGHTS_KIND",
@@ -43,4 +42,5 @@ __all__ = [
     "load_library",
     "evaluate",
     "train",
+    "_instance_data",  # the tests read the training data
 ]

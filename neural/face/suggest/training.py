@@ -30,6 +30,8 @@ from .network import SuggestConfig, SuggestNet, embed_images, save_model
 
 __all__ = ["TrainSettings", "train"]
 
+DEFAULT_CONFIG = SuggestConfig()  # the network's default shape; frozen, so one shared instance serves as a default
+
 
 @dataclass(frozen=True)
 class TrainSettings:
@@ -174,7 +176,7 @@ def _validate(model: SuggestNet, data: dict[str, np.ndarray]) -> dict[str, float
     return {"val_top1": float(np.mean(hit)), "val_queries": int(len(hit))}
 
 
-def train(settings: TrainSettings, out: str | Path, config: SuggestConfig = SuggestConfig(),
+def train(settings: TrainSettings, out: str | Path, config: SuggestConfig = DEFAULT_CONFIG,
           progress: Callable[[str, int, int], None] | None = None,
           log: Callable[[dict], None] | None = None) -> tuple[SuggestNet, dict]:
     """Train a network from generated heads and write `out`/suggest.safetensors; returns the model
