@@ -174,6 +174,7 @@ class MainWindow(DocumentCommands, ProposalCommands, QMainWindow):
         for name in ("navigate", "pen", "eraser"):
             tb.addAction(a[name])
         self.kind_box = QComboBox()
+        self.kind_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.kind_box.setToolTip("Stroke kind: what the next stroke draws (the mode declares them)")
         self.kind_box.currentIndexChanged.connect(self._kind_changed)
         tb.addWidget(self.kind_box)
@@ -440,7 +441,7 @@ class MainWindow(DocumentCommands, ProposalCommands, QMainWindow):
 
     def _templates(self) -> list:
         from sketchforge.modeling.templates import templates
-        return list(templates().values())
+        return list(templates(self.session.templates).values())
 
     def _fill_templates_menu(self) -> None:
         menu = self.menus["menu_templates"]
@@ -454,7 +455,7 @@ class MainWindow(DocumentCommands, ProposalCommands, QMainWindow):
         if not self.confirm_discard():
             return False
         from sketchforge.modeling.templates import apply_template, get_template
-        template = get_template(name)
+        template = get_template(name, self.session.templates)
         session = self.session
 
         def job(progress):

@@ -11,7 +11,8 @@ until the proposals (or the hint) are shown, in three settings:
 - `cold`: the window's background preparation switched off (what the first Space cost before
   back ends were prepared: networks loaded, FLOPs counted and graphs traced on the user's sketch);
 - `at once`: Space pressed as soon as the window shows, while the preparation runs;
-- `prepared`: Space pressed once the preparation is done (a user who looks at the window first).
+- `prepared`: Space pressed once the preparation is done (a user who looks at the window first);
+  how long after the window shows that is, is recorded too.
 
 A second, different sketch is read after the first in every run (the steady state). The status
 line's stages are checked to add up to the total it prints. Writes benchmarks/results/window_start.json.
@@ -54,10 +55,13 @@ w = MainWindow(recover=False)
 w.show()
 app.processEvents()
 shown = time.time() - t_start
+ready = None
 if setting == "prepared":
-    while w._preparing is not None and w._preparing.is_alive():
+    t = time.perf_counter()
+    while w._preparing is None or w._preparing.is_alive():
         app.processEvents()
         time.sleep(0.005)
+    ready = time.perf_counter() - t
 rows = []
 for model, path in pairs:
     if model:
@@ -85,7 +89,7 @@ w.session._saved_revision = w.session.document.revision
 t = time.perf_counter()
 w.close()
 closed = time.perf_counter() - t
-print(json.dumps({"shown_s": shown, "rows": rows, "close_s": closed}))
+print(json.dumps({"shown_s": shown, "ready_after_shown_s": ready, "rows": rows, "close_s": closed}))
 """
 
 
@@ -165,6 +169,8 @@ def main() -> None:
                 "first_ms_median": round(float(np.median(first)) * 1e3, 1),
                 "second_ms_median": round(float(np.median(second)) * 1e3, 1),
                 "close_ms_median": round(float(np.median([r["close_s"] for r in rows])) * 1e3, 1),
+                "ready_after_shown_s_median": (round(float(np.median([r["ready_after_shown_s"] for r in rows])), 3)
+                                               if setting == "prepared" else None),
                 "stages_add_up": all(abs(x["stages_sum"] - x["report_total"]) < 1e-3
                                      for r in rows for x in r["rows"] if x["report_total"] is not None),
                 "proposals": [x["proposals"] for r in rows for x in r["rows"]],

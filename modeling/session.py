@@ -50,6 +50,7 @@ class Session:
         self.importers: Registry = Registry("importer", GROUPS["importers"])
         self.exporters: Registry = Registry("exporter", GROUPS["exporters"])
         self.backends: Registry = Registry("interpretation back end", GROUPS["backends"])
+        self.templates: Registry = Registry("template", GROUPS["templates"])
         self.changed = Signal()  # (description) after any change of the document or its file
         self.path: Path | None = None
         self._saved_revision: object = None

@@ -8,14 +8,14 @@ absolute) that the caller interprets, as it would a sketch the user drew (`templ
 
 Built-ins register through the `sketchforge.templates` entry-point group exactly like a
 plugin's (`pyproject.toml`), each entry naming a `Template` value (`module:NAME`); at run time
-`registry().register(name, template)` adds one; `templates()` lists them in the start page's
-order. `apply_template(session, "box")` starts a new document from one.
+`session.templates.register(name, template)` adds one (the registry belongs to the session, like
+the other registries); `templates(session.templates)` lists them in the start page's order.
+`apply_template(session, "box")` starts a new document from one.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
 from importlib.resources import files
 from pathlib import Path
 from typing import Callable
@@ -110,15 +110,16 @@ FACE = Template("face", "Face", "A face sketch that becomes a head", mode="face"
 
 
 # -- the registry -------------------------------------------------------------------------------------
-@lru_cache(maxsize=1)
 def registry() -> Registry[Template]:
-    """The templates: the built-ins and plugins' entry points, plus any registered at run time."""
+    """The installed templates (the built-ins and plugins' entry points); a session has its own
+    (`session.templates`), which also holds those registered at run time."""
     return Registry("template", GROUPS["templates"])
 
 
-def get_template(name: str) -> Template:
-    """The template called `name` (raises TemplateError listing the known ones)."""
-    reg = registry()
+def get_template(name: str, reg: Registry | None = None) -> Template:
+    """The template called `name` in `reg` (default: the installed ones); raises TemplateError
+    listing the known ones."""
+    reg = reg if reg is not None else registry()
     if name not in reg:
         raise TemplateError(f"no template called {name!r}; choose one of {', '.join(_ordered(reg.names()))}")
     template = reg.get(name)
@@ -128,12 +129,14 @@ def get_template(name: str) -> Template:
     return template
 
 
-def templates() -> dict[str, Template]:
-    """Every template that loads, by name: built-ins first in their order, then the rest by name."""
+def templates(reg: Registry | None = None) -> dict[str, Template]:
+    """Every template of `reg` (default: the installed ones) that loads, by name: built-ins first
+    in their order, then the rest by name."""
+    reg = reg if reg is not None else registry()
     out = {}
-    for name in _ordered(registry().names()):
+    for name in _ordered(reg.names()):
         try:
-            out[name] = get_template(name)
+            out[name] = get_template(name, reg)
         except RegistryError:
             continue  # a broken plugin loses only its own template
     return out
@@ -154,7 +157,7 @@ def apply_template(session: Session, template: str | Template) -> Template:
     first; a template that cannot be read changes nothing, and one whose steps fail leaves an
     empty document and raises TemplateError."""
     if not isinstance(template, Template):
-        template = get_template(template)
+        template = get_template(template, session.templates)
     if template.build is None:
         template.load_sketch()
         session.new()

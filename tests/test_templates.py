@@ -73,15 +73,12 @@ def test_a_plugin_template_registers_builds_and_sorts_after_the_built_ins(sessio
         s.extrude("cube", "top", 5.0)
 
     tower = Template("tower", "Tower", "A cube pulled up", build=build)
-    registry().register("tower", tower)
-    try:
-        assert list(templates())[-1] == "tower"
-        assert get_template("tower") is tower
-        apply_template(session, "tower")
-        assert np.allclose(_size(session, "cube"), (10.0, 10.0, 15.0))
-        assert len(session.history) == 2
-    finally:
-        registry().unregister("tower")
+    session.templates.register("tower", tower)  # the session's registry: nothing global changes
+    assert list(templates(session.templates))[-1] == "tower" and "tower" not in templates()
+    assert get_template("tower", session.templates) is tower
+    apply_template(session, "tower")
+    assert np.allclose(_size(session, "cube"), (10.0, 10.0, 15.0))
+    assert len(session.history) == 2
 
 
 def test_a_template_whose_steps_fail_leaves_an_empty_document_and_says_so(session, block):
