@@ -321,14 +321,13 @@ class ImportBody(Operation):
 
 
 @dataclass(frozen=True)
-class PutMesh(Operation):
-    """A triangle mesh made by a back end (a sketched head, say), as body `body`; with `replace`,
-    it takes the place of that mesh body (the next refinement of the same head). The arrays travel
-    in the document as a blob: an .npz of `vertices` (V, 3) float64 mm and `triangles` (F, 3),
-    read without pickle (`mesh_blob` writes one)."""
+class _PutData(Operation):
+    """A body a back end made from data that travels in the document as a blob (`blob` is its
+    SHA-256), as body `body`; with `replace`, it takes the place of that body, which must be of
+    the same kind (the next refinement of the same head, a re-colored cloud)."""
 
-    id: ClassVar[str] = "put_mesh"
-    title: ClassVar[str] = "Sketched mesh"
+    body_kind: ClassVar[str] = ""   # the kind of body it makes ("mesh", "points")
+    data_name: ClassVar[str] = ""   # what its data is called in messages
     creates: ClassVar[bool] = True
     body: str
     blob: str
@@ -340,22 +339,40 @@ class PutMesh(Operation):
             old = state.bodies.get(self.body)
             if old is None:
                 raise OperationError(f"there is no body {self.body!r} to replace")
-            if old.kind != "mesh":
-                raise OperationError(f"body {self.body!r} is a {old.kind}; only a mesh body can be replaced by a mesh")
+            if old.kind != self.body_kind:
+                raise OperationError(f"body {self.body!r} is a {old.kind}; only a {self.title.lower()} can be "
+                                     f"replaced by a {self.title.lower()}")
         else:
             _new_body_id(state, self.body)
         if self.blob not in state.blobs:
-            raise OperationError(f"the mesh data of {self.body!r} is missing from the document")
+            raise OperationError(f"the {self.data_name} data of {self.body!r} is missing from the document")
 
     def _apply(self, state: ModelState) -> ModelState:
-        from .bodies import MeshBody
         self._check(state)
         try:
-            vertices, triangles = read_mesh_blob(state.blobs[self.blob])
-            body = MeshBody(vertices, triangles, source=self.source)
+            body = self._read(state.blobs[self.blob])
         except ValueError as exc:
-            raise OperationError(f"the mesh data of {self.body!r} is damaged: {exc}") from None
+            raise OperationError(f"the {self.data_name} data of {self.body!r} is damaged: {exc}") from None
         return state.with_body(self.body, body)
+
+    def _read(self, data: bytes) -> Body:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class PutMesh(_PutData):
+    """A triangle mesh made by a back end (a sketched head, say): an .npz of `vertices` (V, 3)
+    float64 mm and `triangles` (F, 3), read without pickle (`mesh_blob` writes one)."""
+
+    id: ClassVar[str] = "put_mesh"
+    title: ClassVar[str] = "Mesh"
+    body_kind: ClassVar[str] = "mesh"
+    data_name: ClassVar[str] = "mesh"
+
+    def _read(self, data: bytes) -> Body:
+        from .bodies import MeshBody
+        vertices, triangles = read_mesh_blob(data)
+        return MeshBody(vertices, triangles, source=self.source)
 
     def describe(self) -> str:
         what = f"Sketched {self.body}" if self.source == "face" else f"{self.source.capitalize()} mesh {self.body}"
@@ -363,42 +380,20 @@ class PutMesh(Operation):
 
 
 @dataclass(frozen=True)
-class PutPoints(Operation):
-    """A colored point cloud made by a back end (a cloud from a sketch and a prompt), as body `body`;
-    with `replace`, it takes the place of that cloud (a re-colored or redrawn one). The arrays
-    travel in the document as a blob: an .npz of `points` (N, 3) float64 mm and `colors` (N, 3)
-    uint8, read without pickle (`points_blob` writes one)."""
+class PutPoints(_PutData):
+    """A colored point cloud made by a back end (a cloud from a sketch and a prompt): an .npz of
+    `points` (N, 3) float64 mm and `colors` (N, 3) uint8, read without pickle (`points_blob`
+    writes one)."""
 
     id: ClassVar[str] = "put_points"
     title: ClassVar[str] = "Point cloud"
-    creates: ClassVar[bool] = True
-    body: str
-    blob: str
-    source: str = "sketch"
-    replace: bool = False
+    body_kind: ClassVar[str] = "points"
+    data_name: ClassVar[str] = "point"
 
-    def _check(self, state: ModelState) -> None:
-        if self.replace:
-            old = state.bodies.get(self.body)
-            if old is None:
-                raise OperationError(f"there is no body {self.body!r} to replace")
-            if old.kind != "points":
-                raise OperationError(f"body {self.body!r} is a {old.kind}; only a point cloud can be replaced "
-                                     "by a point cloud")
-        else:
-            _new_body_id(state, self.body)
-        if self.blob not in state.blobs:
-            raise OperationError(f"the point data of {self.body!r} is missing from the document")
-
-    def _apply(self, state: ModelState) -> ModelState:
+    def _read(self, data: bytes) -> Body:
         from .bodies import PointCloudBody
-        self._check(state)
-        try:
-            points, colors = read_points_blob(state.blobs[self.blob])
-            body = PointCloudBody(points, colors, source=self.source)
-        except ValueError as exc:
-            raise OperationError(f"the point data of {self.body!r} is damaged: {exc}") from None
-        return state.with_body(self.body, body)
+        points, colors = read_points_blob(data)
+        return PointCloudBody(points, colors, source=self.source)
 
     def describe(self) -> str:
         return f"{self.source.capitalize()} point cloud {self.body}" + (" (redone)" if self.replace else "")
