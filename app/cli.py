@@ -49,10 +49,14 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("output", help=".step, .obj, .glb, .ply or .sketchforge")
     i = sub.add_parser("interpret", help="interpret a sketch over a model and apply the best proposal")
     i.add_argument("--model", help="the current model (.step, mesh, point cloud or .sketchforge)")
-    i.add_argument("--sketch", required=True, help="a *.sketch.json file")
-    i.add_argument("--out", required=True, help="where to write the result; format by extension")
-    i.add_argument("--report", help="write the proposals as JSON here")
+    i.add_argument("--sketch", required=True, nargs="+", action="extend",
+                   help="a *.sketch.json file; several, or a folder of them, read in one go (a batch)")
+    i.add_argument("--out", required=True, help="where to write the result; format by extension (a batch: a folder)")
+    i.add_argument("--report", help="write the proposals as JSON here (a batch: a folder, one file per sketch)")
     i.add_argument("--top", type=int, default=3, help="how many proposals to report (default 3)")
+    i.add_argument("--format", help="a batch's output format: step, glb, obj, ply or sketchforge "
+                                    "(default: step for CAD sketches, glb for the others)")
+    i.add_argument("--quiet", action="store_true", help="a batch: no progress bar and no summary")
     a = sub.add_parser("app", help="start the desktop app")
     a.add_argument("file", nargs="?", help="a .sketchforge file to open")
     return p
@@ -96,6 +100,8 @@ def _user_errors() -> tuple[type[BaseException], ...]:
 
 def _load_model(session, path: str) -> None:
     p = Path(path)
+    if p.is_dir():
+        raise CliError(f"cannot read {p}: it is a folder, not a model file")
     if not p.is_file():
         raise CliError(f"cannot read {p}: no such file")
     try:
@@ -104,25 +110,66 @@ def _load_model(session, path: str) -> None:
         else:
             session.import_file(p)
     except _user_errors() as exc:
-        raise CliError(f"cannot read {p}: {exc}") from None
+        reason = str(exc)
+        for named in (str(p), p.name):  # a reason that names the file already says it once
+            if reason.startswith(named + ": "):
+                reason = reason[len(named) + 2:]
+                break
+            if reason.startswith(named + " "):
+                raise CliError(str(p) + reason[len(named):]) from None
+        raise CliError(f"cannot read {p}: {reason}") from None
 
 
 def _write(session, path: str) -> Path:
+    from sketchforge.modeling.archive import SUFFIX, save_document
     p = Path(path)
     try:
-        if p.suffix.lower() == ".sketchforge":
+        if p.suffix == SUFFIX:
             return session.save(p)
+        if p.suffix.lower() == SUFFIX:  # Session.save would add a second, lower-case suffix
+            save_document(session.document, p)
+            return p
         return session.export(p)
     except _user_errors() as exc:
-        raise CliError(f"cannot write {p}: {exc}", EXIT_FAILED) from None
+        reason = str(exc)
+        raise CliError(reason if reason.startswith("cannot write ") else f"cannot write {p}: {reason}",
+                       EXIT_FAILED) from None
 
 
-def _check_writable(session, out: Path) -> None:
-    """Refuse an output format nobody can write before doing any work."""
+def _check_writable(session, out: Path, report: Path | None = None, inputs: tuple[str | None, ...] = ()) -> None:
+    """Refuse, before any work, outputs that cannot be written: a format nobody writes, a missing
+    or read-only folder, a folder where the file should go, two outputs on one path, or an
+    output that would overwrite one of the input files."""
+    if out.is_dir():
+        raise CliError(f"cannot write {out}: it is a folder; give a file name")
     ext = out.suffix.lower().lstrip(".")
+    known = f"{', '.join('.' + n for n in session.exporters.names())} or .sketchforge"
+    if not ext:
+        raise CliError(f"cannot write {out}: its name has no extension to pick the format; end it in one of {known}")
     if ext != "sketchforge" and ext not in session.exporters:
-        raise CliError(f"cannot write .{ext} files; use one of "
-                       f"{', '.join('.' + n for n in session.exporters.names())} or .sketchforge")
+        raise CliError(f"cannot write .{ext} files; use one of {known}")
+    outputs = [out] + ([out.with_suffix(".mtl")] if ext == "obj" else []) + ([report] if report else [])
+
+    def same(a: Path, b: Path) -> bool:
+        try:
+            return a.resolve() == b.resolve() or (a.exists() and b.exists() and os.path.samefile(a, b))
+        except (OSError, RuntimeError):
+            return False
+
+    for k, target in enumerate(outputs):
+        folder = target.parent
+        if target.is_dir():
+            raise CliError(f"cannot write {target}: it is a folder; give a file name")
+        if not folder.is_dir():
+            raise CliError(f"cannot write {target}: the folder {folder} does not exist; create it or pick another")
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise CliError(f"cannot write {target}: the folder {folder} is not writable; pick another")
+        for source in inputs:
+            if source and same(target, Path(source)):
+                raise CliError(f"cannot write {target}: it is the input file {source}, which would be "
+                               "overwritten; pick another output name")
+        if any(same(target, other) for other in outputs[:k]):
+            raise CliError(f"cannot write {target} twice: give the outputs different names")
 
 
 def _demo(args) -> int:
@@ -148,8 +195,11 @@ def _run(args) -> int:
     sys.argv = [str(script)] + list(args.args)
     try:
         runpy.run_path(str(script), init_globals={"session": session}, run_name="__main__")
-    except SystemExit as exc:
-        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except SystemExit as exc:  # as Python itself: a number is the status, anything else a message
+        if exc.code is None or isinstance(exc.code, int):
+            return exc.code or EXIT_OK
+        print(exc.code, file=sys.stderr)
+        return EXIT_FAILED
     except Exception as exc:
         tb = traceback.extract_tb(exc.__traceback__)
         frames = [f for f in tb if Path(f.filename).resolve() == script.resolve()]
@@ -163,7 +213,7 @@ def _run(args) -> int:
 def _export(args) -> int:
     session = _session()
     out = Path(args.output)
-    _check_writable(session, out)
+    _check_writable(session, out, inputs=(args.input,))
     _load_model(session, args.input)
     _write(session, args.output)
     print(f"{args.input} -> {out}")
@@ -171,6 +221,11 @@ def _export(args) -> int:
 
 
 def _interpret(args) -> int:
+    from sketchforge.app import batch
+    batch.skip_final_collection()
+    if batch.wants_batch(args):
+        return batch.run(args)
+    args.sketch = args.sketch[0]  # the single form, as the contract has it
     from sketchforge.modeling.session import NoBackendError
     from sketchforge.modeling.sketch import Sketch, SketchError
     t0 = time.perf_counter()
@@ -178,13 +233,15 @@ def _interpret(args) -> int:
         raise CliError("--top must be at least 1")
     session = _session()
     out = Path(args.out)
-    _check_writable(session, out)
+    report_path = Path(args.report) if args.report else None
+    _check_writable(session, out, report_path, inputs=(args.model, args.sketch))
     try:
         sketch = Sketch.load(args.sketch)
     except SketchError as exc:
         raise CliError(f"malformed sketch: {exc}") from None
     if args.model:
         _load_model(session, args.model)
+    batch.one_torch_thread()
     try:
         result = session.interpret(sketch, top_k=args.top)
     except NoBackendError as exc:
@@ -192,32 +249,47 @@ def _interpret(args) -> int:
     except _user_errors() as exc:
         raise CliError(f"the sketch could not be interpreted: {exc}", EXIT_FAILED) from None
     if not result.proposals:
-        hint = result.hint or "nothing recognised in the sketch; draw the operation's lines over the model"
-        raise CliError(hint[:1].lower() + hint[1:], EXIT_FAILED)
+        hint = result.hint or "draw the operation's lines over the model"
+        hint = hint[:1].lower() + hint[1:]
+        raise CliError(hint if hint.startswith("nothing recognised") else f"nothing recognised: {hint}", EXIT_FAILED)
     try:
         session.accept(result.proposals[0])
     except _user_errors() as exc:
         raise CliError(f"the best proposal could not be applied: {exc}", EXIT_FAILED) from None
-    _write(session, args.out)
-    if args.report:
-        from sketchforge.modeling.files import atomic_write_bytes
+    report = None
+    if report_path is not None:
         report = {"mode": sketch.mode, "proposals": [p.to_json() for p in result.proposals],
                   "seconds": round(time.perf_counter() - t0, 4), "interpretation": result.report.to_json()}
-        atomic_write_bytes(Path(args.report), json.dumps(report, indent=1).encode())
+    new_files = [q for q in (out, out.with_suffix(".mtl")) if not q.exists()]
+    _write(session, args.out)
+    if report_path is not None:
+        from sketchforge.modeling.files import atomic_write_bytes
+        try:
+            atomic_write_bytes(report_path, json.dumps(report, indent=1).encode())
+        except (OSError, ValueError) as exc:
+            for q in new_files:  # no result without its report
+                q.unlink(missing_ok=True)
+            raise CliError(f"cannot write {report_path}: {exc}", EXIT_FAILED) from None
     return EXIT_OK
 
 
 def _app(args) -> int:
+    file = getattr(args, "file", None)
     if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
             or os.environ.get("QT_QPA_PLATFORM") in ("offscreen", "minimal")):
+        if file:  # the user asked for this file, not for a demo
+            raise CliError(f"cannot open {file}: the window needs a display and none was found; set DISPLAY, "
+                           f"or use 'sketchforge export {file} OUT' to convert it without the window")
         print("No display found: running the headless demo instead (set DISPLAY to start the window).")
         return _demo(argparse.Namespace(out="sketchforge-demo.step"))
     try:
         from sketchforge.app.window import run_app
     except ImportError as exc:  # Qt's system libraries missing: say which, still do something useful
+        if file:
+            raise CliError(f"cannot open {file}: the window cannot start ({exc}); run 'make setup'") from None
         print(f"The window cannot start ({exc}); run 'make setup'. Running the headless demo instead.")
         return _demo(argparse.Namespace(out="sketchforge-demo.step"))
-    return run_app(["sketchforge"] + ([args.file] if getattr(args, "file", None) else []))
+    return run_app(["sketchforge"] + ([file] if file else []))
 
 
 if __name__ == "__main__":

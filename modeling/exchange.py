@@ -27,6 +27,10 @@ log = logging.getLogger(__name__)
 
 MESH_FORMATS = ("obj", "ply", "gltf", "glb")
 NEUTRAL_RGB = (200, 200, 200)  # colour of bodies that have none, where a format needs one
+# A glTF node may place the same mesh many times; a small file can so ask for more copies than
+# memory holds. The scene is counted before it is flattened and refused beyond these.
+MAX_INSTANCES = 10_000
+MAX_VERTICES = 20_000_000
 
 # Document (mm, Z up) -> glTF (m, Y up), and back.
 _TO_GLTF = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]]) * 1e-3
@@ -48,7 +52,12 @@ def _extension(name: str | Path) -> str:
 
 
 def import_step(data: bytes, name: str) -> SolidBody:
-    """The solid(s) of a STEP file as one `SolidBody`, in millimetres."""
+    """The solid(s) of a STEP file as one `SolidBody`, in millimetres.
+
+    The file is parsed in a child process: a damaged file that crashes OpenCascade's STEP reader
+    (or runs past the time limit, `occ.step.step_timeout()`) gives an ExchangeError, and this
+    process and its document stay as they were.
+    """
     from .occ import step
 
     try:
@@ -78,12 +87,17 @@ def import_mesh(data: bytes, name: str) -> MeshBody | PointCloudBody:
         raise ExchangeError(f"{name} is empty; export it again from the program that made it")
     try:
         scene = trimesh.load_scene(io.BytesIO(data), file_type=ext, process=False)
-        geometries = scene.dump()
+        instances, vertices = _scene_size(scene)
     except Exception as exc:  # each trimesh reader fails in its own way on damaged data
-        hint = (" A .gltf that refers to separate .bin or image files cannot be read on its own;"
-                " export a single .glb instead." if ext == "gltf" else "")
-        raise ExchangeError(f"{name} cannot be read as {ext.upper()}: the file is damaged or is "
-                            f"not {ext.upper()} ({exc}).{hint} Check the file and its extension") from exc
+        raise _unreadable(name, ext, exc) from exc
+    if instances > MAX_INSTANCES or vertices > MAX_VERTICES:
+        raise ExchangeError(f"{name} places {instances} meshes with {vertices} vertices in all, more than "
+                            f"Sketchforge imports ({MAX_INSTANCES} meshes, {MAX_VERTICES} vertices); "
+                            "simplify or split it in a mesh editor")
+    try:
+        geometries = scene.dump()
+    except Exception as exc:
+        raise _unreadable(name, ext, exc) from exc
 
     meshes, clouds = [], []
     for geom in geometries:
@@ -103,6 +117,25 @@ def import_mesh(data: bytes, name: str) -> MeshBody | PointCloudBody:
         raise ExchangeError(f"{name}: {exc}; repair it in a mesh editor and export it again") from exc
 
 
+def _unreadable(name: str, ext: str, exc: Exception) -> ExchangeError:
+    hint = (" A .gltf that refers to separate .bin or image files cannot be read on its own;"
+            " export a single .glb instead." if ext == "gltf" else "")
+    reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+    return ExchangeError(f"{name} cannot be read as {ext.upper()}: the file is damaged or is "
+                         f"not {ext.upper()} ({reason}).{hint} Check the file and its extension")
+
+
+def _scene_size(scene) -> tuple[int, int]:
+    """How many mesh placements and vertices flattening the scene would make, counted without
+    flattening it."""
+    instances = vertices = 0
+    for node in scene.graph.nodes_geometry:
+        geometry = scene.geometry.get(scene.graph[node][1])
+        instances += 1
+        vertices += len(getattr(geometry, "vertices", ()))
+    return instances, vertices
+
+
 def _checked_vertices(vertices: np.ndarray, to_doc: np.ndarray | None) -> np.ndarray:
     v = np.asarray(vertices, dtype=np.float64).reshape(-1, 3)
     if not np.isfinite(v).all():
@@ -116,9 +149,14 @@ def _geometry_colors(geom) -> np.ndarray | None:
     kind = getattr(visual, "kind", None)
     if kind is None:
         return None
-    if kind == "texture":
-        visual = visual.to_color()
-    colors = np.asarray(visual.vertex_colors, dtype=np.uint8)
+    try:
+        if kind == "texture":
+            visual = visual.to_color()
+        colors = np.asarray(visual.vertex_colors, dtype=np.uint8)
+    except Exception as exc:  # e.g. a glTF material with no base colour; the geometry is still good
+        log.warning("the colours of a part of the file cannot be read (%s); it is imported without them",
+                    (str(exc).splitlines() or [type(exc).__name__])[0][:200])
+        return None
     return colors if colors.shape == (len(geom.vertices), 4) else None
 
 

@@ -40,6 +40,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
+from .cache import FlopCache
 from .weights import load_weights, save_weights
 
 KIND = "selector"  # the weight files' kind (`neural.weights`)
@@ -126,6 +127,7 @@ class CanvasSelector(nn.Module):
         self.gru = nn.GRU(FEATURES, config.hidden, batch_first=True)
         self.head = nn.Linear(config.hidden, len(config.canvases))
         self._flops: dict[int, int] = {}  # points -> FLOPs of one choice
+        self.flop_cache: FlopCache | None = None  # FLOP counts kept on disk (set by `load_selector`)
 
     def forward(self, seq: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Logits (B, K) for a padded batch (B, T, 5) of sequences of the given lengths."""
@@ -167,10 +169,13 @@ class CanvasSelector(nn.Module):
     def flops(self, points: int) -> int:
         """FLOPs of one choice for a sequence of `points` points. Every step of the GRU costs the
         same, so torch counts one and two points once and the rest follows exactly (a count per
-        new length took up to 0.1 s, on every sketch)."""
+        new length took up to 0.1 s, on every sketch); both are kept on disk for a selector read
+        from a file (`neural.cache`)."""
         for n in (1, 2):
             if n not in self._flops:
-                self._flops[n] = count_selector_flops(self, n)
+                def count(n: int = n) -> int:
+                    return count_selector_flops(self, n)
+                self._flops[n] = self.flop_cache.count(f"points={n}", count) if self.flop_cache else count()
         one, step = self._flops[1], self._flops[2] - self._flops[1]
         return one + (max(int(points), 1) - 1) * step
 
@@ -269,6 +274,7 @@ def load_selector(path: str | Path) -> tuple[CanvasSelector, dict]:
         cfg["canvases"] = tuple(int(c) for c in cfg["canvases"])
         model = CanvasSelector(SelectorConfig(**cfg))
         model.load_state_dict(w.tensors, strict=True)
+    model.flop_cache = FlopCache(path)
     return model.eval(), w.extra
 
 

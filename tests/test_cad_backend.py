@@ -83,7 +83,7 @@ def test_proposals_for_generated_sketches_are_valid_operations(items):
         if props:
             t = result.report.seconds  # stage times for the status bar and the benchmarks: they add up
             assert ({"view", "net", "fit", "total"} <= set(t)
-                    <= {"load", "view", "net", "flops", "fit", "other", "total"})
+                    <= {"load", "view", "net", "flops", "fit", "check", "other", "total"})
             assert sum(v for k, v in t.items() if k != "total") == pytest.approx(t["total"], abs=1e-3)
             assert result.report.details["class_probs"].shape == (4,) and not result.hint
     assert seen >= 4  # most sketches are read as something

@@ -101,3 +101,107 @@ def test_bad_input_gives_one_line_and_a_non_zero_exit(tmp_path, capsys, args, me
 def test_console_script_errors_are_one_line_too(tmp_path):
     r = run("export", tmp_path / "nope.obj", tmp_path / "x.step")
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+
+
+# --------------------------------------------------------------------------- outputs checked before any work
+
+SKETCH = {"format": "sketchforge.sketch", "version": 1, "canvas": {"width": 64, "height": 64},
+          "camera": {"eye": [50, -50, 50], "target": [0, 0, 0], "up": [0, 0, 1], "projection": "perspective",
+                     "fov_y_deg": 35}, "mode": "cad", "strokes": [{"points": [[1, 1], [20, 20]]}]}
+
+
+@pytest.fixture
+def files(tmp_path, monkeypatch):
+    """A saved model, a sketch, and a working folder; interpreting must never start (it would be slow)."""
+    monkeypatch.chdir(tmp_path)
+    s = Session()
+    s.box((20, 10, 5))
+    s.save(tmp_path / "in.sketchforge")
+    s.export(tmp_path / "in.obj")
+    (tmp_path / "s.sketch.json").write_text(json.dumps(SKETCH))
+
+    def never(*args, **kwargs):
+        raise AssertionError("the work started before the outputs were checked")
+
+    monkeypatch.setattr(Session, "interpret", never)
+    monkeypatch.setattr(Session, "import_file", never)
+    monkeypatch.setattr(Session, "open", never)
+    return tmp_path
+
+
+def _one_line_failure(capsys, argv, message, code=2):
+    assert main(argv) == code
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0] and "Traceback" not in err[0], err
+    return err[0]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--out", "o.obj", "--report", "no such folder/r.json"], "the folder no such folder does not exist"),
+    (["--out", "no such folder/o.obj", "--report", "r.json"], "the folder no such folder does not exist"),
+    (["--out", "o.obj", "--report", "s.sketch.json"], "it is the input file s.sketch.json"),
+    (["--out", "o.obj", "--report", "./sub/../s.sketch.json"], "it is the input file s.sketch.json"),
+    (["--out", "in.obj", "--model", "in.obj"], "it is the input file in.obj"),
+    (["--out", "in.mtl.obj", "--report", "in.mtl.mtl"], "twice"),
+    (["--out", "o.obj", "--report", "o.obj"], "twice"),
+    (["--out", "o.obj", "--report", "."], "is a folder"),
+    (["--out", "sub", "--report", "r.json"], "is a folder"),
+    (["--out", "o.docx", "--model", "in.sketchforge"], "cannot write .docx files"),
+    (["--out", "o", "--model", "in.sketchforge"], "no extension"),
+])
+def test_interpret_refuses_outputs_it_cannot_write_before_any_work(files, capsys, argv, message):
+    (files / "sub").mkdir()
+    before = {p.name: p.read_bytes() for p in files.iterdir() if p.is_file()}
+    _one_line_failure(capsys, ["interpret", "--sketch", "s.sketch.json", *argv], message)
+    assert {p.name: p.read_bytes() for p in files.iterdir() if p.is_file()} == before  # nothing written
+
+
+def test_export_refuses_to_overwrite_its_input(files, capsys):
+    _one_line_failure(capsys, ["export", "in.sketchforge", str(files / "in.sketchforge")], "it is the input file")
+    os.link(files / "in.obj", files / "hard.obj")  # another name of the same file
+    _one_line_failure(capsys, ["export", "in.obj", "hard.obj"], "it is the input file")
+
+
+def test_output_suffixes_are_case_insensitive(tmp_path, capsys):
+    src = tmp_path / "in.sketchforge"
+    s = Session()
+    s.box((20, 10, 5))
+    s.save(src)
+    for name in ("OUT.SKETCHFORGE", "Out.SketchForge", "out.OBJ"):
+        assert main(["export", str(src), str(tmp_path / name)]) == 0, capsys.readouterr().err
+        assert (tmp_path / name).is_file()
+    assert not list(tmp_path.glob("*.sketchforge.sketchforge")) and not list(tmp_path.glob("*.SKETCHFORGE.*"))
+    t = Session()
+    t.open(tmp_path / "OUT.SKETCHFORGE")
+    assert t.bodies["body1"].volume == pytest.approx(1000)
+
+
+def test_a_failed_write_says_cannot_write_once(tmp_path, capsys, monkeypatch):
+    src = tmp_path / "in.sketchforge"
+    s = Session()
+    s.box((20, 10, 5))
+    s.save(src)
+
+    def full(path, write):
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr("sketchforge.modeling.exchange.atomic_write", full)
+    line = _one_line_failure(capsys, ["export", str(src), str(tmp_path / "x.ply")], "No space left", code=1)
+    assert line.count("cannot write") == 1
+
+
+def test_app_with_a_file_but_no_display_fails_and_says_why(tmp_path):
+    r = run("app", tmp_path / "model.sketchforge", cwd=tmp_path)
+    assert r.returncode == 2
+    assert r.stderr.count("\n") == 1 and "needs a display" in r.stderr and "model.sketchforge" in r.stderr
+    assert not (tmp_path / "sketchforge-demo.step").exists()
+
+
+@pytest.mark.parametrize("code, status, stderr", [
+    ("sys.exit('bye')", 1, "bye\n"), ("sys.exit(3)", 3, ""), ("sys.exit()", 0, ""), ("sys.exit(0)", 0, ""),
+])
+def test_run_exits_as_python_does(tmp_path, capsys, code, status, stderr):
+    script = tmp_path / "s.py"
+    script.write_text(f"import sys\n{code}\n")
+    assert main(["run", str(script)]) == status
+    assert capsys.readouterr().err == stderr

@@ -17,6 +17,7 @@ COMMANDS = {
     "sketchforge-train-selector": "sketchforge.neural.cad.select:main",
     "sketchforge-calibrate-cad": "sketchforge.neural.cad.train:calibrate_main",
     "sketchforge-train-cad-strokes": "sketchforge.neural.cad.strokes_train:main",
+    "sketchforge-calibrate-cad-refusal": "sketchforge.neural.cad.refusal:main",
 }
 
 

@@ -293,3 +293,38 @@ def test_exporting_nothing_is_refused(tmp_path):
             export({}, out)
         assert not out.exists()
     assert os.listdir(tmp_path) == []
+
+
+def _glb_with(change) -> bytes:
+    """A box as GLB with its JSON chunk edited by `change(tree)` (the binary chunk kept)."""
+    import struct
+    data = trimesh.Scene(trimesh.creation.box((10.0, 8.0, 6.0))).export(file_type="glb")
+    (length,) = struct.unpack_from("<I", data, 12)
+    tree = json.loads(data[20:20 + length])
+    change(tree)
+    text = json.dumps(tree).encode()
+    text += b" " * (-len(text) % 4)
+    body = struct.pack("<I", len(text)) + b"JSON" + text + data[20 + length:]
+    return b"glTF" + struct.pack("<II", 2, 12 + len(body)) + body
+
+
+def _material_without_base_colour(tree):
+    tree["materials"] = [{"name": "plain"}]  # glTF's default: no pbrMetallicRoughness, no baseColorFactor
+    tree["meshes"][0]["primitives"][0]["material"] = 0
+
+
+def test_a_gltf_material_without_a_base_colour_imports_the_geometry():
+    body = exchange.import_mesh(_glb_with(_material_without_base_colour), "plain.glb")
+    assert isinstance(body, MeshBody) and len(body.triangles) == 12
+
+
+def test_a_gltf_placing_one_mesh_too_many_times_is_refused_before_flattening(monkeypatch):
+    def copies(tree):
+        tree["nodes"] = [{"mesh": 0, "translation": [20.0 * i, 0.0, 0.0]} for i in range(6)]
+        tree["scenes"][0]["nodes"] = list(range(6))
+
+    data = _glb_with(copies)
+    assert len(exchange.import_mesh(data, "six.glb").vertices) == 6 * 8
+    monkeypatch.setattr(exchange, "MAX_INSTANCES", 5)
+    with pytest.raises(ExchangeError, match="six.glb places 6 meshes"):
+        exchange.import_mesh(data, "six.glb")

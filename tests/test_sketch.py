@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import re
 
 import numpy as np
 import pytest
@@ -97,3 +98,58 @@ def test_unreadable_or_non_json_files_say_so(tmp_path):
     bad.write_text(json.dumps([1, 2]))
     with pytest.raises(SketchError, match="JSON object"):
         Sketch.load(bad)
+
+
+BIG = 10**400  # JSON allows it; no float holds it
+
+
+@pytest.mark.parametrize("mutate, key", [
+    (lambda d: d["canvas"].update(width=float("nan")), "canvas.width"),
+    (lambda d: d["canvas"].update(width=float("inf")), "canvas.width"),
+    (lambda d: d["canvas"].update(height=BIG), "canvas.height"),
+    (lambda d: d["strokes"][0]["points"][1].__setitem__(0, BIG), "strokes[0].points[1]"),
+    (lambda d: d["strokes"][1]["points"][0].__setitem__(3, -BIG), "strokes[1].points[0]"),
+    (lambda d: d["strokes"][1]["points"][0].__setitem__(2, BIG), "strokes[1].points[0]"),
+    (lambda d: d["camera"].update(fov_y_deg=BIG), "camera.fov_y_deg"),
+    (lambda d: d["camera"]["eye"].__setitem__(0, BIG), "camera.eye"),
+    (lambda d: d["camera"]["up"].__setitem__(2, 1e300), "camera.up"),  # finite, but the camera overflows
+    (lambda d: d["camera"].update(target=[0.0, float("-inf"), 0.0]), "camera.target"),
+    (lambda d: d.update(version=BIG), "newer"),
+    (lambda d: d.update(format=[[[["x" * 10_000]]]]), "format"),
+])
+def test_numbers_no_float_holds_are_errors_naming_the_key_in_one_short_line(mutate, key):
+    d = copy.deepcopy(SPEC_EXAMPLE)
+    mutate(d)
+    with pytest.raises(SketchError) as err:
+        Sketch.from_json(d)
+    message = str(err.value)
+    assert key in message and "\n" not in message and len(message) < 300
+
+
+@pytest.mark.parametrize("old, new, key", [
+    ('"width": 512', '"width": NaN', "canvas.width"),
+    ('"width": 512', '"width": Infinity', "canvas.width"),
+    ('"width": 512', '"width": 1e400', "canvas.width"),
+    ('"fov_y_deg": 35.0', '"fov_y_deg": ' + "9" * 400, "camera.fov_y_deg"),
+    ('"eye": [120.0', '"eye": [' + "1" * 400, "camera.eye"),
+    ('[201.5, 188.0]', "[201.5, " + "7" * 400 + "]", "strokes[0].points[0]"),
+    ('"version": 1', '"version": ' + "1" * 5000, "cannot be read"),  # longer than Python converts
+])
+def test_the_same_numbers_written_in_a_file_fail_as_sketch_errors(tmp_path, old, new, key):
+    text = json.dumps(SPEC_EXAMPLE)
+    assert old in text
+    path = tmp_path / "x.sketch.json"
+    path.write_text(text.replace(old, new))
+    with pytest.raises(SketchError, match=re.escape(key)):
+        Sketch.load(path)
+
+
+def test_deeply_nested_json_is_a_sketch_error_not_a_recursion_error(tmp_path):
+    path = tmp_path / "deep.sketch.json"
+    path.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(SketchError, match="nests"):
+        Sketch.load(path)
+    deep = "[" * 100_000 + "]" * 100_000
+    path.write_text(json.dumps(SPEC_EXAMPLE)[:-1] + f', "notes": {deep}}}')  # inside an ignored extra key
+    with pytest.raises(SketchError, match="nests"):
+        Sketch.load(path)

@@ -5,6 +5,10 @@ reads AP214, and our files hold only geometry and product names, nothing AP242 a
 tessellated shapes) would carry. Lengths are written in millimetres, the document's unit.
 Each solid becomes one STEP product named after its body.
 
+STEP files come from users and OpenCascade's reader can crash on a damaged one (a LINE whose
+VECTOR line was deleted: the reader reads through a null handle), so `read_step` parses them in a
+child process and rebuilds the solids from the BREP the child hands back.
+
 Errors are plain `ValueError`s with a message a user can act on; `modeling.exchange` turns them
 into `ExchangeError`s.
 """
@@ -13,12 +17,12 @@ from __future__ import annotations
 
 import io
 import os
-import tempfile
 import threading
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, Sequence
 
+from OCP.BinTools import BinTools, BinTools_FormatVersion
 from OCP.BRep import BRep_Builder, BRep_Tool
 from OCP.BRepBuilderAPI import BRepBuilderAPI_MakeSolid, BRepBuilderAPI_Transform
 from OCP.BRepGProp import BRepGProp
@@ -39,10 +43,15 @@ from OCP.TopoDS import TopoDS, TopoDS_Compound, TopoDS_Shape
 from OCP.TopTools import TopTools_FormatVersion, TopTools_IndexedMapOfShape
 from OCP.XCAFDoc import XCAFDoc_DocumentTool
 
+from . import isolate
+
 STEP_SCHEMA = "AP214IS"
 STEP_UNIT = "MM"
+STEP_TIMEOUT_S = 120.0  # a file that takes longer to read is taken as pathological
+TIMEOUT_VARIABLE = "SKETCHFORGE_STEP_TIMEOUT"
 
-# The STEP settings (Interface_Static) and the kernel's messenger are process-wide.
+# The STEP settings (Interface_Static) and the kernel's messenger are process-wide. Reading
+# happens in a child process of its own and needs no lock.
 _LOCK = threading.Lock()
 
 
@@ -114,26 +123,60 @@ def _compound(shapes: Sequence) -> TopoDS_Shape:
     return comp
 
 
-def read_step(data: bytes) -> TopoDS_Shape:
-    """The solids of a STEP file, in millimetres: one solid, or a compound when there are several."""
+def read_step(data: bytes, timeout: float | None = None) -> TopoDS_Shape:
+    """The solids of a STEP file, in millimetres: one solid, or a compound when there are several.
+
+    The file is parsed in a child process (see `isolate`) that hands the solids back as binary
+    BREP: OpenCascade's STEP reader can crash on a damaged file, and that must end the child, not
+    the app. `timeout` (seconds) defaults to `step_timeout()`.
+    """
     if not data or not data.strip():
         raise ValueError("the STEP file is empty; export it again from the CAD program")
     if b"ISO-10303-21" not in data[:1024]:
         raise ValueError("this is not a STEP file (no ISO-10303-21 header); check the file type")
-    fd, name = tempfile.mkstemp(suffix=".step")
+    limit = step_timeout() if timeout is None else timeout
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        with _LOCK, _kernel_quiet():
-            STEPControl_Controller.Init_s()
-            Interface_Static.SetCVal_s("xstep.cascade.unit", STEP_UNIT)
-            reader = STEPControl_Reader()
-            status = reader.ReadFile(name)
-            if status == IFSelect_ReturnStatus.IFSelect_RetDone:
-                reader.SetSystemLengthUnit(1.0)  # millimetres, whatever unit the file was written in
-                roots = reader.TransferRoots()
-    finally:
-        os.unlink(name)
+        brep = isolate.run(step_to_brep, data, limit)
+    except isolate.ChildCrashed as exc:
+        raise ValueError(f"the STEP file is damaged: the STEP reader crashed on it ({exc.how}) and nothing "
+                         "was imported; export it again from the CAD program") from None
+    except isolate.ChildTimedOut:
+        raise ValueError(f"reading the STEP file took longer than {limit:g} s and was stopped; the file may "
+                         "be damaged or very large: export it again from the CAD program, or allow more "
+                         f"time with {TIMEOUT_VARIABLE}=<seconds>") from None
+    except isolate.ChildNotStarted as exc:
+        raise ValueError(f"the STEP file was not read: {exc}; close other programs and try again") from None
+    except isolate.ChildFailed as exc:
+        raise ValueError(f"the STEP reader failed ({exc}); report this with the file") from None
+    return _read_handed_brep(brep)
+
+
+def step_timeout() -> float:
+    """Seconds a STEP file may take to read: `STEP_TIMEOUT_S`, or the environment's
+    SKETCHFORGE_STEP_TIMEOUT when set."""
+    raw = os.environ.get(TIMEOUT_VARIABLE, "").strip()
+    if not raw:
+        return STEP_TIMEOUT_S
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = 0.0
+    if not seconds > 0 or seconds == float("inf"):
+        raise ValueError(f"{TIMEOUT_VARIABLE}={raw!r} is not a number of seconds; set it to e.g. 600 or unset it")
+    return seconds
+
+
+def step_to_brep(data: bytes) -> bytes:
+    """The solids of a STEP file as binary BREP bytes. Runs in the child process of `read_step`: it
+    takes no lock (another thread of the parent may have held one at the fork) and works alone there."""
+    with _kernel_quiet():  # read from memory: a crash leaves no temporary file behind
+        STEPControl_Controller.Init_s()
+        Interface_Static.SetCVal_s("xstep.cascade.unit", STEP_UNIT)
+        reader = STEPControl_Reader()
+        status = reader.ReadStream("part.step", io.BytesIO(data))
+        if status == IFSelect_ReturnStatus.IFSelect_RetDone:
+            reader.SetSystemLengthUnit(1.0)  # millimetres, whatever unit the file was written in
+            roots = reader.TransferRoots()
     if status != IFSelect_ReturnStatus.IFSelect_RetDone:
         raise ValueError("the STEP file cannot be parsed (it may be truncated or damaged); "
                          "export it again from the CAD program")
@@ -145,7 +188,28 @@ def read_step(data: bytes) -> TopoDS_Shape:
     if not found:
         raise ValueError("the STEP file holds no closed solid, only open surfaces, curves or points; "
                          "export the part as a solid, or import it as a mesh (OBJ, PLY, glTF)")
-    return _compound(found)
+    return _hand_over_brep(_compound(found))
+
+
+def _hand_over_brep(shape) -> bytes:
+    """Binary BREP: bit-exact (text BREP rounds the last digits), and faster to read back."""
+    buf = io.BytesIO()
+    BinTools.Write_s(shape, buf, False, False, BinTools_FormatVersion.BinTools_FormatVersion_CURRENT)
+    return buf.getvalue()
+
+
+def _read_handed_brep(data: bytes) -> TopoDS_Shape:
+    """The shape `_hand_over_brep` wrote in the child: our own data, read in the parent."""
+    shape = TopoDS_Shape()
+    try:
+        BinTools.Read_s(shape, io.BytesIO(data))
+    except Exception as exc:  # the kernel raises its own Standard_Failure types
+        raise ValueError(f"the solids read from the STEP file did not come back whole ({exc}); "
+                         "try again, and report this if it persists") from exc
+    if shape.IsNull():
+        raise ValueError("the solids read from the STEP file did not come back whole; "
+                         "try again, and report this if it persists")
+    return shape
 
 
 def write_step(shapes: Sequence, path: str | Path, names: Sequence[str] | None = None) -> None:

@@ -70,6 +70,9 @@ class CadOptions:
                           tip="Which network reads the sketch: light is fastest, standard reads curve roles best")
     stroke_stage: bool = option(True, "Read curve roles along the strokes",
                                 tip="Read each piece of stroke again with its neighbours in view (the stroke stage)")
+    refuse: bool = option(True, "Refuse unsure readings",
+                          tip="Say what to draw instead of proposing when the sketch looks like no operation "
+                              "(the calibrated refusal, assets/cad/refusal.json)")
 
 
 class CadBackend(NeuralBackend):
@@ -117,7 +120,7 @@ class CadBackend(NeuralBackend):
         if not weights.is_file():
             raise FileNotFoundError(f"the CAD network weights are missing ({weights}); "
                                     "train them with sketchforge-train-cad (see assets/cad/MODEL_CARD.md)")
-        net = CadNet.load(weights)
+        net = CadNet.load(weights, traced=False)  # traced by `_warm`, where many readings pay it back
         selector = None
         if selector_weights is not None:
             from ..selector import load_selector
@@ -130,9 +133,11 @@ class CadBackend(NeuralBackend):
 
     def _warm(self) -> None:
         """Load the network (and selector) and read a blank canvas twice: the network's graph for
-        the canvas is traced on its second reading."""
+        the canvas is traced on its second reading. Only a prepared back end (the window's, which
+        reads at every stroke) traces its graphs; a one-off or batch reading runs layer by layer."""
         from ..selector import FEATURES
         net, selector, stage = self.networks()
+        net.traced = True
         size = net.size
         canvas = selector.choose_sequence(np.zeros((1, FEATURES), np.float32)) if selector is not None else None
         blank = (np.zeros((size, size), np.uint8), np.zeros((size, size, 3), np.float32),
@@ -166,6 +171,10 @@ class CadBackend(NeuralBackend):
             sketch = tidy_sketch(sketch, min_extent=2.0)
             if sketch is None:
                 return nothing("Nothing recognised: draw some strokes over the model first")
+            refusal = self.refusal() if self.options.refuse else None
+            if refusal is not None and refusal.obvious(sketch):  # far beyond any real sketch: no fitting
+                from .refusal import HINT
+                return nothing(HINT)
             solids = {k: b for k, b in context.bodies.items() if isinstance(b, SolidBody)}
             if not solids:
                 return nothing("Nothing recognised: there is no solid to draw on; start from a template "
@@ -200,7 +209,20 @@ class CadBackend(NeuralBackend):
         with watch.stage("fit"):
             outputs = NetOutputs(pred.class_probs, pred.stitch, roles)
             proposals = fit_proposals(context.state, body, framed.sketch, renders, stroke, outputs, top_k=top_k)
+        if refusal is not None and proposals:
+            from .refusal import HINT, reading_features
+            with watch.stage("check"):
+                sure = refusal.probability(reading_features(sketch, proposals, pred.class_probs))
+            report["details"] = {**report["details"], "sure": sure, "threshold": refusal.threshold}
+            if sure < refusal.threshold:
+                return self.answer((), watch, top_k, HINT, **report)
         return self.answer(proposals, watch, top_k, NOTHING_HINT, **report)
+
+    def refusal(self):
+        """The calibrated refusal (`refusal.py`, `assets/cad/refusal.json`), None where none ships."""
+        from .refusal import Refusal
+        path = ASSETS / "refusal.json"
+        return self.loaded("refusal", lambda: Refusal.load(path) if path.is_file() else None)
 
 
 def load_stroke_stage(weights: Path):

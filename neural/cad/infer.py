@@ -13,11 +13,13 @@ the network runs in the channels-last layout oneDNN prefers on the CPU. A predic
 - the input made channels-last in numpy and rasterised at the chosen canvas there
   (`net.canvas_input`, the same sampling as the training's `net.at_canvas`);
 - the network and its class softmax as one graph per canvas size, traced and frozen on the second
-  reading at that canvas (a fraction of a second, once; the first reading runs layer by layer, so
-  a one-off `sketchforge interpret` never pays for it), which takes the per-layer Python overhead
-  out of every later call. That overhead is most of the time for a light network at a small
-  canvas: on this project's 2-core CPU the frozen graph of the 61 k parameter student ran 1.5 to 2
-  times faster than its layers one by one at 32-64 px. TorchScript is deprecated upstream in
+  reading at that canvas where `traced` (a fraction of a second, once per canvas; the first
+  reading runs layer by layer), which takes the per-layer Python overhead out of every later call.
+  That overhead is most of the time for a light network at a small canvas: on this project's 2-core
+  CPU the frozen graph of the 61 k parameter student ran 1.5 to 2 times faster than its layers one
+  by one at 32-64 px, a millisecond or two a reading. Tracing pays back only over many readings
+  (the window, which reads at every stroke, has its back end traced while it prepares it); a
+  command line reading or a batch of sketches runs layer by layer. TorchScript is deprecated upstream in
   favour of `torch.compile`, which needs a C++ tool chain and seconds of compiling at start-up;
   where tracing is missing or fails, the layers run one by one, with the same results;
 - the stitching and role logits resized (bilinear) from the canvas straight to the sketch's size
@@ -41,6 +43,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..cache import FlopCache
 from ..synth.dataset import network_input
 from .net import CLASS_NAMES, ROLE_NAMES, CadUNet, NetConfig, canvas_input, count_flops, load_model, use_canvas
 
@@ -74,22 +77,33 @@ class Prediction:
 
 class CadNet:
     """The network in evaluation mode with folded batch norms (a copy: the given model is left as it is);
-    `predict` takes and returns numpy arrays."""
+    `predict` takes and returns numpy arrays. With `traced`, the second and later readings at a canvas
+    run as one frozen graph (see the module notes); the flag may be switched on later."""
 
-    def __init__(self, model: CadUNet, extra: dict | None = None, traced: bool = True) -> None:
+    def __init__(self, model: CadUNet, extra: dict | None = None, traced: bool = True, *, own: bool = False) -> None:
         self.config: NetConfig = model.config
         self.extra = extra or {}
-        self._source = copy.deepcopy(model)
-        self.model = self._folded(None)
+        self._source = model if own else copy.deepcopy(model)  # `own`: the caller hands the model over
+        self._model: CadUNet | None = None  # folded when first needed (a reading at another canvas may not)
         # a network trained at several canvases has batch-norm statistics per canvas: one folded copy each
         self._by_canvas: dict[int, CadUNet] = {}
         self._flops: dict[int, int] = {}
         self.traced = traced  # predict through one frozen graph per canvas (False: layer by layer)
+        self.flop_cache: FlopCache | None = None  # FLOP counts kept on disk (set for a weight file)
         self._readers: dict[int, nn.Module] = {}
         self._eager: dict[int, _Reader] = {}
 
+    @property
+    def model(self) -> CadUNet:
+        """The folded network at its own canvas size."""
+        if self._model is None:
+            self._model = self._folded(None)
+        return self._model
+
     def _folded(self, canvas: int | None) -> CadUNet:
-        model = use_canvas(copy.deepcopy(self._source), canvas)
+        # the per-canvas statistics are only read (`use_canvas`): the copy shares them
+        stats = getattr(self._source, "canvas_stats", None)
+        model = use_canvas(copy.deepcopy(self._source, {id(stats): stats}), canvas)
         return fold_batchnorm(model).eval().to(memory_format=torch.channels_last)
 
     def model_for(self, canvas: int | None) -> CadUNet:
@@ -107,24 +121,30 @@ class CadNet:
         return self.config.size
 
     @classmethod
-    def load(cls, path: str | Path, threads: int | None = 1) -> "CadNet":
+    def load(cls, path: str | Path, threads: int | None = 1, traced: bool = True) -> "CadNet":
         """Read a weight file (safetensors; the config comes from its metadata, nothing is unpickled).
 
         `threads` fixes torch's intra-op thread count for the process (None leaves it as it is); one
         thread is the default because the sketch interpretation runs beside the GUI and the CAD kernel.
+        `traced`: see the class. FLOP counts are kept on disk for the file (`neural.cache`).
         """
         if threads is not None:
             if threads < 1:
                 raise ValueError(f"threads must be at least 1, got {threads}")
             torch.set_num_threads(threads)
         model, extra = load_model(path)
-        return cls(model, extra)
+        net = cls(model, extra, traced=traced, own=True)
+        net.flop_cache = FlopCache(path)
+        return net
 
     def flops(self, canvas: int | None = None) -> int:
-        """FLOPs of one prediction at `canvas` px (default the network's size), counted once by torch."""
+        """FLOPs of one prediction at `canvas` px (default the network's size), counted once by torch
+        (and kept on disk for a network read from a file)."""
         canvas = int(canvas or self.size)
         if canvas not in self._flops:
-            self._flops[canvas] = count_flops(self.model, canvas)
+            def count() -> int:
+                return count_flops(self.model, canvas)
+            self._flops[canvas] = self.flop_cache.count(f"canvas={canvas}", count) if self.flop_cache else count()
         return self._flops[canvas]
 
     def predict(self, stroke: np.ndarray, normal: np.ndarray, depth: np.ndarray,
@@ -162,22 +182,24 @@ class CadNet:
 
     def _reader(self, canvas: int) -> nn.Module:
         """The network at `canvas` (its input already rasterised there) as one module: layer by
-        layer the first time, then (when `traced`) traced and frozen once, on the second reading."""
+        layer the first time, then (when `traced`) traced and frozen once, on the second reading.
+        Untraced, it stays layer by layer, and is traced on a later reading once `traced` is set."""
         c = self._canvas(canvas)
         if c in self._readers:
             return self._readers[c]
         reader = self._eager.get(c)
         if reader is None:
+            # the first reading runs layer by layer: a one-off reading never pays for tracing
             reader = self._eager[c] = _Reader(self.model_for(c))
-            if self.traced:
-                return reader  # the first reading runs layer by layer: a one-off command never pays for tracing
-        if self.traced:
-            example = torch.zeros(1, 5, c, c).contiguous(memory_format=torch.channels_last)
-            try:
-                with torch.inference_mode():
-                    reader = torch.jit.freeze(torch.jit.trace(reader.eval(), example, check_trace=False).eval())
-            except Exception as exc:  # noqa: BLE001 - any tracing failure leaves the layer-by-layer reader
-                log.info("the network runs layer by layer at %d px (tracing failed: %s)", c, exc)
+            return reader
+        if not self.traced:
+            return reader
+        example = torch.zeros(1, 5, c, c).contiguous(memory_format=torch.channels_last)
+        try:
+            with torch.inference_mode():
+                reader = torch.jit.freeze(torch.jit.trace(reader.eval(), example, check_trace=False).eval())
+        except Exception as exc:  # noqa: BLE001 - any tracing failure leaves the layer-by-layer reader
+            log.info("the network runs layer by layer at %d px (tracing failed: %s)", c, exc)
         self._readers[c] = reader
         return reader
 
