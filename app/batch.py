@@ -147,7 +147,6 @@ def interpret_one(session, path: Path, out_dir: Path, fmt: str | None, report_di
     with the reason otherwise. Returns the output file. The report's `seconds` run from reading
     the sketch file to its result written."""
     from sketchforge.modeling.files import atomic_write_bytes
-    from sketchforge.modeling.session import NoBackendError
     from sketchforge.modeling.sketch import Sketch, SketchError
     t0 = time.perf_counter()
     try:
@@ -158,20 +157,7 @@ def interpret_one(session, path: Path, out_dir: Path, fmt: str | None, report_di
     out = out_dir / f"{name}.{fmt or DEFAULT_FORMATS.get(sketch.mode, 'glb')}"
     report_path = report_dir / f"{name}.json" if report_dir is not None else None
     cli._check_writable(session, out, report_path, inputs=(model, str(path)))
-    try:
-        result = session.interpret(sketch, top_k=top)
-    except NoBackendError as exc:
-        raise CliError(f"{exc}; install or enable a back end for it", EXIT_FAILED) from None
-    except cli._user_errors() as exc:
-        raise CliError(f"the sketch could not be interpreted: {exc}", EXIT_FAILED) from None
-    if not result.proposals:
-        hint = result.hint or "draw the operation's lines over the model"
-        hint = hint[:1].lower() + hint[1:]
-        raise CliError(hint if hint.startswith("nothing recognised") else f"nothing recognised: {hint}", EXIT_FAILED)
-    try:
-        session.accept(result.proposals[0])
-    except cli._user_errors() as exc:
-        raise CliError(f"the best proposal could not be applied: {exc}", EXIT_FAILED) from None
+    result = cli.apply_best(session, sketch, top)
     new_files = [q for q in (out, out.with_suffix(".mtl")) if not q.exists()]
     cli._write(session, str(out))
     if report_path is not None:

@@ -226,7 +226,6 @@ def _interpret(args) -> int:
     if batch.wants_batch(args):
         return batch.run(args)
     args.sketch = args.sketch[0]  # the single form, as the contract has it
-    from sketchforge.modeling.session import NoBackendError
     from sketchforge.modeling.sketch import Sketch, SketchError
     t0 = time.perf_counter()
     if args.top < 1:
@@ -242,20 +241,7 @@ def _interpret(args) -> int:
     if args.model:
         _load_model(session, args.model)
     batch.one_torch_thread()
-    try:
-        result = session.interpret(sketch, top_k=args.top)
-    except NoBackendError as exc:
-        raise CliError(f"{exc}; install or enable a back end for it", EXIT_FAILED) from None
-    except _user_errors() as exc:
-        raise CliError(f"the sketch could not be interpreted: {exc}", EXIT_FAILED) from None
-    if not result.proposals:
-        hint = result.hint or "draw the operation's lines over the model"
-        hint = hint[:1].lower() + hint[1:]
-        raise CliError(hint if hint.startswith("nothing recognised") else f"nothing recognised: {hint}", EXIT_FAILED)
-    try:
-        session.accept(result.proposals[0])
-    except _user_errors() as exc:
-        raise CliError(f"the best proposal could not be applied: {exc}", EXIT_FAILED) from None
+    result = apply_best(session, sketch, args.top)
     report = None
     if report_path is not None:
         report = {"mode": sketch.mode, "proposals": [p.to_json() for p in result.proposals],
@@ -271,6 +257,27 @@ def _interpret(args) -> int:
                 q.unlink(missing_ok=True)
             raise CliError(f"cannot write {report_path}: {exc}", EXIT_FAILED) from None
     return EXIT_OK
+
+
+def apply_best(session, sketch, top: int):
+    """Interpret `sketch` and apply its best proposal (the single and the batch form share this);
+    CliError saying what went wrong, "nothing recognised: ..." when nothing was."""
+    from sketchforge.modeling.session import NoBackendError
+    try:
+        result = session.interpret(sketch, top_k=top)
+    except NoBackendError as exc:
+        raise CliError(f"{exc}; install or enable a back end for it", EXIT_FAILED) from None
+    except _user_errors() as exc:
+        raise CliError(f"the sketch could not be interpreted: {exc}", EXIT_FAILED) from None
+    if not result.proposals:
+        hint = result.hint or "draw the operation's lines over the model"
+        hint = hint[:1].lower() + hint[1:]
+        raise CliError(hint if hint.startswith("nothing recognised") else f"nothing recognised: {hint}", EXIT_FAILED)
+    try:
+        session.accept(result.proposals[0])
+    except _user_errors() as exc:
+        raise CliError(f"the best proposal could not be applied: {exc}", EXIT_FAILED) from None
+    return result
 
 
 def _app(args) -> int:
