@@ -12,7 +12,7 @@ import logging
 
 from PySide6.QtCore import QEvent, QObject, Qt
 
-from sketchforge.modeling.contract import PartSuggester
+from sketchforge.modeling.contract import Cancelled, PartSuggester
 from sketchforge.modeling.sketch import Sketch
 
 from . import paths
@@ -86,7 +86,9 @@ class ProposalCommands:
 
     def interpret(self, live: bool = False) -> bool:
         """Ask the current mode's back end for proposals (in a worker); preview the best."""
-        if not self.sketch.strokes:
+        spec = self.session.modes().get(self.mode)
+        prompted = spec is not None and spec.prompt != "none" and bool((self.sketch.prompt or "").strip())
+        if not self.sketch.strokes and (live or not prompted):  # a prompt alone may re-color (points)
             if not live:
                 self.show_message("Draw some strokes first (pen tool: P)")
             return False
@@ -105,13 +107,19 @@ class ProposalCommands:
         session = self.session
 
         def job(progress):
-            result = session.interpret(sketch, offer=False)
+            try:
+                result = session.interpret(sketch, offer=False, progress=progress)
+            except Cancelled:
+                return None
             return result, _previews(result, state, progress), state, revision
 
         return self.jobs.run("Interpreting", job, self._proposals_ready,
                              lambda msg: self.show_message(f"Interpretation failed: {msg}", error=True))
 
     def _proposals_ready(self, answer) -> None:
+        if answer is None:
+            self.show_message("Cancelled: nothing changed")
+            return
         result, previews, state, revision = answer
         self._report = result.report
         if state is not self.session.document.state or revision != self.sketch.revision:

@@ -12,9 +12,11 @@ refusal was not fitted on (`--data`, another seed):
   loops, lines, circles, shading over the whole canvas), a generator it never saw: the share
   refused (target >= 99%).
 
-Faces (the scribble refusal in `neural/face/scribble.py`): generated heads (clean, with hair
-squiggles, with hatched shading) against face scribbles and the CAD refusal's scribble kinds
-drawn over the head's area.
+Faces (`neural/face/refusal.py`, the shipped `assets/face/refusal.json`), on heads of another seed
+than it was fitted on: generated heads drawn six ways (`refusal.head_variants`: clean, messier,
+with hair squiggles, with hatched shading, the outline only, the first half of the strokes)
+against face scribbles (`scribble.SCRIBBLE_KINDS`) and the CAD refusal's scribble kinds drawn over
+the head's area, a generator it never saw.
 
 A sketch counts as refused when the back end gives no proposal (the window then shows a hint, the
 command line exits non-zero with "nothing recognised"). Writes benchmarks/results/refusal.json.
@@ -81,20 +83,18 @@ def cad(data: Path, items: int, seed: int) -> dict:
 
 
 def face(heads: int, seed: int) -> dict:
-    from sketchforge.neural.face.heads import sample_head
-    from sketchforge.neural.face.sketches import head_sketch
+    from sketchforge.neural.face.refusal import HEAD_KINDS, head_variants
     rng = np.random.default_rng(seed)
     s = Session()
-    real: dict[str, list[bool]] = {"clean": [], "with hair": [], "shaded": []}
+    real: dict[str, list[bool]] = {}
     own: dict[str, list[bool]] = {k: [] for k in face_scribble.SCRIBBLE_KINDS}
     other: dict[str, list[bool]] = {k: [] for k in cad_refusal.SCRIBBLE_KINDS}
-    variants = ("human", "cartoon", "animal", "horned")
     t0 = time.perf_counter()
     for k in range(heads):
-        sk = head_sketch(sample_head(rng, variants[k % len(variants)]), rng, 256).sketch
-        real["clean"].append(_refused(s, sk))
-        real["with hair"].append(_refused(s, face_scribble.with_hair(sk, rng)))
-        real["shaded"].append(_refused(s, face_scribble.with_shading(sk, rng)))
+        variants = head_variants(rng, HEAD_KINDS[k % len(HEAD_KINDS)])
+        for name, drawn in variants.items():
+            real.setdefault(name, []).append(_refused(s, drawn))
+        sk = variants["clean"]
         kind = face_scribble.SCRIBBLE_KINDS[k % len(face_scribble.SCRIBBLE_KINDS)]
         own[kind].append(_refused(s, face_scribble.scribble_sketch(kind, rng, sk)))
         ckind = cad_refusal.SCRIBBLE_KINDS[k % len(cad_refusal.SCRIBBLE_KINDS)]
@@ -114,14 +114,29 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", type=Path, required=True, help="a generated set with sketches/ and steps/")
     ap.add_argument("--items", type=int, default=140)
-    ap.add_argument("--heads", type=int, default=40)
+    ap.add_argument("--heads", type=int, default=120)
     ap.add_argument("--seed", type=int, default=2024)
+    ap.add_argument("--modes", default="cad,face", help="which back ends to measure (the others' figures are "
+                    "kept from the last results file)")
     a = ap.parse_args()
-    out = {"cad": cad(a.data, a.items, a.seed), "face": face(a.heads, a.seed + 1),
-           "targets": {"scribbles_refused": ">= 0.99", "real_refused": "<= 0.01"}}
+    modes = [m for m in a.modes.split(",") if m]
+    old = Path(__file__).resolve().parent / "results" / "refusal.json"
+    out = json.loads(old.read_text()) if old.is_file() and set(modes) != {"cad", "face"} else {}
+    command = "python benchmarks/bench_refusal.py " + " ".join(sys.argv[1:])
+    for mode in ("cad", "face"):  # each back end's figures say the command that measured them
+        if mode in out and "command" not in out[mode] and "command" in out:
+            out[mode]["command"] = out["command"]
+    out.pop("command", None)
+    if "cad" in modes:
+        out["cad"] = {"command": command, **cad(a.data, a.items, a.seed)}
+    if "face" in modes:
+        out["face"] = {"command": command, **face(a.heads, a.seed + 1)}
+    out["targets"] = {"scribbles_refused": ">= 0.99", "real_refused": "<= 0.01"}
     path = write("refusal", out)
     for mode in ("cad", "face"):
-        r = out[mode]
+        r = out.get(mode, {})
+        if not r:
+            continue
         gens = [k for k in r if k.startswith("scribbles_refused")]
         print(mode, "real refused", r["real_refused"], *(f"{g} {r[g]}" for g in gens))
     print("wrote", path)

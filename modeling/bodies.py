@@ -235,11 +235,14 @@ class MeshBody(Body):
 
 @dataclass(frozen=True, eq=False)
 class PointCloudBody(Body):
-    """Colored points (the point-cloud back end's result), colors as uint8 RGB."""
+    """Colored points (the point-cloud back end's result), colors as uint8 RGB; `parts` labels each
+    point with an index into `part_names` (-1: no part), when the cloud's parts are known."""
 
     points: np.ndarray
     colors: np.ndarray | None = None
     source: str = field(default="", compare=False)  # what made it ("points" for a sketched cloud), "" if unknown
+    parts: np.ndarray | None = None
+    part_names: tuple[str, ...] = ()
     kind: str = field(default="points", init=False)
 
     def __post_init__(self) -> None:
@@ -252,6 +255,28 @@ class PointCloudBody(Body):
             if c.shape != (len(p), 3):
                 raise ValueError("point colors must be one RGB row per point")
             object.__setattr__(self, "colors", c)
+        if self.parts is not None:
+            labels = np.asarray(self.parts)
+            if labels.shape != (len(p),) or labels.dtype.kind not in "iu":
+                raise ValueError("point parts must be one whole number per point")
+            if len(labels) and (labels.min() < -1 or labels.max() >= len(self.part_names)):
+                raise ValueError(f"point parts must index the {len(self.part_names)} part names (or be -1)")
+            object.__setattr__(self, "parts", np.ascontiguousarray(labels, dtype=np.int16))
+        object.__setattr__(self, "part_names", tuple(str(n) for n in self.part_names))
+
+    def part_mask(self, names) -> np.ndarray:
+        """The points of the parts called `names` (ValueError naming the parts there are when one
+        is not in this cloud)."""
+        wanted = [names] if isinstance(names, str) else list(names)
+        if self.parts is None:
+            raise ValueError("this cloud's parts are not known; re-color all of it")
+        unknown = [n for n in wanted if n not in self.part_names]
+        if unknown:
+            have = sorted({self.part_names[i] for i in np.unique(self.parts) if i >= 0})
+            raise ValueError(f"this cloud has no part {', '.join(map(repr, unknown))}; its parts are "
+                             f"{', '.join(have) or 'none'}")
+        ids = [self.part_names.index(n) for n in wanted]
+        return np.isin(self.parts, ids)
 
     def bounds(self) -> np.ndarray:
         if not len(self.points):
@@ -262,4 +287,7 @@ class PointCloudBody(Body):
         return None
 
     def summary(self) -> dict[str, Any]:
-        return {"kind": self.kind, "points": len(self.points)}
+        out: dict[str, Any] = {"kind": self.kind, "points": len(self.points)}
+        if self.parts is not None:
+            out["parts"] = sorted({self.part_names[i] for i in np.unique(self.parts) if i >= 0})
+        return out

@@ -264,15 +264,28 @@ class Interpretation:
 Renderer = Callable[..., Any]
 
 
+class Cancelled(Exception):
+    """The user stopped a back end's work (`Context.step`); nothing is proposed."""
+
+
 @dataclass(frozen=True)
 class Context:
     """What a back end may read while it proposes: the current model state (immutable), the camera
     the user works in, and a render function (`render(camera, width, height, lines=True)` gives
-    the depth, normal, face-id and line renders of the model)."""
+    the depth, normal, face-id and line renders of the model), and `step(done, total)`, which a
+    back end with long work (sampling, say) calls between its steps: it shows progress to the
+    user and returns False once they asked to cancel, when the back end stops and proposes
+    nothing (`Cancelled`)."""
 
     state: ModelState
     camera: Camera | None = None
     renderer: Renderer | None = field(default=None, compare=False, repr=False)
+    progress: Callable[[int, int], bool] | None = field(default=None, compare=False, repr=False)
+
+    def step(self, done: int, total: int) -> None:
+        """Report `done` of `total` steps; raises `Cancelled` when the user asked to stop."""
+        if self.progress is not None and self.progress(done, total) is False:
+            raise Cancelled("cancelled")
 
     @property
     def bodies(self) -> Mapping[str, Any]:

@@ -112,7 +112,8 @@ def import_mesh(data: bytes, name: str) -> MeshBody | PointCloudBody:
                             "check that it is the right file and that it was exported with geometry")
     to_doc = _FROM_GLTF if ext in ("gltf", "glb") else None
     try:
-        return _mesh_body(meshes, to_doc) if meshes else _cloud_body(clouds, to_doc)
+        return _mesh_body(meshes, to_doc) if meshes else _cloud_body(clouds, to_doc,
+                                                                       _ply_part_names(data) if ext == "ply" else None)
     except ValueError as exc:
         raise ExchangeError(f"{name}: {exc}; repair it in a mesh editor and export it again") from exc
 
@@ -188,10 +189,54 @@ def _cloud_colors(geom) -> np.ndarray | None:
     return _geometry_colors(geom)
 
 
-def _cloud_body(clouds: list, to_doc: np.ndarray | None) -> PointCloudBody:
+def _cloud_body(clouds: list, to_doc: np.ndarray | None, part_names: list[str] | None = None) -> PointCloudBody:
     points = [_checked_vertices(c.vertices, to_doc) for c in clouds]
     colors = [_cloud_colors(c) for c in clouds]
+    parts = None
+    if len(clouds) == 1 and part_names is not None:  # a PLY with a `part` property (the points mode's)
+        raw = _ply_vertex_rows(clouds[0])
+        if raw is not None and "part" in (raw.dtype.names or ()) and len(raw) == len(points[0]):
+            labels = np.asarray(raw["part"]).astype(np.int64).reshape(-1)
+            count = max(len(part_names), int(labels.max()) + 1 if len(labels) else 0)
+            if len(labels) and labels.min() >= -1 and count <= 4096:
+                names = list(part_names) + [f"part{i}" for i in range(len(part_names), count)]
+                parts = labels
+                return PointCloudBody(points[0], _stack_colors(colors, [len(points[0])], rgba=False),
+                                      parts=parts, part_names=tuple(names))
     return PointCloudBody(np.concatenate(points), _stack_colors(colors, [len(p) for p in points], rgba=False))
+
+
+def _ply_vertex_rows(cloud) -> np.ndarray | None:
+    """The PLY reader's raw vertex rows (a structured array), None when it kept none."""
+    raw = getattr(cloud, "metadata", {}).get("_ply_raw")
+    vertex = raw.get("vertex") if isinstance(raw, dict) else None
+    rows = vertex.get("data") if isinstance(vertex, dict) else None
+    return rows if isinstance(rows, np.ndarray) and rows.dtype.names else None
+
+
+def _ply_part_names(data: bytes) -> list[str]:
+    """The names of `comment part <i> <name>` lines in a PLY header (in label order)."""
+    end = data.find(b"end_header")
+    names: dict[int, str] = {}
+    for line in data[: end if end > 0 else 0][:65536].decode("ascii", "replace").splitlines():
+        bits = line.split()
+        if len(bits) == 4 and bits[:2] == ["comment", "part"] and bits[2].isdigit() and int(bits[2]) < 4096:
+            names[int(bits[2])] = bits[3]
+    return [names.get(i, f"part{i}") for i in range(max(names) + 1)] if names else []
+
+
+def _cloud_parts(clouds: list) -> tuple[np.ndarray | None, list[str]]:
+    """One label per point over all `clouds` and the names they index, when every cloud's parts are
+    known (names shared by name), else (None, [])."""
+    if not clouds or any(c.parts is None for c in clouds):
+        return None, []
+    names: list[str] = []
+    labels = []
+    for c in clouds:
+        lut = np.array([-1] + [names.index(n) if n in names else (names.append(n) or len(names) - 1)
+                               for n in c.part_names], np.int64)
+        labels.append(lut[c.parts.astype(np.int64) + 1])
+    return np.concatenate(labels), names
 
 
 # --------------------------------------------------------------------------- exporters
@@ -409,19 +454,29 @@ def export_ply(bodies: Mapping[str, Body], path: str | Path) -> None:
     if not len(vertices):
         raise ExchangeError("there is nothing to export to PLY: every body is empty")
 
-    fields = [("x", "<f8"), ("y", "<f8"), ("z", "<f8")]
+    # clouds: float coordinates and a `part` label with the part names in comments (the points
+    # mode's contract); meshes keep double precision
+    coord, word = ("<f4", "float") if clouds else ("<f8", "double")
+    fields = [("x", coord), ("y", coord), ("z", coord)]
     header = ["ply", "format binary_little_endian 1.0", "comment Sketchforge export, millimetres, Z up"]
     header += [f"comment body {' '.join(n.split())}" for n in bodies]
-    header += [f"element vertex {len(vertices)}", "property double x", "property double y", "property double z"]
+    parts, names = _cloud_parts(list(clouds.values())) if clouds else (None, [])
+    header += [f"comment part {i} {'_'.join(n.split())}" for i, n in enumerate(names)]
+    header += [f"element vertex {len(vertices)}"] + [f"property {word} {a}" for a in "xyz"]
     if rgba is not None:
         channels = ("red", "green", "blue", "alpha")[: rgba.shape[1]]
         fields += [(c, "u1") for c in channels]
         header += [f"property uchar {c}" for c in channels]
+    if parts is not None:
+        fields.append(("part", "<i4"))
+        header.append("property int part")
     vertex_rows = np.empty(len(vertices), dtype=fields)
     vertex_rows["x"], vertex_rows["y"], vertex_rows["z"] = vertices.T
     if rgba is not None:
         for k, c in enumerate(channels):
             vertex_rows[c] = rgba[:, k]
+    if parts is not None:
+        vertex_rows["part"] = parts
     faces = np.concatenate(tris) if tris else np.zeros((0, 3), np.int64)
     if not clouds:
         header += [f"element face {len(faces)}", "property list uchar int vertex_indices"]

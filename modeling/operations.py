@@ -392,32 +392,64 @@ class PutPoints(_PutData):
 
     def _read(self, data: bytes) -> Body:
         from .bodies import PointCloudBody
-        points, colors = read_points_blob(data)
-        return PointCloudBody(points, colors, source=self.source)
+        points, colors, parts, names = read_points_blob(data)
+        return PointCloudBody(points, colors, source=self.source, parts=parts, part_names=names)
 
     def describe(self) -> str:
         return f"{self.source.capitalize()} point cloud {self.body}" + (" (redone)" if self.replace else "")
 
 
-def points_blob(points: np.ndarray, colors: np.ndarray) -> bytes:
-    """The bytes `PutPoints` reads: an uncompressed .npz of float64 points and uint8 RGB colors."""
+def points_blob(points: np.ndarray, colors: np.ndarray, parts: np.ndarray | None = None,
+                part_names: tuple[str, ...] = ()) -> bytes:
+    """The bytes `PutPoints` reads: an uncompressed .npz of float64 points and uint8 RGB colors,
+    with int16 part labels and the part names (a unicode array) when the parts are known."""
     import io
     buf = io.BytesIO()
-    np.savez(buf, points=np.asarray(points, np.float64), colors=np.asarray(colors, np.uint8))
+    arrays: dict[str, np.ndarray] = {"points": np.asarray(points, np.float64), "colors": np.asarray(colors, np.uint8)}
+    if parts is not None:
+        arrays["parts"] = np.asarray(parts, np.int16)
+        arrays["part_names"] = np.array(list(part_names), dtype=np.str_).reshape(-1)
+    np.savez(buf, **arrays)  # type: ignore[arg-type]
     return buf.getvalue()
 
 
-def read_points_blob(data: bytes) -> tuple[np.ndarray, np.ndarray]:
+def read_points_blob(data: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, tuple[str, ...]]:
+    """(points, colors, parts or None, part names) of a `points_blob`; ValueError when it is not one."""
     import io
     import zipfile
     try:
         with np.load(io.BytesIO(data), allow_pickle=False) as z:
             p, c = z["points"], z["colors"]
+            parts = z["parts"] if "parts" in z.files else None
+            names = tuple(str(n) for n in z["part_names"]) if "part_names" in z.files else ()
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
         raise ValueError(f"not a point archive ({exc})") from None
     if p.ndim != 2 or p.shape[1] != 3 or not len(p) or c.shape != p.shape:
         raise ValueError(f"points {p.shape} and colors {c.shape} are not a colored point cloud")
-    return p.astype(np.float64), c.astype(np.uint8)
+    if parts is not None and (parts.shape != (len(p),) or parts.dtype.kind not in "iu"):
+        raise ValueError(f"parts {parts.shape} are not one label per point")
+    return p.astype(np.float64), c.astype(np.uint8), parts, names
+
+
+def colors_blob(colors: np.ndarray) -> bytes:
+    """The bytes `Recolor` reads: an uncompressed .npz of uint8 RGB colors, one row per point."""
+    import io
+    buf = io.BytesIO()
+    np.savez(buf, colors=np.asarray(colors, np.uint8))
+    return buf.getvalue()
+
+
+def read_colors_blob(data: bytes) -> np.ndarray:
+    import io
+    import zipfile
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as z:
+            c = z["colors"]
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+        raise ValueError(f"not a color archive ({exc})") from None
+    if c.ndim != 2 or c.shape[1] != 3 or c.dtype != np.uint8:
+        raise ValueError(f"colors {c.shape} {c.dtype} are not uint8 RGB rows")
+    return c
 
 
 def mesh_blob(vertices: np.ndarray, triangles: np.ndarray) -> bytes:

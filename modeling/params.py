@@ -33,6 +33,14 @@ def to_json(value: Any) -> Any:
     return value
 
 
+_LARGEST = 10**15  # no parameter is larger; a 400-digit number is refused, not overflowed
+
+
+def _short(data: Any) -> str:
+    text = repr(data)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def from_json(tp: Any, data: Any, where: str = "params") -> Any:
     """Build a value of type `tp` from JSON data, with an error naming the bad field."""
     origin = get_origin(tp)
@@ -80,12 +88,13 @@ def from_json(tp: Any, data: Any, where: str = "params") -> Any:
         except (TypeError, ValueError) as exc:
             raise ParamError(f"{where}: {exc}") from None
     if tp is float:
-        if isinstance(data, bool) or not isinstance(data, (int, float)) or not math.isfinite(data):
-            raise ParamError(f"{where} must be a finite number, got {data!r}")
+        if isinstance(data, bool) or not isinstance(data, (int, float)) or abs(data) > _LARGEST \
+                or not math.isfinite(data):
+            raise ParamError(f"{where} must be a finite number no larger than 1e15, got {_short(data)}")
         return float(data)
     if tp is int:
-        if isinstance(data, bool) or not isinstance(data, int):
-            raise ParamError(f"{where} must be a whole number, got {data!r}")
+        if isinstance(data, bool) or not isinstance(data, int) or abs(data) > _LARGEST:
+            raise ParamError(f"{where} must be a whole number of at most 15 digits, got {_short(data)}")
         return data
     if tp is bool:
         if not isinstance(data, bool):

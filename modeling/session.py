@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -197,6 +197,60 @@ class Session:
     def solid(self, body: str) -> SolidBody:
         return self.document.state.solid(body)
 
+    # -- colored point clouds (the `points` mode) --------------------------------------------------
+    def points(self, sketch: Sketch, prompt: str | None = None, seed: int | None = None) -> Operation:
+        """A colored cloud from a sketch of an object and a prompt saying what it is and how it is
+        colored (the sketch's own prompt when `prompt` is None), added as a new body; `seed`
+        picks another sampling. Raises OperationError with the back end's hint when nothing is
+        recognised, and changes nothing then."""
+        if not sketch.strokes:
+            raise OperationError("draw the object's outline first: the sketch has no strokes")
+        return self._points_answer(sketch, prompt, seed, None)
+
+    def recolor(self, body: str, prompt: str, parts: Sequence[str] = (), seed: int | None = None) -> Operation:
+        """New colors for the cloud `body` from `prompt` (only the points of `parts` when given),
+        every position and the order kept."""
+        from .clouds import cloud_of
+        cloud = cloud_of(self.document.state, body)
+        if parts:
+            try:
+                cloud.part_mask(tuple(parts))
+            except ValueError as exc:
+                raise OperationError(str(exc)) from None
+        view = self.sketch.view
+        empty = Sketch(view.camera, view.width, view.height, (), "points", prompt)
+        return self._points_answer(empty, prompt, seed, (body, tuple(parts)))
+
+    def _points_answer(self, sketch: Sketch, prompt: str | None, seed: int | None,
+                       recolor: tuple[str, tuple[str, ...]] | None) -> Operation:
+        import dataclasses
+        backend = self.backend("points")
+        if prompt is not None:
+            sketch = dataclasses.replace(sketch, mode="points", prompt=prompt)
+        elif sketch.mode != "points":
+            sketch = dataclasses.replace(sketch, mode="points")
+        old = backend.options.seed if seed is not None else None
+        state = self.document.state
+        if recolor is not None:  # only the cloud to re-color in view
+            from types import MappingProxyType
+            state = dataclasses.replace(state, bodies=MappingProxyType({recolor[0]: state.bodies[recolor[0]]}))
+        try:
+            if seed is not None:
+                backend.configure(seed=int(seed))
+            from .render import render_context
+            result = backend.propose(sketch, Context(state, sketch.camera, render_context), top_k=1)
+        finally:
+            if old is not None:
+                backend.configure(seed=old)
+        if not result.proposals:
+            raise OperationError(result.hint or "nothing recognised in the sketch")
+        proposal = result.proposals[0]
+        op: Any = proposal.operation
+        if recolor is not None and recolor[1]:
+            op = dataclasses.replace(op, parts=recolor[1])
+        self.document.apply(op, None, proposal.blobs)
+        return op
+
     def face_ref(self, body: str, face: FaceSelector) -> dict:
         """A face reference (as JSON) from an index, a direction ('+z', 'top', ...) or a FaceRef."""
         from .params import to_json
@@ -254,7 +308,7 @@ class Session:
         target = Path(path) if path is not None else self.path
         if target is None:
             raise ValueError("this document has not been saved before; give a path ending in .sketchforge")
-        if target.suffix != SUFFIX:
+        if target.suffix.lower() != SUFFIX:
             target = target.with_name(target.name + SUFFIX)
         save_document(self.document, target)
         self.path = target
@@ -354,21 +408,24 @@ class Session:
             self.backends.register(name, backend, replace=True)
         return backend
 
-    def context(self, camera: Camera | None = None) -> Context:
-        """What a back end may read: the current model, the camera (default: the sketch's view)."""
+    def context(self, camera: Camera | None = None, progress: Callable[[int, int], bool] | None = None) -> Context:
+        """What a back end may read: the current model, the camera (default: the sketch's view);
+        `progress(done, total)` hears of long work and returns False to cancel it."""
         from .render import render_context
-        return Context(self.document.state, camera or self.sketch.view.camera, render_context)
+        return Context(self.document.state, camera or self.sketch.view.camera, render_context, progress)
 
-    def interpret(self, sketch: Sketch | None = None, top_k: int = 3, offer: bool | None = None) -> Interpretation:
+    def interpret(self, sketch: Sketch | None = None, top_k: int = 3, offer: bool | None = None,
+                  progress: Callable[[int, int], bool] | None = None) -> Interpretation:
         """Ranked proposals for a sketch (default: what is drawn in `session.sketch`) from the back
         end of its mode; the document is not changed. Reading `session.sketch` also offers the
-        proposals there (`session.sketch.current`, `session.accept()`)."""
+        proposals there (`session.sketch.current`, `session.accept()`). `progress(done, total)`
+        hears how long work goes and returns False to stop it (`Cancelled` is raised then)."""
         own = sketch is None
         revision = self.sketch.revision
         if sketch is None:
             sketch = self.sketch.to_sketch()
         backend = self.backend(sketch.mode)
-        result = backend.propose(sketch, self.context(sketch.camera), top_k=top_k)
+        result = backend.propose(sketch, self.context(sketch.camera, progress), top_k=top_k)
         if not isinstance(result, Interpretation):
             raise ContractError(f"the {sketch.mode} back end returned {type(result).__name__}, not an Interpretation")
         if len(result.proposals) > top_k:

@@ -65,6 +65,12 @@ KINDS: Mapping[str, Kind] = {
                                                       "(it writes DIR/suggest.safetensors)"),
     "face-parts-library": Kind("stroke-suggestion library", "build one with `sketchforge-face-suggest library "
                                                             "--weights W --heads N --seed S --out LIB.safetensors`"),
+    "points-shape": Kind("points shape network", "train one with `sketchforge-train-points --data DIR --val DIR "
+                                                 "--out RUN --minutes M --stage shape` (RUN/shape.safetensors)"),
+    "points-color": Kind("points color network", "train one with `sketchforge-train-points --data DIR --val DIR "
+                                                 "--out RUN --minutes M --stage color` (RUN/color.safetensors)"),
+    "points-joint": Kind("one-stage points network", "train one with `sketchforge-train-points --data DIR --val DIR "
+                                                     "--out RUN --minutes M --stage joint`"),
 }
 
 # format names of the files written before this layout -> their kind (all version 1)

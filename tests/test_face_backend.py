@@ -187,16 +187,28 @@ def test_interpret_refuses_a_scribble_file_in_one_line_and_writes_nothing(sketch
 
 
 @needs_weights
-def test_heads_drawn_messily_with_hair_or_shaded_are_not_taken_for_scribbles(backend):
-    from sketchforge.neural.face.scribble import refusal, with_hair, with_shading
-    from sketchforge.neural.synth.strokes import StrokeStyle
+def test_heads_drawn_messily_with_hair_shaded_or_in_part_are_not_taken_for_scribbles(backend):
+    from sketchforge.neural.face.refusal import HEAD_KINDS, head_variants, reason, signs_of
+    refusal = backend.refusal()
+    assert refusal is not None, "assets/face/refusal.json ships with the face networks"
     rng = np.random.default_rng(31)
-    for variant in ("human", "cartoon", "animal", "horned"):
-        head = sample_head(rng, variant)
-        messy = head_sketch(head, rng, 256, StrokeStyle().stronger(2.0)).sketch
-        assert refusal(backend.model, messy) is None, variant
-        assert refusal(backend.model, with_hair(messy, rng)) is None, variant
-        assert refusal(backend.model, with_shading(messy, rng)) is None, variant
+    for kind in HEAD_KINDS:
+        for name, drawn in head_variants(rng, kind).items():
+            assert reason(refusal, signs_of(backend.model, drawn)) is None, (kind, name)
+
+
+@needs_weights
+def test_the_refusal_can_be_switched_off_and_says_which_sign_weighed_most(sketch, backend):
+    from sketchforge.neural.face.scribble import scribble_sketch
+    s = _session(backend)
+    tangle = scribble_sketch("tangle", np.random.default_rng(3), sketch)
+    hint = s.interpret(tangle).hint
+    assert "scribble" in hint and "(" in hint and "outline" in hint
+    backend.configure(refuse=False)
+    try:
+        assert s.interpret(tangle).proposals  # the user asked for a head whatever is drawn
+    finally:
+        backend.configure(refuse=True)
 
 
 @needs_weights

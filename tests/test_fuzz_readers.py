@@ -290,6 +290,32 @@ def test_session_open_reads_any_bytes_or_raises_session_file_error(data):
     check_session_bytes(data)
 
 
+def test_a_parameter_of_hundreds_of_digits_is_refused_in_one_line_not_overflowed():
+    members = _members(session_seeds()[0])
+    manifest = json.loads(members["manifest.json"])
+    found = []
+
+    def numbers(value, path=()):
+        if isinstance(value, dict):
+            for k, v in value.items():
+                numbers(v, path + (k,))
+        elif isinstance(value, list):
+            for i, v in enumerate(value):
+                numbers(v, path + (i,))
+        elif isinstance(value, (int, float)) and not isinstance(value, bool) and "params" in path:
+            found.append(path)
+
+    numbers(manifest)
+    assert found, "the seed session holds operation parameters"
+    for huge in (10**400, -(10**400), 10**300 * 1.0):
+        members["manifest.json"] = json.dumps(_set(manifest, found[-1], huge, False)).encode()
+        path = scratch() / "huge.sketchforge"
+        path.write_bytes(_zip(members, zipfile.ZIP_DEFLATED))
+        with pytest.raises(SessionFileError, match="number") as info:
+            Session().open(path)
+        assert "\n" not in str(info.value) and len(str(info.value)) < 400
+
+
 # --------------------------------------------------------------------------- mesh files
 
 

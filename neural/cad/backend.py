@@ -172,9 +172,10 @@ class CadBackend(NeuralBackend):
             if sketch is None:
                 return nothing("Nothing recognised: draw some strokes over the model first")
             refusal = self.refusal() if self.options.refuse else None
-            if refusal is not None and refusal.obvious(sketch):  # far beyond any real sketch: no fitting
-                from .refusal import HINT
-                return nothing(HINT)
+            if refusal is not None:
+                from .refusal import HINT, obvious
+                if obvious(refusal, sketch):  # far beyond any real sketch: no fitting
+                    return nothing(HINT)
             solids = {k: b for k, b in context.bodies.items() if isinstance(b, SolidBody)}
             if not solids:
                 return nothing("Nothing recognised: there is no solid to draw on; start from a template "
@@ -220,9 +221,9 @@ class CadBackend(NeuralBackend):
 
     def refusal(self):
         """The calibrated refusal (`refusal.py`, `assets/cad/refusal.json`), None where none ships."""
-        from .refusal import Refusal
+        from .refusal import load
         path = ASSETS / "refusal.json"
-        return self.loaded("refusal", lambda: Refusal.load(path) if path.is_file() else None)
+        return self.loaded("refusal", lambda: load(path) if path.is_file() else None)
 
 
 def load_stroke_stage(weights: Path):

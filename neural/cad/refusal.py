@@ -16,18 +16,18 @@ tangle (a random walk) and hatching.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
 from sketchforge.modeling.sketch import Sketch, Stroke
+
+from ..refusal import Refusal, fit_refusal
 
 log = logging.getLogger(__name__)
 
@@ -81,92 +81,25 @@ def reading_features(sketch: Sketch, proposals: Sequence, class_probs) -> np.nda
                      min(f["ink"], 200.0), min(f["turning"], 200.0), float(len(proposals))])
 
 
-@dataclass(frozen=True)
-class Refusal:
-    """A logistic regression over standardised features: P(a real sketch) = sigmoid(w . z + b),
-    refused below `threshold`."""
+REMAKE = "make it again with sketchforge-calibrate-cad-refusal (see assets/cad/MODEL_CARD.md)"
 
-    weights: tuple[float, ...]
-    bias: float
-    mean: tuple[float, ...]
-    std: tuple[float, ...]
-    threshold: float
-    extra: dict
-    # the drawing checked before any fitting: beyond these (1.5 times the most any real sketch
-    # of the calibration set drew) it is refused at once, which also keeps a 20,000-point
-    # scribble from costing seconds of fitting
-    bounds: dict = field(default_factory=dict)
 
-    def obvious(self, sketch: Sketch) -> bool:
-        """True when the drawing alone is far outside what real sketches draw."""
-        f = drawing_features(sketch)
-        return any(f[k] > v for k, v in self.bounds.items())
+def obvious(refusal: Refusal, sketch: Sketch) -> bool:
+    """True when the drawing alone is far outside what real sketches draw (1.5 times the most any
+    real sketch of the calibration set drew): refused before any fitting, which also keeps a
+    20,000-point scribble from costing seconds of fitting."""
+    return refusal.beyond(drawing_features(sketch))
 
-    def probability(self, features: np.ndarray) -> float:
-        z = (np.asarray(features, float) - np.asarray(self.mean)) / np.asarray(self.std)
-        return float(1.0 / (1.0 + math.exp(-float(np.dot(self.weights, z) + self.bias))))
 
-    def refuses(self, features: np.ndarray) -> bool:
-        return self.probability(features) < self.threshold
-
-    def save(self, path: str | Path) -> None:
-        from sketchforge.modeling.files import atomic_write_bytes
-        data = {"format": FORMAT, "version": 1, "features": list(FEATURES), "weights": list(self.weights),
-                "bias": self.bias, "mean": list(self.mean), "std": list(self.std), "threshold": self.threshold,
-                "bounds": self.bounds, "extra": self.extra}
-        atomic_write_bytes(Path(path), json.dumps(data, indent=1).encode())
-
-    @staticmethod
-    def load(path: str | Path) -> "Refusal":
-        """Read a refusal file; ValueError naming the file and how to make it again when it is not one."""
-        p = Path(path)
-        try:
-            data = json.loads(p.read_text(encoding="utf-8"))
-            if data.get("format") != FORMAT or data.get("features") != list(FEATURES):
-                raise ValueError("another format or other features")
-            n = len(FEATURES)
-            r = Refusal(tuple(float(x) for x in data["weights"]), float(data["bias"]),
-                        tuple(float(x) for x in data["mean"]), tuple(float(x) for x in data["std"]),
-                        float(data["threshold"]), dict(data.get("extra", {})),
-                        {str(k): float(v) for k, v in dict(data.get("bounds", {})).items()})
-            if not (len(r.weights) == len(r.mean) == len(r.std) == n) or min(r.std) <= 0:
-                raise ValueError("the vectors do not fit the features")
-        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise ValueError(f"{p} is not a CAD refusal file ({exc}); make it again with "
-                             "sketchforge-calibrate-cad-refusal (see assets/cad/MODEL_CARD.md)") from None
-        return r
+def load(path: str | Path) -> Refusal:
+    """The CAD refusal file at `path` (ValueError saying how to make it again when it is not one)."""
+    return Refusal.load(path, FORMAT, FEATURES, REMAKE)
 
 
 def drawing_bounds(sketches: Sequence[Sketch], margin: float = 1.5) -> dict[str, float]:
     """`margin` times the most any of the real `sketches` draws, per drawing feature."""
     feats = [drawing_features(s) for s in sketches]
     return {k: margin * max(f[k] for f in feats) for k in ("log_strokes", "ink", "turning")}
-
-
-def fit_refusal(real: np.ndarray, scribbles: np.ndarray, max_refused: float = 0.005, l2: float = 1e-2,
-                extra: dict | None = None, bounds: dict | None = None) -> Refusal:
-    """Fit the regression (Newton's method, L2) on real sketches (label 1) against scribbles (0),
-    and set the threshold at the `max_refused` quantile of the real sketches' probabilities."""
-    x = np.concatenate([real, scribbles]).astype(float)
-    y = np.r_[np.ones(len(real)), np.zeros(len(scribbles))]
-    mean, std = x.mean(0), x.std(0)
-    std[std < 1e-6] = 1.0
-    z = np.column_stack([(x - mean) / std, np.ones(len(x))])
-    w = np.zeros(z.shape[1])
-    balance = np.where(y == 1, 0.5 / max(len(real), 1), 0.5 / max(len(scribbles), 1))
-    reg = l2 * np.r_[np.ones(z.shape[1] - 1), 0.0]
-    for _ in range(100):
-        p = 1.0 / (1.0 + np.exp(-np.clip(z @ w, -30, 30)))
-        grad = z.T @ (balance * (p - y)) + reg * w
-        hess = (z * (balance * p * (1 - p))[:, None]).T @ z + np.diag(reg + 1e-9)
-        step = np.linalg.solve(hess, grad)
-        w -= step
-        if np.abs(step).max() < 1e-8:
-            break
-    r = Refusal(tuple(w[:-1]), float(w[-1]), tuple(mean), tuple(std), 0.5, dict(extra or {}), dict(bounds or {}))
-    probs = np.array([r.probability(f) for f in real])
-    threshold = float(np.quantile(probs, max_refused)) if len(probs) else 0.5
-    return Refusal(r.weights, r.bias, r.mean, r.std, min(threshold, 0.5), r.extra, r.bounds)
 
 
 def scribble(kind: str, like: Sketch, rng: np.random.Generator) -> Sketch:
@@ -233,7 +166,7 @@ def collect(data: Path, limit: int, seed: int, progress: bool = True) -> tuple[n
     real, fake = [], []
     items = _items(data, limit)
     bounds = drawing_bounds([Sketch.load(path) for _, path in items])
-    gate = Refusal((), 0.0, (), (), 0.0, {}, bounds)
+    gate = Refusal(FORMAT, FEATURES, (), 0.0, (), (), 0.0, {}, bounds)
     t0 = time.perf_counter()
     for k, (model, path) in enumerate(items):
         s = Session()
@@ -249,7 +182,7 @@ def collect(data: Path, limit: int, seed: int, progress: bool = True) -> tuple[n
             real.append(reading_features(v, r.proposals, r.report.details.get("class_probs")))
         sc = scribble(SCRIBBLE_KINDS[k % len(SCRIBBLE_KINDS)], sketch, rng)
         sc = tidy_sketch(sc, min_extent=2.0) or sc
-        if not gate.obvious(sc):
+        if not obvious(gate, sc):
             r = backend.propose(sc, s.context(sc.camera))
             fake.append(reading_features(sc, r.proposals, r.report.details.get("class_probs")))
         if progress and (k + 1) % 20 == 0:
@@ -281,7 +214,7 @@ def _main(argv: list[str] | None) -> int:
         raise UsageError(f"{a.data} has no sketches/ and steps/; make a set with sketchforge data generate "
                          "--step-sample 1")
     real, fake, bounds = collect(a.data, a.limit, a.seed)
-    r = fit_refusal(real, fake, a.max_refused, bounds=bounds,
+    r = fit_refusal(real, fake, FORMAT, FEATURES, a.max_refused, bounds=bounds,
                     extra={"data": str(a.data), "limit": a.limit, "seed": a.seed, "real": len(real),
                            "scribbles_fitted": len(fake), "scribbles_drawn": a.limit})
     r.save(a.out)

@@ -34,7 +34,7 @@ from sketchforge.modeling.sketch import Sketch
 
 from ..backend import NeuralBackend, Stopwatch, tidy_sketch
 from .frame import FaceFrame, FrameError
-from .scribble import scribble_reason, scribble_signs
+from .scribble import scribble_signs
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +64,9 @@ class FaceOptions:
                              tip="Make the head symmetric (switch off for asymmetric characters)")
     new_head: bool = option(False, "Next head is a new body", once=True,
                             tip="Make the next head a body of its own instead of refining the current one")
+    refuse: bool = option(True, "Refuse scribbles",
+                          tip="Say what to draw instead of making a head when the sketch looks like a scribble "
+                              "(the calibrated refusal, assets/face/refusal.json)")
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,16 @@ class FaceBackend(NeuralBackend):
         """The maps and implicit networks (`reconstruct.FaceModel`), loaded on first use."""
         from .reconstruct import FaceModel
         return self.loaded("model", lambda: FaceModel.load(self._maps, self._implicit))
+
+    def refusal(self):
+        """The calibrated scribble refusal (`refusal.py`, `assets/face/refusal.json`), None where
+        none ships."""
+        def load():
+            from .reconstruct import ASSETS
+            from .refusal import load
+            path = ASSETS / "refusal.json"
+            return load(path) if path.is_file() else None
+        return self.loaded("refusal", load)
 
     @property
     def suggester(self):
@@ -235,9 +248,14 @@ class FaceBackend(NeuralBackend):
                 coarse = model.coarse(ink, symmetric)
                 with self._lock:
                     self._coarse_key, self._coarse = key, coarse
-            reason = scribble_reason(scribble_signs(frame, strokes, coarse.mask))
-            if reason:
-                raise FrameError(reason)
+            refusal = self.refusal() if self.options.refuse else None
+            if refusal is not None:
+                from .refusal import features, reason
+                signs = scribble_signs(frame, strokes, coarse.mask)
+                details["sure"] = refusal.probability(features(signs))
+                why = reason(refusal, signs)
+                if why:
+                    raise FrameError(why)
         with watch.stage("refine"):
             refined = model.refine(ink, coarse, symmetric)
             verts = frame.to_world(refined.vertices)

@@ -1,32 +1,29 @@
-"""Telling a scribble from a head sketch, and scribbles to measure that with.
+"""The signs of a scribble in a face sketch, and scribbles to measure the refusal with.
 
 A face sketch is an outline with a few features inside, drawn with smooth strokes that seldom
 turn back on themselves. A scribble is ink going back and forth: hatching, a tangle, loops run
-together, shading, lines thrown across. The networks turn anything into some head, so the back
-end asks `scribble_reason` first and refuses with a message saying what to draw instead.
+together, shading, lines thrown across, a pile of circles. The networks turn anything into some
+head, so the back end reads these signs (`scribble_signs`) and its calibrated refusal
+(`refusal.py`, `assets/face/refusal.json`) decides from them, refusing with a message saying what
+to draw instead.
 
-The test reads five signs, two of them from the maps network's reading of the sketch (the coarse
-stage's reading, which the back end makes anyway):
+The signs, two of them from the maps network's reading of the sketch (the coarse stage's reading,
+which the back end makes anyway):
 
-* turning: the mean absolute turn of the plain strokes per 100 px of their length in the frame
+* turn: the mean absolute turn of the plain strokes per 100 px of their length in the frame
   (after resampling every 4 px);
 * overlap: stroke length times the pen width over the inked pixels (ink drawn over ink);
 * fill: the inked share of the strokes' bounding box;
-* an unsure mask: the share of the frame the maps network gives a head probability between
-  0.2 and 0.8, over the area it is sure of;
-* an undrawn silhouette: the share of the predicted head's border lying within 3 px of a stroke.
-
-A sketch is refused when the network cannot see a head in it at all (`MAX_UNSURE`,
-`MIN_DRAWN_BORDER`), or when a stroke sign says scribble (`MAX_TURN`, `MAX_OVERLAP`, `MAX_FILL`)
-and the network has some doubt too (`DOUBT_UNSURE`, `DOUBT_BORDER`). The stroke signs alone would
-refuse a third of the heads a person shades with hatching on the cheeks (their strokes turn as
-much as a scribble's), while the network reads those heads as surely as clean ones.
-
-The thresholds were set on the first 200 held-out head sketches of the test set (clean, drawn
-messier, with hair squiggles, with hatched shading) and generated scribbles of six kinds
-(`scribble_sketch`, seeds 0 and 3) so that no head is refused, and are measured on the other
-heads and another seed by `benchmarks/bench_face_scribble.py`. A pile of overlapping circles is
-accepted: it is an outline drawn many times over.
+* straight: the share of the plain strokes' length in long straight strokes (a chord at least
+  97% of the length, longer than a tenth of the frame): thrown lines and hatching;
+* strokes: how many plain strokes;
+* loops: how many plain strokes each span most of the drawing (three fifths of its box both
+  ways): an outline is drawn once or twice, a pile of circles many times;
+* unsure: the share of the frame the maps network gives a head probability between 0.2 and 0.8,
+  over the area it is sure of (`NO_HEAD` when it is sure of less than 1% of the frame);
+* drawn border: the share of the predicted head's border lying within 3 px of a stroke;
+* passes: the plain strokes' length within 6 px of the predicted head's border over the border's
+  length (how many times the outline is drawn over).
 """
 
 from __future__ import annotations
@@ -38,21 +35,12 @@ import numpy as np
 
 from sketchforge.modeling.sketch import Sketch, Stroke
 
-from .frame import PEN_PX, FaceFrame
+from .frame import PEN_PX, SIZE, FaceFrame
 
-__all__ = ["SCRIBBLE_KINDS", "ScribbleSigns", "scribble_signs", "scribble_reason", "refusal", "scribble_sketch",
-           "with_hair", "with_shading"]
+NO_HEAD = 10.0  # the unsure sign when the maps network sees no head at all
 
-MAX_TURN = 9.0        # radians per 100 px
-MAX_OVERLAP = 1.2
-MAX_FILL = 0.45
-MAX_UNSURE = 0.25     # refused on the network's reading alone
-MIN_DRAWN_BORDER = 0.75
-DOUBT_UNSURE = 0.08   # with a stroke sign: refused when the network doubts this much
-DOUBT_BORDER = 0.98
-
-_ADVICE = ("draw the head's outline from the front, then the eyes, nose and mouth inside it "
-           "(in the window, Backspace takes the last stroke back)")
+__all__ = ["NO_HEAD", "SCRIBBLE_KINDS", "ScribbleSigns", "scribble_signs", "scribble_sketch", "with_hair",
+           "with_shading"]
 
 
 @dataclass(frozen=True)
@@ -60,8 +48,12 @@ class ScribbleSigns:
     turn: float      # radians per 100 px of plain stroke
     overlap: float   # stroke length x pen width / inked pixels
     fill: float      # inked share of the strokes' box
-    unsure: float | None = None        # maps network: unsure area / sure head area
-    drawn_border: float | None = None  # share of the predicted head's border near a stroke
+    straight: float  # share of the length in long straight strokes
+    strokes: int     # plain strokes
+    loops: int       # plain strokes spanning most of the drawing
+    unsure: float    # maps network: unsure area / sure head area
+    drawn_border: float  # share of the predicted head's border near a stroke
+    passes: float    # length near the predicted border / the border's length
 
 
 def _resample(p: np.ndarray, step: float) -> np.ndarray:
@@ -73,15 +65,28 @@ def _resample(p: np.ndarray, step: float) -> np.ndarray:
 
 
 def scribble_signs(frame: FaceFrame, strokes: list[tuple[np.ndarray, str | None]],
-                   mask: np.ndarray | None = None) -> ScribbleSigns:
+                   mask: np.ndarray) -> ScribbleSigns:
     """The signs of the plain strokes (plane points with kinds, as `FaceFrame.of_sketch` gives
-    them); `mask` (H, W) is the maps network's head probability for them, when read."""
+    them); `mask` (H, W) is the maps network's head probability for them."""
     plain = [(p, k) for p, k in strokes if k not in ("ridge", "valley")]
     ink = frame.ink(plain)[0] > 0
-    length = turn = 0.0
-    for pts, _ in plain:
-        q = _resample(frame.to_pixels(pts), 1.0)
+    m = np.asarray(mask, np.float32)
+    sure = m > 0.5
+    sure8 = sure.astype(np.uint8)
+    border = sure8 - cv2.erode(sure8, np.ones((3, 3), np.uint8))
+    band = cv2.dilate(border, np.ones((13, 13), np.uint8)) > 0
+    length = turn = straight = near_border = 0.0
+    pix = [frame.to_pixels(p) for p, _ in plain]
+    every = np.concatenate(pix) if pix else np.zeros((1, 2))
+    extent = np.maximum(np.ptp(every, axis=0), 1.0)
+    loops = sum(bool((np.ptp(q, axis=0) >= 0.6 * extent).all()) for q in pix)
+    for p in pix:
+        q = _resample(p, 1.0)
         length += len(q)
+        inside = np.clip(np.round(q).astype(int), 0, SIZE - 1)
+        near_border += float(band[inside[:, 1], inside[:, 0]].sum())
+        if len(q) > SIZE / 10 and np.linalg.norm(q[-1] - q[0]) >= 0.97 * (len(q) - 1):
+            straight += len(q)
         r = _resample(q, 4.0)
         if len(r) < 3:
             continue
@@ -91,50 +96,14 @@ def scribble_signs(frame: FaceFrame, strokes: list[tuple[np.ndarray, str | None]
     inked = int(ink.sum())
     ys, xs = np.nonzero(ink)
     box = (np.ptp(xs) + 1) * (np.ptp(ys) + 1) if inked else 1
-    signs = dict(turn=100.0 * turn / max(length, 1.0), overlap=length * PEN_PX / max(inked, 1),
-                 fill=inked / box)
-    if mask is not None:
-        m = np.asarray(mask, np.float32)
-        sure = m > 0.5
-        signs["unsure"] = float(((m > 0.2) & (m < 0.8)).sum() / max(int(sure.sum()), 1))
-        sure8 = sure.astype(np.uint8)
-        border = sure8 - cv2.erode(sure8, np.ones((3, 3), np.uint8))
-        near = cv2.dilate(ink.astype(np.uint8), np.ones((7, 7), np.uint8))
-        by, bx = np.nonzero(border)
-        signs["drawn_border"] = float(near[by, bx].mean()) if len(by) else 0.0
-    return ScribbleSigns(**signs)
-
-
-def scribble_reason(signs: ScribbleSigns) -> str | None:
-    """A message for the user when the signs (with the network's, `mask` given to
-    `scribble_signs`) say scribble, None when it may be a head."""
-    if signs.unsure is None or signs.drawn_border is None:
-        raise ValueError("the scribble test needs the maps network's reading (scribble_signs(..., mask))")
-    what = None
-    if signs.unsure > MAX_UNSURE:
-        what = "no head shape can be read from it"
-    elif signs.drawn_border < MIN_DRAWN_BORDER:
-        what = "the strokes do not outline a head"
-    elif signs.unsure > DOUBT_UNSURE or signs.drawn_border < DOUBT_BORDER:
-        if signs.turn > MAX_TURN:
-            what = "the strokes keep turning back on themselves"
-        elif signs.overlap > MAX_OVERLAP:
-            what = "the strokes go over each other again and again"
-        elif signs.fill > MAX_FILL:
-            what = "the ink fills the drawing's area"
-    if what is None:
-        return None
-    return f"this looks like a scribble, not a face ({what}): {_ADVICE}"
-
-
-def refusal(model, sketch: Sketch, symmetric: bool = True) -> str | None:
-    """The back end's message for `sketch` (None: it is read as a head), decided as
-    `FaceBackend.head` decides it, with the maps network of `model` (a `FaceModel`)."""
-    import torch
-    frame, strokes = FaceFrame.of_sketch(sketch)
-    with torch.no_grad():  # the coarse stage's reading: every stroke, no current head
-        mask = model.maps(frame.ink(strokes), None, symmetric)[0, 4].numpy()
-    return scribble_reason(scribble_signs(frame, strokes, mask))
+    near = cv2.dilate(ink.astype(np.uint8), np.ones((7, 7), np.uint8))
+    by, bx = np.nonzero(border)
+    return ScribbleSigns(turn=100.0 * turn / max(length, 1.0), overlap=length * PEN_PX / max(inked, 1),
+                         fill=inked / box, straight=straight / max(length, 1.0), strokes=len(plain), loops=loops,
+                         unsure=float(((m > 0.2) & (m < 0.8)).sum() / sure.sum()) if sure.sum() >= 0.01 * m.size
+                         else NO_HEAD,
+                         drawn_border=float(near[by, bx].mean()) if len(by) else 0.0,
+                         passes=near_border / max(len(by), 1))
 
 
 # -- scribbles, and heads with hair or shading, to measure the test with ------------------------
@@ -183,10 +152,11 @@ def _loops(rng, w, h):
 
 
 def _lines(rng, w, h):
-    out = []
-    for _ in range(rng.integers(3, 15)):
+    """Lines thrown across: shaky, or straight as a mouse or a ruler draws them."""
+    out, shake = [], rng.choice([0.0, 0.002, 0.004]) * w
+    for _ in range(rng.integers(3, 20)):
         a, b = rng.uniform([0.2 * w, 0.2 * h], [0.8 * w, 0.8 * h], (2, 2))
-        out.append(np.linspace(a, b, 30) + rng.normal(0, 0.004 * w, (30, 2)))
+        out.append(np.linspace(a, b, 30) + rng.normal(0, shake, (30, 2)))
     return out
 
 

@@ -334,3 +334,49 @@ def test_part_suggestions_offer_library_strokes_and_one_click_takes_one(make_win
     strokes = w.viewport.strokes()
     assert len(strokes) == 1 + len(result.candidates[2][1])      # the outline stays, the eye is replaced
     assert not w.viewport.ghost_strokes() and w.suggestion_panel.result is None
+
+
+def test_points_mode_makes_a_colored_cloud_from_strokes_and_a_prompt_and_recolors_it(make_window, qtbot):
+    from sketchforge.neural.points.backend import ASSETS
+    from sketchforge.neural.text import encoder_available
+    if not (ASSETS / "shape.safetensors").is_file() or not encoder_available():
+        pytest.skip("the points networks or the text encoder are not installed")
+    w = make_window(Session())
+    s = w.session
+    s.backend("points").configure(quality=12)
+    w.mode_box.setCurrentIndex(w.mode_box.findData("points"))
+    assert w.mode == "points" and w.prompt_action.isVisible()
+    w.set_tool("pen")
+    vw, vh = w.viewport.width(), w.viewport.height()
+    x0, x1, y0, y1 = int(0.35 * vw), int(0.65 * vw), int(0.25 * vh), int(0.75 * vh)
+    ym = (y0 + y1) // 2
+    draw(w.viewport, [(x0, y0), (x1, y0), (x1, ym), (x0, ym), (x0, y0)])      # the back
+    draw(w.viewport, [(x0, ym), (x1, ym + 10), (x1, ym + 25), (x0, ym + 15)])  # the seat
+    for x in (x0 + 5, x1 - 5):
+        draw(w.viewport, [(x, ym + 15), (x, y1)])                              # two legs
+    QTest.keyClicks(w.prompt_edit, "a wooden chair with a red seat")
+    assert s.sketch.prompt == "a wooden chair with a red seat"
+    w.act_interpret.trigger()
+    assert w.progress.isVisible() and w.cancel_button.isVisible()             # sampling shows progress
+    qtbot.waitUntil(lambda: not w.jobs.busy, timeout=180000)
+    assert len(w.proposals) == 1, w.status_label.text()
+    assert w.viewport.ghost_bodies()
+    w.accept_proposal()
+    qtbot.waitUntil(lambda: "cloud1" in s.bodies, timeout=30000)
+    cloud = s.bodies["cloud1"]
+    assert len(cloud.points) >= 2048 and cloud.colors is not None
+    assert not w.viewport.strokes()                                            # the sketch is used up
+    # a new prompt and no strokes: the cloud is re-colored, not a point moves
+    w.prompt_edit.clear()
+    QTest.keyClicks(w.prompt_edit, "a bright blue chair")
+    w.act_interpret.trigger()
+    qtbot.waitUntil(lambda: not w.jobs.busy and len(w.proposals) == 1, timeout=180000)
+    assert w.proposals[0].operation.id == "recolor"
+    w.accept_proposal()
+    qtbot.waitUntil(lambda: len(s.history) == 2, timeout=30000)
+    assert s.bodies["cloud1"].points.tobytes() == cloud.points.tobytes()
+    # Cancel stops a sampling and changes nothing
+    w.act_interpret.trigger()
+    w.cancel_button.click()
+    qtbot.waitUntil(lambda: not w.jobs.busy, timeout=180000)
+    assert len(s.history) == 2 and "Cancelled" in w.status_label.text()
