@@ -154,6 +154,15 @@ def test_the_command_line_writes_ply_and_glb_and_recolors_a_ply(weights, tmp_pat
     assert rep["proposals"][0]["params"]["category"] == "chair"
     r = run("--sketch", str(sketch), "--out", str(tmp_path / "chair.glb"))
     assert r.returncode == 0, r.stderr
+    import shutil
+    from pathlib import Path
+    validate = Path(__file__).resolve().parents[2] / "packaging" / "node" / "validate.mjs"
+    assert shutil.which("node") and validate.is_file(), "the glTF validator is part of the set-up (make setup)"
+    check = subprocess.run(["node", str(validate), str(tmp_path / "chair.glb")], capture_output=True, text=True,
+                           timeout=60)
+    found = json.loads(check.stdout)
+    assert found["issues"]["numErrors"] == 0, found["issues"]["messages"][:3]
+    assert found["info"]["totalVertexCount"] >= 2048  # one POINTS primitive with its colors
     # re-color: the cloud of a PLY and a sketch with no strokes
     empty = tmp_path / "blue.sketch.json"
     Sketch(chair_sketch().camera, 256, 256, (), "points", "a blue chair").save(empty)
