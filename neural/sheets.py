@@ -2,9 +2,28 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
-__all__ = ["tile_grid"]
+__all__ = ["tile_grid", "write_png"]
+
+
+def write_png(path: str | Path, rgb: np.ndarray) -> Path:
+    """Write an RGB picture (H, W, 3) uint8 as a PNG, atomically, making its folder; DataError
+    when it cannot be encoded."""
+    import cv2
+
+    from sketchforge.modeling.files import atomic_write_bytes
+
+    from .synth.reading import DataError
+    ok, buf = cv2.imencode(".png", cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise DataError("could not encode the picture as PNG")
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(out, buf.tobytes())
+    return out
 
 
 def tile_grid(tiles: list[np.ndarray], labels: list[str], legend: list[tuple[str, tuple[int, int, int]]],

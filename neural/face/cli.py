@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..commands import SHARDS_KEPT, Parser, dispatch, run_command
-from ..sheets import tile_grid
+from ..sheets import tile_grid, write_png
 from .dataset import DataError, generate, read_face_manifest, read_face_shard
 from .samples import POINTS, write_samples
 from .sketches import KINDS
@@ -161,9 +161,7 @@ def contact_sheet(root: Path, n: int = 24, cols: int = 6, scale: int = 2) -> np.
 
 
 def _show(args) -> int:
-    import cv2
 
-    from sketchforge.modeling.files import atomic_write_bytes
     if args.n < 1 or args.cols < 1:
         raise DataError(f"--n and --cols must be at least 1, got --n {args.n} --cols {args.cols}")
     if not 1 <= args.scale <= 8:
@@ -173,12 +171,7 @@ def _show(args) -> int:
     if not args.data.is_dir():
         raise DataError(f"--data {args.data} is not a folder; give a dataset folder made by `{PROG} generate`")
     sheet = contact_sheet(args.data, args.n, args.cols, args.scale)
-    ok, buf = cv2.imencode(".png", cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
-    if not ok:
-        raise DataError("could not encode the contact sheet as PNG")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(args.out, buf.tobytes())
-    print(f"wrote {args.out}")
+    print(f"wrote {write_png(args.out, sheet)}")
     return 0
 
 

@@ -44,6 +44,7 @@ from sketchforge.modeling.files import atomic_write_bytes
 from sketchforge.modeling.sketch import Sketch
 
 from ..commands import Parser, run_command
+from ..sheets import write_png
 from ..synth.reading import DataError
 from .dataset import FaceConfig, read_face_manifest, read_face_records, read_mesh, shard_name
 from .frame import FaceFrame, head_units_frame
@@ -229,13 +230,7 @@ def picture(data: str | Path, model: FaceModel, out: str | Path, items: int = 6,
         del params
     sheet = tile_grid(tiles, labels, [("contour", (25, 25, 35)), ("ridge", (225, 40, 30)), ("valley", (20, 160, 50))],
                       5)
-    ok, buf = cv2.imencode(".png", cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
-    if not ok:
-        raise DataError("could not encode the picture as PNG")
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(out, buf.tobytes())
-    return out
+    return write_png(out, sheet)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -31,6 +31,7 @@ from sketchforge.modeling.files import atomic_write_bytes
 
 from ..commands import SHARDS_KEPT, Parser, dispatch, run_command
 from ..shardpool import check_settings, item_reporter, pool_round, read_progress, tell
+from ..sheets import write_png
 from .data import (
     ARRAYS,
     DENSE_ARRAYS,
@@ -223,7 +224,6 @@ def _generate(args) -> int:
 
 
 def _sheet(args) -> int:
-    import cv2
 
     from .sheet import contact_sheet
     if args.n < 1 or args.cols < 1:
@@ -233,12 +233,7 @@ def _sheet(args) -> int:
     if not args.data.is_dir():
         raise DataError(f"{args.data} is not a folder; give a dataset folder made by `{PROG} generate`")
     sheet = contact_sheet(args.data, args.n, args.cols)
-    ok, buf = cv2.imencode(".png", cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
-    if not ok:
-        raise DataError("could not encode the contact sheet as PNG")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(args.out, buf.tobytes())
-    print(f"wrote {args.out}")
+    print(f"wrote {write_png(args.out, sheet)}")
     return 0
 
 

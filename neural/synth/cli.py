@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ..commands import SHARDS_KEPT, Parser, dispatch, run_command
-from ..sheets import tile_grid
+from ..sheets import tile_grid, write_png
 from .shards import (
     STALL_SECONDS,
     DataError,
@@ -28,7 +28,6 @@ from .shards import (
     merge_sets,
     read_manifest,
     read_shard,
-    write_file,
 )
 
 PROG = "sketchforge-data"
@@ -164,7 +163,6 @@ def contact_sheet(root: Path, n: int = 24, cols: int = 6, scale: int = 2) -> np.
 
 
 def _show(args) -> int:
-    import cv2
     if args.n < 1 or args.cols < 1 or not 1 <= args.scale <= 8:
         raise DataError("--n and --cols must be at least 1 and --scale between 1 and 8")
     if not args.dir.is_dir():
@@ -173,12 +171,7 @@ def _show(args) -> int:
     out = args.out or args.dir / "contact-sheet.png"
     if out.suffix.lower() != ".png":
         raise DataError(f"--out must end in .png, got {out}")
-    ok, buf = cv2.imencode(".png", cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
-    if not ok:
-        raise DataError("could not encode the contact sheet as PNG")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    write_file(out, buf.tobytes())
-    print(f"wrote {out}")
+    print(f"wrote {write_png(out, sheet)}")
     return 0
 
 
