@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import atexit
 import gc
-import json
 import logging
 import os
 import sys
@@ -146,7 +145,6 @@ def interpret_one(session, path: Path, out_dir: Path, fmt: str | None, report_di
     the result as OUT_DIR/NAME.FMT (FMT by the sketch's mode when None) and its report; CliError
     with the reason otherwise. Returns the output file. The report's `seconds` run from reading
     the sketch file to its result written."""
-    from sketchforge.modeling.files import atomic_write_bytes
     from sketchforge.modeling.sketch import Sketch, SketchError
     t0 = time.perf_counter()
     try:
@@ -158,18 +156,10 @@ def interpret_one(session, path: Path, out_dir: Path, fmt: str | None, report_di
     report_path = report_dir / f"{name}.json" if report_dir is not None else None
     cli._check_writable(session, out, report_path, inputs=(model, str(path)))
     result = cli.apply_best(session, sketch, top)
-    new_files = [q for q in (out, out.with_suffix(".mtl")) if not q.exists()]
-    cli._write(session, str(out))
-    if report_path is not None:
-        report = {"mode": sketch.mode, "proposals": [p.to_json() for p in result.proposals],
-                  "seconds": round(time.perf_counter() - t0, 4), "interpretation": result.report.to_json(),
-                  "sketch": str(path)}
-        try:
-            atomic_write_bytes(report_path, json.dumps(report, indent=1).encode())
-        except (OSError, ValueError) as exc:
-            for q in new_files:  # no result without its report
-                q.unlink(missing_ok=True)
-            raise CliError(f"cannot write {report_path}: {exc}", EXIT_FAILED) from None
+    cli.write_result(session, out, report_path, lambda: {
+        "mode": sketch.mode, "proposals": [p.to_json() for p in result.proposals],
+        "seconds": round(time.perf_counter() - t0, 4), "interpretation": result.report.to_json(),
+        "sketch": str(path)})
     return out
 
 

@@ -246,17 +246,24 @@ def _interpret(args) -> int:
     if report_path is not None:
         report = {"mode": sketch.mode, "proposals": [p.to_json() for p in result.proposals],
                   "seconds": round(time.perf_counter() - t0, 4), "interpretation": result.report.to_json()}
+    write_result(session, out, report_path, lambda: report)
+    return EXIT_OK
+
+
+def write_result(session, out: Path, report_path: Path | None, report) -> None:
+    """Write the session's model to `out` and then, with `report_path`, the report `report()`
+    gives; when the report cannot be written, the files this wrote are removed again (no result
+    without its report) and CliError says why. The single and the batch form share this."""
+    from sketchforge.modeling.files import atomic_write_bytes
     new_files = [q for q in (out, out.with_suffix(".mtl")) if not q.exists()]
-    _write(session, args.out)
+    _write(session, str(out))
     if report_path is not None:
-        from sketchforge.modeling.files import atomic_write_bytes
         try:
-            atomic_write_bytes(report_path, json.dumps(report, indent=1).encode())
+            atomic_write_bytes(report_path, json.dumps(report(), indent=1).encode())
         except (OSError, ValueError) as exc:
-            for q in new_files:  # no result without its report
+            for q in new_files:
                 q.unlink(missing_ok=True)
             raise CliError(f"cannot write {report_path}: {exc}", EXIT_FAILED) from None
-    return EXIT_OK
 
 
 def apply_best(session, sketch, top: int):

@@ -192,7 +192,6 @@ def _cloud_colors(geom) -> np.ndarray | None:
 def _cloud_body(clouds: list, to_doc: np.ndarray | None, part_names: list[str] | None = None) -> PointCloudBody:
     points = [_checked_vertices(c.vertices, to_doc) for c in clouds]
     colors = [_cloud_colors(c) for c in clouds]
-    parts = None
     if len(clouds) == 1 and part_names is not None:  # a PLY with a `part` property (the points mode's)
         raw = _ply_vertex_rows(clouds[0])
         if raw is not None and "part" in (raw.dtype.names or ()) and len(raw) == len(points[0]):
@@ -200,9 +199,8 @@ def _cloud_body(clouds: list, to_doc: np.ndarray | None, part_names: list[str] |
             count = max(len(part_names), int(labels.max()) + 1 if len(labels) else 0)
             if len(labels) and labels.min() >= -1 and count <= 4096:
                 names = list(part_names) + [f"part{i}" for i in range(len(part_names), count)]
-                parts = labels
                 return PointCloudBody(points[0], _stack_colors(colors, [len(points[0])], rgba=False),
-                                      parts=parts, part_names=tuple(names))
+                                      parts=labels, part_names=tuple(names))
     return PointCloudBody(np.concatenate(points), _stack_colors(colors, [len(p) for p in points], rgba=False))
 
 
@@ -233,8 +231,10 @@ def _cloud_parts(clouds: list) -> tuple[np.ndarray | None, list[str]]:
     names: list[str] = []
     labels = []
     for c in clouds:
-        lut = np.array([-1] + [names.index(n) if n in names else (names.append(n) or len(names) - 1)
-                               for n in c.part_names], np.int64)
+        for n in c.part_names:
+            if n not in names:
+                names.append(n)
+        lut = np.array([-1] + [names.index(n) for n in c.part_names], np.int64)  # -1: no part
         labels.append(lut[c.parts.astype(np.int64) + 1])
     return np.concatenate(labels), names
 
