@@ -57,6 +57,30 @@ def _parser() -> argparse.ArgumentParser:
     i.add_argument("--format", help="a batch's output format: step, glb, obj, ply or sketchforge "
                                     "(default: step for CAD sketches, glb for the others)")
     i.add_argument("--quiet", action="store_true", help="a batch: no progress bar and no summary")
+    o = sub.add_parser("apply", help="apply one operation to a model (e.g. mesh_cloud, split_parts, paint_parts)",
+                       description="Apply one operation to the model in INPUT and write the result. Parameters are "
+                                   "NAME=VALUE (a VALUE that reads as JSON is taken as such: 7, true, [1, 2]); "
+                                   "'body' defaults to the model's only body.")
+    o.add_argument("input", nargs="?", help="the model (.sketchforge, .step, mesh or point cloud)")
+    o.add_argument("operation", help="the operation's id (sketchforge apply --list names them)", nargs="?")
+    o.add_argument("params", nargs="*", metavar="NAME=VALUE")
+    o.add_argument("--out", help="where to write the result; format by extension")
+    o.add_argument("--only-new", action="store_true",
+                   help="write only the bodies the operation made (a mesh from a cloud as OBJ, say)")
+    o.add_argument("--list", action="store_true", help="list the operations and their parameters")
+    rc = sub.add_parser("recolor", help="new colors for a point cloud from a prompt, every point kept in place")
+    rc.add_argument("input", help="the model holding the cloud (.ply, .glb, .sketchforge)")
+    rc.add_argument("--prompt", required=True, help="how it is colored: \"a wooden chair with a red seat\"")
+    rc.add_argument("--parts", nargs="+", default=(), help="re-color only these parts (seat, legs, ...)")
+    rc.add_argument("--body", help="the cloud (default: the model's only cloud)")
+    rc.add_argument("--seed", type=int, default=None)
+    rc.add_argument("--out", required=True)
+    rs = sub.add_parser("resample", help="sample a cloud drawn in the points mode again with another seed")
+    rs.add_argument("input", help="a .sketchforge file holding the cloud and the sketch it was drawn as")
+    rs.add_argument("--body", help="the cloud (default: the model's only cloud)")
+    rs.add_argument("--seed", type=int, default=None, help="default: the next seed")
+    rs.add_argument("--prompt", default=None, help="another prompt (default: the one it was drawn with)")
+    rs.add_argument("--out", required=True)
     a = sub.add_parser("app", help="start the desktop app")
     a.add_argument("file", nargs="?", help="a .sketchforge file to open")
     return p
@@ -72,7 +96,8 @@ def main(argv: list[str] | None = None) -> int:
         logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                             format="%(levelname)s %(name)s: %(message)s")
         command = args.command or "app"
-        return {"demo": _demo, "run": _run, "export": _export, "interpret": _interpret, "app": _app}[command](args)
+        return {"demo": _demo, "run": _run, "export": _export, "interpret": _interpret, "apply": _apply,
+                "recolor": _recolor, "resample": _resample, "app": _app}[command](args)
     except CliError as exc:
         print(f"sketchforge: {exc}", file=sys.stderr)
         return exc.code
@@ -217,6 +242,95 @@ def _export(args) -> int:
     _load_model(session, args.input)
     _write(session, args.output)
     print(f"{args.input} -> {out}")
+    return EXIT_OK
+
+
+def _param_value(text: str):
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _only_body(session, kind: str | None = None) -> str:
+    names = [k for k, b in session.bodies.items() if kind is None or b.kind == kind]
+    what = "body" if kind is None else f"{kind} body"
+    if len(names) != 1:
+        listed = ", ".join(session.bodies) or "none"
+        raise CliError(f"the model has {len(names)} {what.replace('body', 'bodies') if len(names) != 1 else what}; "
+                       f"name one with body=NAME / --body NAME (bodies: {listed})")
+    return names[0]
+
+
+def _apply(args) -> int:
+    session = _session()
+    if args.list:
+        import dataclasses
+        for op_id in session.operations.names():
+            cls = session.operations.get(op_id)
+            fields = ", ".join(f.name for f in dataclasses.fields(cls))
+            print(f"{op_id:14s} {cls.title}: {fields}")
+        return EXIT_OK
+    if not args.input or not args.operation or not args.out:
+        raise CliError("give the model, the operation and --out: sketchforge apply IN.ply mesh_cloud --out OUT.obj "
+                       "(sketchforge apply --list names the operations)")
+    if args.operation not in session.operations:
+        raise CliError(f"there is no operation {args.operation!r}; sketchforge apply --list names them")
+    params = {}
+    for item in args.params:
+        name, eq, value = item.partition("=")
+        if not eq or not name:
+            raise CliError(f"write parameters as NAME=VALUE, got {item!r}")
+        params[name.strip()] = _param_value(value)
+    out = Path(args.out)
+    _check_writable(session, out, inputs=(args.input,))
+    _load_model(session, args.input)
+    params.setdefault("body", _only_body(session))
+    before = set(session.bodies)
+    try:
+        op = session.apply(args.operation, **params)
+    except _user_errors() as exc:
+        raise CliError(f"{args.operation}: {exc}", EXIT_FAILED) from None
+    made = sorted(set(session.bodies) - before)
+    if args.only_new:
+        if not made:
+            raise CliError(f"{args.operation} made no new body; leave out --only-new", EXIT_FAILED)
+        try:
+            session.export(out, bodies=made)
+        except _user_errors() as exc:
+            raise CliError(f"cannot write {out}: {exc}", EXIT_FAILED) from None
+    else:
+        _write(session, args.out)
+    print(f"{op.describe()}" + (f" (new: {', '.join(made)})" if made else "") + f" -> {out}")
+    return EXIT_OK
+
+
+def _recolor(args) -> int:
+    return _cloud_command(args, lambda s, body: s.recolor(body, args.prompt, tuple(args.parts), args.seed))
+
+
+def _resample(args) -> int:
+    return _cloud_command(args, lambda s, body: s.resample(body, args.seed, args.prompt))
+
+
+def _cloud_command(args, run) -> int:
+    from sketchforge.app import batch
+    batch.skip_final_collection()
+    session = _session()
+    out = Path(args.out)
+    _check_writable(session, out, inputs=(args.input,))
+    _load_model(session, args.input)
+    body = args.body or _only_body(session, "points")
+    batch.one_torch_thread()
+    from sketchforge.modeling.session import NoBackendError
+    try:
+        op = run(session, body)
+    except NoBackendError as exc:
+        raise CliError(f"{exc}; install or enable a back end for it", EXIT_FAILED) from None
+    except _user_errors() as exc:
+        raise CliError(str(exc), EXIT_FAILED) from None
+    _write(session, args.out)
+    print(f"{op.describe()} -> {out}")
     return EXIT_OK
 
 

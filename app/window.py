@@ -1,4 +1,4 @@
-"""The main window: the viewport you sketch on, the history, the console, files and proposals.
+"""The main window: the viewport you sketch on, the history, the console, files, proposals and clouds.
 
 The window is thin. What is drawn lives in `session.sketch` (strokes, mode, prompt, pending
 proposals), the model in `session.document`; the viewport draws both, and the window's tools,
@@ -37,6 +37,7 @@ from . import modes as mode_widgets
 from . import paths
 from .actions import ACTIONS, MENUS, make_actions, make_menus
 from .bridge import SessionBridge
+from .clouds import CloudCommands
 from .documents import DocumentCommands, with_filter_suffix
 from .proposing import ProposalCommands
 from .workers import JobRunner
@@ -48,7 +49,7 @@ log = logging.getLogger(__name__)
 LIVE_DELAY_MS = 400
 
 
-class MainWindow(DocumentCommands, ProposalCommands, QMainWindow):
+class MainWindow(DocumentCommands, ProposalCommands, CloudCommands, QMainWindow):
     """Sketchforge's window over one `Session` (made here when not given)."""
 
     def __init__(self, session: Session | None = None, *, console: bool = True, recover: bool = True,
@@ -392,6 +393,7 @@ class MainWindow(DocumentCommands, ProposalCommands, QMainWindow):
         for name in ("next", "dismiss"):
             a[name].setEnabled(proposals)
         a["accept"].setEnabled(proposals and not busy)
+        self._update_cloud_actions()
 
     # -- the document -------------------------------------------------------------------------------
     def _document_changed(self, what: str) -> None:

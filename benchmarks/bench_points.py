@@ -23,8 +23,12 @@ capsule sketch embedding):
 - per-part color accuracy: every generated point takes the part of its nearest true point; a part
   counts as right when its median color matches the paint the prompt names for it
   (`palette.part_color_accuracy`, within 22 Delta-E of the paint's references);
+- part label accuracy (segmentation): the share of points whose part label (the color stage's
+  part head; retrieval: the retrieved object's labels) is the part of the nearest true point;
 - re-color drift: the largest change of any position after re-coloring the staged cloud with
   another prompt (must be exactly 0), and whether the order was kept;
+- the staged model with unguided colors (`--ablation`: guidance 1), to show what the prompt's
+  guidance of the color stage brings;
 - seconds per object on this CPU (one torch thread per process as the command line runs, and with
   every thread).
 Writes benchmarks/results/points.json (and assets/points/gallery.png with --picture).
@@ -168,10 +172,14 @@ def silhouette_iou(points: np.ndarray, truth: np.ndarray, sketch: Sketch) -> flo
     return float(inter / union) if union else 0.0
 
 
-def color_accuracy(points, colors, item) -> tuple[int, int]:
+def _nearest_parts(points, item) -> np.ndarray:
     from scipy.spatial import cKDTree
     _, nearest = cKDTree(item["points"]).query(np.asarray(points, float), k=1)
-    return palette.part_color_accuracy(colors, item["parts"][nearest], item["prompt"], PART_NAMES)
+    return item["parts"][nearest]
+
+
+def color_accuracy(points, colors, item) -> tuple[int, int]:
+    return palette.part_color_accuracy(colors, _nearest_parts(points, item), item["prompt"], PART_NAMES)
 
 
 # -- methods -----------------------------------------------------------------------------------------
@@ -179,17 +187,33 @@ class Methods:
     def __init__(self, weights: Path, joint: Path | None, train: Path | None, steps: int, train_items: int) -> None:
         from sketchforge.neural.points.net import load_net
         from sketchforge.neural.text import TextEncoder
-        self.shape, _ = load_net(weights / "shape.safetensors", "shape")
-        self.color, _ = load_net(weights / "color.safetensors", "color")
-        self.joint = load_net(joint, "joint")[0] if joint and joint.is_file() else None
+        self.shape, shape_extra = load_net(weights / "shape.safetensors", "shape")
+        self.color, color_extra = load_net(weights / "color.safetensors", "color")
+        self.training = {"shape": _trained(shape_extra), "color": _trained(color_extra)}
+        self.joint = None
+        if joint and joint.is_file():
+            self.joint, joint_extra = load_net(joint, "joint")
+            self.training["joint"] = _trained(joint_extra)
         self.encoder = TextEncoder()
         self.steps = steps
         self.library = self._library(train, train_items) if train else None
+        self.parts: np.ndarray | None = None  # the part labels the last method gave, where it gives them
 
     def staged(self, item, seed=0):
         from sketchforge.neural.points.diffusion import generate
         c = generate(self.shape, self.color, self.encoder, item["sketch"], item["prompt"], steps=self.steps, seed=seed)
+        self.parts = c.parts
         return c.points, c.colors
+
+    def staged_unguided(self, item, seed=0):
+        """The staged model with the color stage not guided by the prompt (guidance 1: an ablation)."""
+        from sketchforge.neural.points import diffusion
+        old = diffusion.GUIDANCE
+        diffusion.GUIDANCE = 1.0
+        try:
+            return self.staged(item, seed)
+        finally:
+            diffusion.GUIDANCE = old
 
     def one_stage(self, item, seed=0):
         from sketchforge.neural.points.diffusion import SketchInputs, sample_joint
@@ -219,7 +243,13 @@ class Methods:
         items, emb = self.library
         best = items[int(np.argmax(emb @ self._embed(item["sketch"], item["prompt"])))]
         frame = ViewFrame.of_sketch(item["sketch"])
+        self.parts = best["parts"]
         return place(frame.to_view(best["points"]), item["sketch"], frame), best["colors"]
+
+
+def _trained(extra: dict) -> dict:
+    """How long a network was trained (its weight file's record)."""
+    return {k: extra.get(k) for k in ("steps", "seconds", "items")}
 
 
 def evaluate(methods: Methods, items: list[dict], names: list[str], rng: np.random.Generator) -> dict:
@@ -228,11 +258,14 @@ def evaluate(methods: Methods, items: list[dict], names: list[str], rng: np.rand
     rr = chamfer_matrix(refs, refs)
     for name in names:
         fn = getattr(methods, name)
-        gen, ious, hits, asked, secs = [], [], 0, 0, []
+        gen, ious, hits, asked, secs, labelled = [], [], 0, 0, [], []
         for k, it in enumerate(items):
+            methods.parts = None
             t = time.perf_counter()
             pts, cols = fn(it)
             secs.append(time.perf_counter() - t)
+            if methods.parts is not None and (np.asarray(methods.parts) >= 0).all():
+                labelled.append(float(np.mean(np.asarray(methods.parts) == _nearest_parts(pts, it))))
             gen.append(_subsample(pts, rng))
             ious.append(silhouette_iou(pts, it["points"], it["sketch"]))
             h, a = color_accuracy(pts, cols, it)
@@ -241,6 +274,7 @@ def evaluate(methods: Methods, items: list[dict], names: list[str], rng: np.rand
                 print(f"  {name} {k + 1}/{len(items)}", file=sys.stderr, flush=True)
         out[name] = {**generation_metrics(gen, refs, rr), "silhouette_iou": float(np.mean(ious)),
                      "part_color_accuracy": hits / max(asked, 1), "parts_asked": asked,
+                     "part_label_accuracy": float(np.mean(labelled)) if labelled else None,
                      "seconds_p50": float(np.median(secs)), "seconds_mean": float(np.mean(secs))}
     return out
 
@@ -320,22 +354,32 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=25)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--picture", action="store_true")
+    ap.add_argument("--ablation", action="store_true", help="also the staged model with unguided colors")
+    ap.add_argument("--guidance", type=float, default=None,
+                    help="the color stage's guidance (default: the shipped GUIDANCE; pick it on the validation "
+                         "set, --data data/points-val, never on the test set)")
+    ap.add_argument("--out", default="points", help="the result's name under benchmarks/results/")
     a = ap.parse_args()
     torch.set_num_threads(max(1, torch.get_num_threads()))
+    from sketchforge.neural.points import diffusion
+    if a.guidance is not None:
+        diffusion.GUIDANCE = a.guidance
     methods = Methods(a.weights, a.joint, a.train if a.train.is_dir() else None, a.steps, a.train_items)
-    names = ["staged"] + (["one_stage"] if methods.joint is not None else []) + \
-        (["retrieval"] if methods.library is not None else [])
+    names = ["staged"] + (["staged_unguided"] if a.ablation else []) + \
+        (["one_stage"] if methods.joint is not None else []) + (["retrieval"] if methods.library is not None else [])
     rng = np.random.default_rng(a.seed)
     t0 = time.perf_counter()
     held = read_set(a.data, a.items)
     other = another_way(a.other, a.seed)
     out = {"command": "python benchmarks/bench_points.py " + " ".join(sys.argv[1:]),
            "metric_points": METRIC_POINTS, "steps": a.steps, "categories": list(CATEGORIES),
+           "guidance": diffusion.GUIDANCE if methods.color.config.text_drop > 0 else 1.0,
+           "training": methods.training,
            "generator": {"items": len(held), **evaluate(methods, held, names, rng)},
-           "another_way": {"items": len(other), **evaluate(methods, other, names, rng)},
+           "another_way": {"items": len(other), **(evaluate(methods, other, names, rng) if other else {})},
            "recolor": recolor_drift(methods, held[:20]),
            "torch_threads": torch.get_num_threads(), "seconds": round(time.perf_counter() - t0, 1)}
-    path = write("points", out)
+    path = write(a.out, out)
     if a.picture:
         picture(methods, held, a.weights / "gallery.png")
     print(json.dumps({k: v for k, v in out.items() if k in ("generator", "another_way", "recolor")}, indent=1))

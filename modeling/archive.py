@@ -73,7 +73,7 @@ def save_document(doc: Document, path: str | Path) -> None:
 
 
 def _used(doc: Document, key: str) -> bool:
-    return any(getattr(op, "blob", None) == key for op in doc.history)
+    return any(key in op.blob_keys() for op in doc.history)
 
 
 def _arrays(files: dict, body_id: str, **arrays) -> dict:

@@ -24,20 +24,16 @@ __all__ = ["SketchPoints", "Recolor", "PaintParts", "SplitParts", "MeshCloud", "
 
 def cloud_of(state: ModelState, body_id: str) -> PointCloudBody:
     """The point cloud `body_id` of `state` (OperationError saying what there is otherwise)."""
-    body = state.bodies.get(body_id)
-    if body is None:
-        names = ", ".join(state.bodies) or "none yet"
-        raise OperationError(f"there is no body {body_id!r} (bodies: {names})")
-    if not isinstance(body, PointCloudBody):
-        raise OperationError(f"body {body_id!r} is a {body.kind}; this works on point clouds")
-    return body
+    return state.body_of(body_id, PointCloudBody, "point clouds")
 
 
 @dataclass(frozen=True)
 class SketchPoints(PutPoints):
     """A colored cloud drawn as a sketch with a prompt (the `points` back end's result): its data
     as `PutPoints` reads it, with what it was made from: the object's category, the prompt, the
-    number of points and the seed of the sampling (another seed, another cloud)."""
+    number of points, the seed of the sampling (another seed, another cloud) and `sketch`, the key
+    of the blob holding the sketch file it was drawn as (empty when not kept), from which
+    `Session.resample` samples it again."""
 
     id: ClassVar[str] = "points"
     title: ClassVar[str] = "Sketched point cloud"
@@ -46,6 +42,15 @@ class SketchPoints(PutPoints):
     prompt: str = ""
     points: int = 0
     seed: int = 0
+    sketch: str = ""
+
+    def blob_keys(self) -> tuple[str, ...]:
+        return (self.blob, self.sketch) if self.sketch else (self.blob,)
+
+    def _check(self, state: ModelState) -> None:
+        super()._check(state)
+        if self.sketch and self.sketch not in state.blobs:
+            raise OperationError(f"the sketch {self.body!r} was drawn as is missing from the document")
 
     def describe(self) -> str:
         what = f"{self.category.capitalize() or 'Point cloud'} {self.body}"

@@ -12,7 +12,7 @@ import hashlib
 import math
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, ClassVar, Literal, Mapping
+from typing import Any, ClassVar, Literal, Mapping, TypeVar
 
 import numpy as np
 
@@ -24,6 +24,7 @@ from .occ.topology import is_valid
 from .occ.topology import volume as solid_volume
 from .refs import EdgeRef, FaceRef, ReferenceError, from_face_coords, plane_frame
 
+B = TypeVar("B", bound=Body)
 MAX_SIZE = 1.0e5  # mm: a 100 m part is beyond what a sketch tool is for
 
 
@@ -50,14 +51,19 @@ class ModelState:
         """This state with more blobs beside its own (the data a proposal brings)."""
         return dataclasses.replace(self, blobs=MappingProxyType({**self.blobs, **blobs})) if blobs else self
 
-    def solid(self, body_id: str) -> SolidBody:
+    def body_of(self, body_id: str, kind: type[B], what: str) -> B:
+        """Body `body_id` when it is a `kind`; OperationError naming the bodies there are, or saying
+        that this works on `what` ("B-rep solids", "point clouds") only."""
         body = self.bodies.get(body_id)
         if body is None:
             names = ", ".join(self.bodies) or "none yet"
             raise OperationError(f"there is no body {body_id!r} (bodies: {names})")
-        if not isinstance(body, SolidBody):
-            raise OperationError(f"body {body_id!r} is a {body.kind}, and this operation works on B-rep solids")
+        if not isinstance(body, kind):
+            raise OperationError(f"body {body_id!r} is a {body.kind}, and this operation works on {what}")
         return body
+
+    def solid(self, body_id: str) -> SolidBody:
+        return self.body_of(body_id, SolidBody, "B-rep solids")
 
 
 class Operation:
@@ -106,6 +112,12 @@ class Operation:
 
     def to_json(self) -> dict:
         return {"op": self.id, "params": self.params()}
+
+    def blob_keys(self) -> tuple[str, ...]:
+        """The keys of the document's blobs this operation reads or keeps (a session file keeps
+        those blobs and no other)."""
+        key = getattr(self, "blob", "")
+        return (key,) if key else ()
 
     def describe(self) -> str:
         return self.title

@@ -198,16 +198,20 @@ class Session:
         return self.document.state.solid(body)
 
     # -- colored point clouds (the `points` mode) --------------------------------------------------
-    def points(self, sketch: Sketch, prompt: str | None = None, seed: int | None = None) -> Operation:
+    def points(self, sketch: Sketch, prompt: str | None = None, seed: int | None = None,
+               progress: Callable[[int, int], bool] | None = None) -> Operation:
         """A colored cloud from a sketch of an object and a prompt saying what it is and how it is
         colored (the sketch's own prompt when `prompt` is None), added as a new body; `seed`
         picks another sampling. Raises OperationError with the back end's hint when nothing is
-        recognised, and changes nothing then."""
+        recognised, and changes nothing then. `progress(done, total)` hears of the sampling's
+        steps and returns False to cancel (`Cancelled`, nothing changed); so do `recolor` and
+        `resample`."""
         if not sketch.strokes:
             raise OperationError("draw the object's outline first: the sketch has no strokes")
-        return self._points_answer(sketch, prompt, seed, None)
+        return self._points_answer(sketch, prompt, seed, None, progress=progress)
 
-    def recolor(self, body: str, prompt: str, parts: Sequence[str] = (), seed: int | None = None) -> Operation:
+    def recolor(self, body: str, prompt: str, parts: Sequence[str] = (), seed: int | None = None,
+                progress: Callable[[int, int], bool] | None = None) -> Operation:
         """New colors for the cloud `body` from `prompt` (only the points of `parts` when given),
         every position and the order kept."""
         from .clouds import cloud_of
@@ -219,10 +223,35 @@ class Session:
                 raise OperationError(str(exc)) from None
         view = self.sketch.view
         empty = Sketch(view.camera, view.width, view.height, (), "points", prompt)
-        return self._points_answer(empty, prompt, seed, (body, tuple(parts)))
+        return self._points_answer(empty, prompt, seed, (body, tuple(parts)), progress=progress)
+
+    def resample(self, body: str, seed: int | None = None, prompt: str | None = None,
+                 progress: Callable[[int, int], bool] | None = None) -> Operation:
+        """Sample the cloud `body` again from the sketch it was drawn as, with another `seed` (default:
+        the next one) and its prompt (or `prompt`): one step that replaces the body, so undo brings
+        the old cloud back. OperationError when `body` is not a cloud drawn in the points mode."""
+        from .clouds import SketchPoints, cloud_of
+        cloud_of(self.document.state, body)
+        made = [op for op in self.history if isinstance(op, SketchPoints) and op.body == body]
+        if not made or not made[-1].sketch:
+            raise OperationError(f"{body!r} was not drawn in the points mode (or its sketch was not kept), so "
+                                 "there is nothing to sample again; draw it again instead")
+        last = made[-1]
+        data = self.document.blobs.get(last.sketch)
+        if data is None:
+            raise OperationError(f"the sketch {body!r} was drawn as is missing from the document")
+        import json
+        try:
+            sketch = Sketch.from_json(json.loads(data.decode("utf-8")))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise OperationError(f"the sketch {body!r} was drawn as is damaged: {exc}") from None
+        new_seed = last.seed + 1 if seed is None else int(seed)
+        return self._points_answer(sketch, last.prompt if prompt is None else prompt, new_seed, None, replace=body,
+                                   progress=progress)
 
     def _points_answer(self, sketch: Sketch, prompt: str | None, seed: int | None,
-                       recolor: tuple[str, tuple[str, ...]] | None) -> Operation:
+                       recolor: tuple[str, tuple[str, ...]] | None, replace: str | None = None,
+                       progress: Callable[[int, int], bool] | None = None) -> Operation:
         import dataclasses
         backend = self.backend("points")
         if prompt is not None:
@@ -238,7 +267,7 @@ class Session:
             if seed is not None:
                 backend.configure(seed=int(seed))
             from .render import render_context
-            result = backend.propose(sketch, Context(state, sketch.camera, render_context), top_k=1)
+            result = backend.propose(sketch, Context(state, sketch.camera, render_context, progress), top_k=1)
         finally:
             if old is not None:
                 backend.configure(seed=old)
@@ -248,6 +277,8 @@ class Session:
         op: Any = proposal.operation
         if recolor is not None and recolor[1]:
             op = dataclasses.replace(op, parts=recolor[1])
+        if replace is not None:
+            op = dataclasses.replace(op, body=replace, replace=True)
         self.document.apply(op, None, proposal.blobs)
         return op
 

@@ -6,7 +6,8 @@ One module per idea:
     camera.py   our `Camera` <-> pyqtgraph's orbit (the mapping is explained there), framing, panning
     input.py    stroke input: mouse and tablet events, the pen, the eraser, camera gestures
     strokes.py  painting strokes: colors by kind, width by pressure, hit tests
-    overlay.py  the axis triad and the proposal's label with its confidence
+    overlay.py  the axis triad, the proposal's label with its confidence, the legend of part colors
+    parts.py    colors by part: the palette, one color per part name, the legend's rows
     shader.py   the head-light shader and the GL state of each item
 """
 

@@ -2,7 +2,8 @@
 
 A new kind of body (a field, a scene) is one entry in `DISPLAY` (or a `register_display` call); a
 kind not in the table is drawn from its `mesh()` when it has one. Every drawer takes a `Look`:
-the model's own colors, or one tint for a preview's added or removed material.
+the model's own colors, or one tint for a preview's added or removed material; a look with
+`part_colors` draws the clouds whose parts are known in one color per part.
 """
 
 from __future__ import annotations
@@ -10,13 +11,14 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Mapping
 
 import numpy as np
 import pyqtgraph.opengl as gl
 
-from sketchforge.modeling.bodies import Body, Mesh
+from sketchforge.modeling.bodies import Body, Mesh, PointCloudBody
 
+from .parts import RGB, colors_by_part
 from .shader import GHOST_GL, HEADLIGHT, LINE_GL, POINT_GL, SOLID_GL, XRAY_GL
 
 log = logging.getLogger(__name__)
@@ -36,7 +38,8 @@ CREASE_DEG = 30.0           # a preview mesh shows the edges where its faces tur
 
 @dataclass(frozen=True)
 class Look:
-    """How one group of bodies is drawn: `tint` None keeps each kind's own colors (the model)."""
+    """How one group of bodies is drawn: `tint` None keeps each kind's own colors (the model);
+    `part_colors` (part name -> RGB) draws clouds whose parts are known by part instead."""
 
     tint: RGBA | None = None
     edge: RGBA = EDGE_COLOR
@@ -45,6 +48,7 @@ class Look:
     point_gl: dict | None = None
     mesh_edges: bool = False    # draw a mesh's outline and creases too (a preview's shape)
     depth: float = 0.0          # drawing order: previews come after the model
+    part_colors: Mapping[str, RGB] | None = None
 
     def face_color(self, own: RGBA) -> RGBA:
         return own if self.tint is None else self.tint
@@ -122,13 +126,16 @@ def _mesh(body: Body, look: Look) -> list:
 
 
 def _points(body: Body, look: Look) -> list:
-    """Points of a cloud, in their own colors in the model."""
+    """Points of a cloud, in their own colors in the model (or by part, when the look says so)."""
     if not len(body.points):
         return []
+    rgb = body.colors
+    if look.part_colors is not None and isinstance(body, PointCloudBody) and body.parts is not None:
+        rgb = colors_by_part(body, look.part_colors)
     if look.tint is not None:
         color = look.tint
-    elif body.colors is not None:
-        color = np.concatenate([np.asarray(body.colors, np.float32) / 255.0,
+    elif rgb is not None:
+        color = np.concatenate([np.asarray(rgb, np.float32) / 255.0,
                                 np.ones((len(body.points), 1), np.float32)], axis=1)
     else:
         color = POINT_COLOR
@@ -171,6 +178,18 @@ class BodyLayer:
 
     def __bool__(self) -> bool:
         return bool(self._entries)
+
+    def items(self, body: Body) -> list:
+        """The GL items that draw `body` (the same object) in this group; [] when it is not shown."""
+        entry = self._entries.get(id(body))
+        return list(entry[1]) if entry is not None and entry[0] is body else []
+
+    def restyle(self, view: gl.GLViewWidget, look: Look, which: Callable[[Body], bool] = lambda body: True) -> None:
+        """Draw the group in `look` from now on; the bodies `which` picks get new items at once."""
+        bodies = self.bodies()
+        self.sync(view, [b for b in bodies if not which(b)])
+        self.look = look
+        self.sync(view, bodies)
 
     def sync(self, view: gl.GLViewWidget, bodies: Iterable[Body]) -> None:
         """Show exactly `bodies` in `view`: new bodies get items, gone bodies lose theirs."""

@@ -1,10 +1,13 @@
-"""What is painted over the scene besides strokes: the axis triad and the proposal's label.
+"""What is painted over the scene besides strokes: the axis triad, the proposal's label and the
+legend of part colors.
 
 The label carries the proposal's confidence when the back end gives one: a small bar with the
 percentage, and a weak proposal (below `WEAK`) framed dashed in amber and marked "unsure".
 """
 
 from __future__ import annotations
+
+from typing import Sequence
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt
@@ -36,6 +39,33 @@ def paint_triad(painter: QPainter, rot: np.ndarray, height: float) -> None:
         painter.drawLine(origin, tip)
         label = QPointF(origin.x() + (length + 9.0) * d[0] - 4.0, origin.y() - (length + 9.0) * d[1] + 4.0)
         painter.drawText(label, name)
+
+
+def paint_legend(painter: QPainter, rows: Sequence[tuple[str, tuple[int, int, int]]], width: float) -> QRectF:
+    """The legend of the part colors (a swatch and the name per row) in the top-right corner;
+    returns its box."""
+    font = QFont(painter.font())
+    font.setPointSizeF(9.5)
+    font.setBold(False)
+    painter.setFont(font)
+    metrics = painter.fontMetrics()
+    line_h = float(metrics.height())
+    title = "Parts"
+    text_w = max([metrics.horizontalAdvance(title)] + [metrics.horizontalAdvance(name) + line_h for name, _ in rows])
+    box = QRectF(width - text_w - 26.0, 10.0, text_w + 16.0, line_h * (len(rows) + 1) + 10.0)
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.setBrush(LABEL_BOX)
+    painter.drawRoundedRect(box, 5.0, 5.0)
+    painter.setPen(LABEL_TEXT)
+    painter.drawText(QRectF(box.left() + 8.0, box.top() + 5.0, text_w, line_h), Qt.AlignmentFlag.AlignLeft, title)
+    for k, (name, rgb) in enumerate(rows):
+        top = box.top() + 5.0 + line_h * (k + 1)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QColor(*rgb))
+        painter.drawRect(QRectF(box.left() + 8.0, top + 0.25 * line_h, 0.5 * line_h, 0.5 * line_h))
+        painter.setPen(LABEL_TEXT)
+        painter.drawText(QRectF(box.left() + 8.0 + line_h, top, text_w, line_h), Qt.AlignmentFlag.AlignLeft, name)
+    return box
 
 
 def confidence_text(confidence: float) -> str:

@@ -10,6 +10,7 @@ with `park_on_orbit`, the strokes are parked with their view and `return_to` bri
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 from typing import Any, Iterable, Mapping
 
@@ -30,7 +31,8 @@ from . import camera as orbits
 from .canvas import SketchCanvas, listener
 from .display import ADDED, MODEL, REMOVED, BodyLayer
 from .input import Pen, PointerInput
-from .overlay import paint_label, paint_triad
+from .overlay import paint_label, paint_legend, paint_triad
+from .parts import RGB, labelled_clouds, legend, part_colors, parts_present
 from .strokes import StrokeColors, frozen, paint_ghost_strokes, paint_stroke, scaling
 
 HOLD_MESSAGE = "Clear or interpret the strokes to move the view"
@@ -61,6 +63,8 @@ class Viewport(PointerInput, SketchCanvas, gl.GLViewWidget):
         self._ghost_label = ""
         self._ghost_confidence: float | None = None
         self._ghost_strokes: list[np.ndarray] = []
+        self._parts_shown = False
+        self._legend: list[tuple[str, RGB]] = []
         self._colors = StrokeColors()
         self._tool = "navigate"
         self._stroke_kind: str | None = None
@@ -89,6 +93,7 @@ class Viewport(PointerInput, SketchCanvas, gl.GLViewWidget):
         """Show these bodies; GL items of bodies that are the same objects as before are kept."""
         was_empty = not self._model
         self._model.sync(self, bodies.values())
+        self._color_parts()
         if was_empty and self._model and not self.has_strokes():
             self.fit_all()
         self.update()
@@ -129,6 +134,37 @@ class Viewport(PointerInput, SketchCanvas, gl.GLViewWidget):
 
     def bodies(self) -> list[Body]:
         return self._model.bodies()
+
+    def items_of(self, body: Body) -> list:
+        """The GL items that draw `body` (a body object of the model shown)."""
+        return self._model.items(body)
+
+    # -- parts -----------------------------------------------------------------------------------
+    def show_parts(self, on: bool) -> list[tuple[str, RGB]]:
+        """Draw every cloud whose parts are known in one color per part, with a legend (on), or in its
+        own colors (off); only the picture changes. Returns the legend's rows."""
+        self._parts_shown = bool(on)
+        self._color_parts()
+        self.update()
+        return self.part_legend()
+
+    @property
+    def parts_shown(self) -> bool:
+        return self._parts_shown
+
+    def part_legend(self) -> list[tuple[str, RGB]]:
+        """(part name, color) of the parts shown by color; [] while the true colors are shown."""
+        return list(self._legend)
+
+    def _color_parts(self) -> None:
+        """Keep the clouds' part colors in step with the bodies shown (a new part name may take a color)."""
+        colors = None
+        if self._parts_shown:
+            colors = part_colors(name for c in labelled_clouds(self.bodies()) for name in parts_present(c))
+        if colors != self._model.look.part_colors:
+            self._model.restyle(self, dataclasses.replace(self._model.look, part_colors=colors),
+                                lambda body: body.kind == "points")
+        self._legend = legend(self.bodies(), colors) if colors is not None else []
 
     # -- camera ----------------------------------------------------------------------------------
     def canvas_size(self) -> tuple[int, int]:
@@ -278,3 +314,6 @@ class Viewport(PointerInput, SketchCanvas, gl.GLViewWidget):
                     self.height())
         if self._ghost_label or self._ghost_confidence is not None:
             paint_label(painter, self._ghost_label, self._ghost_confidence)
+        rows = self.part_legend()
+        if rows:
+            paint_legend(painter, rows, self.width())

@@ -150,13 +150,14 @@ class PointsBackend(NeuralBackend):
         parts = labels.astype(np.int16) if (labels >= 0).all() else None
         data = points_blob(cloud.points, cloud.colors, parts, tuple(PART_NAMES) if parts is not None else ())
         key = blob_key(data)
+        drawn = sketch_blob(sketch)  # kept with the cloud: it can be sampled again with another seed
         body = _new_name(context, "cloud")
         category = parsed.category or ""
         op = SketchPoints(body, key, category=category, prompt=(sketch.prompt or "").strip(),
-                          points=len(cloud.points), seed=o.seed)
+                          points=len(cloud.points), seed=o.seed, sketch=blob_key(drawn))
         present = sorted({PART_NAMES[i] for i in np.unique(labels) if 0 <= i < len(PART_NAMES)})
         score = 1.0 if parsed.category else 0.5  # the prompt named the object, or only its colors
-        proposal = Proposal(op, score, {"parts": present}, blobs={key: data})
+        proposal = Proposal(op, score, {"parts": present}, blobs={key: data, blob_key(drawn): drawn})
         return self.answer((proposal,), watch, top_k, network="points", details={"category": category,
                                                                                  "parts": present})
 
@@ -180,6 +181,12 @@ class PointsBackend(NeuralBackend):
         op = Recolor(body, key, prompt=(sketch.prompt or "").strip())
         proposal = Proposal(op, 1.0, {"points": len(cloud.points)}, blobs={key: data})
         return self.answer((proposal,), watch, top_k, network="points")
+
+
+def sketch_blob(sketch: Sketch) -> bytes:
+    """The sketch file's bytes (specs/sketch-file.md, UTF-8 JSON), as a cloud keeps its sketch."""
+    import json
+    return json.dumps(sketch.to_json(), sort_keys=True, separators=(",", ":")).encode("utf-8")
 
 
 def _new_name(context: Context, stem: str) -> str:

@@ -50,6 +50,7 @@ SCHEDULE = "squaredcos_cap_v2"
 PREDICTION = "v_prediction"
 SAMPLERS = ("dpm", "ddim")
 INSTALL = "pip install diffusers==0.42.1"
+GUIDANCE = 2.0  # classifier-free guidance of the color stage by the prompt (a network trained with text_drop)
 PART_WEIGHT = 0.2  # the part head's cross-entropy beside the denoising loss
 PLACE_TRIM = 0.005  # share of a sampled cloud's points left out of its box on each side when placing it
 
@@ -168,19 +169,51 @@ def diffusion_loss(net: PointsNet, scheduler, cond: Condition, x0: torch.Tensor,
 @torch.inference_mode()
 def denoise(net: PointsNet, cond: Condition, shape: tuple[int, int, int], *, steps: int = 25, seed: int = 0,
             positions: torch.Tensor | None = None, sampler: str = "dpm",
-            step: Callable[[int], None] | None = None) -> torch.Tensor:
+            step: Callable[[int], None] | None = None, unconditional: Condition | None = None,
+            guidance: float = 1.0) -> torch.Tensor:
     """Clean values (B, N, channels) from noise seeded by `seed`, in `steps` solver steps;
-    `step(k)` hears of each step done (and may raise to stop)."""
+    `step(k)` hears of each step done (and may raise to stop). With an `unconditional` condition
+    (the empty prompt's) and `guidance` w != 1, each step reads u + w (c - u) (classifier-free
+    guidance: the prompt's pull made w times stronger), both in one batch."""
     sched = sampling_scheduler(sampler, steps)
     gen = torch.Generator().manual_seed(int(seed))
     x = torch.randn(shape, generator=gen) * float(sched.init_noise_sigma)
     b = shape[0]
+    guided = unconditional is not None and guidance != 1.0
+    if guided:
+        assert unconditional is not None
+        both = Condition(*(_pair(c, u) for c, u in zip(cond[:3], unconditional[:3])),
+                         tuple(torch.cat([m, m]) for m in cond.maps),
+                         None if cond.camera is None else torch.cat([cond.camera, cond.camera]))
+        pos2 = None if positions is None else torch.cat([positions, positions])
     for k, t in enumerate(sched.timesteps):
-        out = net(sched.scale_model_input(x, t), t.expand(b), cond, positions)
+        xin = sched.scale_model_input(x, t)
+        if guided:
+            c, u = net(torch.cat([xin, xin]), t.expand(2 * b), both, pos2).chunk(2)
+            out = u + guidance * (c - u)
+        else:
+            out = net(xin, t.expand(b), cond, positions)
         x = sched.step(out, t, x).prev_sample
         if step is not None:
             step(k + 1)
     return x
+
+
+def _pair(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """a and b stacked on the batch axis, padding the token axis (axis 1) of the shorter with zeros."""
+    if a.dim() >= 2 and a.shape[1] != b.shape[1]:
+        n = max(a.shape[1], b.shape[1])
+
+        def pad(x: torch.Tensor) -> torch.Tensor:
+            z = torch.zeros((x.shape[0], n - x.shape[1], *x.shape[2:]), dtype=x.dtype)
+            return torch.cat([x, z], 1)
+        a, b = pad(a), pad(b)
+    return torch.cat([a, b])
+
+
+def _empty(net: PointsNet, encoder: "TextEncoder") -> Text | None:
+    """The empty prompt's encoding when `net` can be guided by the prompt (trained with text_drop)."""
+    return encoder.encode([""]) if net.config.text_drop > 0 else None
 
 
 def _text_batch(text: Text, n: int) -> Text:
@@ -206,16 +239,22 @@ def sample_shape(net: PointsNet, inputs: SketchInputs, text: Text, *, points: in
 
 @torch.inference_mode()
 def sample_colors(net: PointsNet, positions: np.ndarray, text: Text, *, samples: int = 1, steps: int = 25,
-                  seed: int = 0, sampler: str = "dpm",
-                  step: Callable[[int], None] | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+                  seed: int = 0, sampler: str = "dpm", step: Callable[[int], None] | None = None,
+                  empty: Text | None = None, guidance: float | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """Colors (samples, N, 3) uint8 and part labels (samples, N) int64 (None without a part head) for
     positions (N, 3) (any frame or units: they are read in their own, `frame.unit_cloud`). The
-    positions are only read."""
+    positions are only read. `empty` (the empty prompt's encoding) turns on classifier-free
+    guidance for a network trained for it (`guidance`, default GUIDANCE)."""
     _check_stage(net, "color")
     pos = torch.from_numpy(unit_cloud(positions))[None].expand(samples, -1, -1)
     cond = net.expand(net.encode(*_text_batch(text, 1)), samples)
+    w = 1.0
+    uncond = None
+    if empty is not None and net.config.text_drop > 0:
+        w = GUIDANCE if guidance is None else float(guidance)
+        uncond = net.expand(net.encode(*_text_batch(empty, 1)), samples)
     rgb = denoise(net, cond, (samples, pos.shape[1], 3), steps=steps, seed=seed, positions=pos, sampler=sampler,
-                  step=step)
+                  step=step, unconditional=uncond, guidance=w)
     parts = None
     if net.part_head is not None:
         _, logits = net.forward_with_parts(rgb, torch.zeros(samples, dtype=torch.long), cond, pos)
@@ -229,7 +268,7 @@ def recolor(net: PointsNet, encoder: "TextEncoder", positions: np.ndarray, promp
     """(positions, colors (N, 3) uint8, parts (N,) or None): new colors from `prompt`; the positions
     come back as they were given, the same array, every point in its place and order."""
     colors, parts = sample_colors(net, positions, encoder.encode([prompt]), steps=steps, seed=seed, sampler=sampler,
-                                  step=step)
+                                  step=step, empty=_empty(net, encoder))
     return positions, colors[0], None if parts is None else parts[0]
 
 
@@ -252,7 +291,8 @@ def generate(shape_net: PointsNet, color_net: PointsNet, encoder: "TextEncoder",
     view_points = sample_shape(shape_net, inputs, text, points=points, steps=steps, seed=seed, sampler=sampler,
                                step=step)[0]
     colors, parts = sample_colors(color_net, view_points, text, steps=color_steps or steps, seed=seed + 1,
-                                  sampler=sampler, step=None if step is None else (lambda k: step(steps + k)))
+                                  sampler=sampler, step=None if step is None else (lambda k: step(steps + k)),
+                                  empty=_empty(color_net, encoder))
     world = place(view_points, sketch, frame, trim=PLACE_TRIM)
     labels = parts[0] if parts is not None else np.full(len(world), -1, np.int64)
     return PointCloud(world, colors[0], labels)

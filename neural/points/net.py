@@ -69,10 +69,13 @@ class PointsConfig:
     fourier: int = 6        # frequencies of the point's Fourier features
     parts: int = 0          # part labels of the part head (0: none; the shape stage has none)
     text_width: int = TEXT_WIDTH
+    text_drop: float = 0.0  # share of training items read with the empty prompt (> 0: guidance can be used)
 
     def __post_init__(self) -> None:
         if self.stage not in STAGES:
             raise ValueError(f"stage must be one of {', '.join(STAGES)}, got {self.stage!r}")
+        if not 0.0 <= self.text_drop < 1.0:
+            raise ValueError(f"text_drop must be in [0, 1), got {self.text_drop}")
         if self.width % self.heads or self.point_width % self.heads:
             raise ValueError(f"width {self.width} and point_width {self.point_width} must be multiples of heads "
                              f"{self.heads}")

@@ -58,6 +58,7 @@ from ..commands import Parser, run_command
 from ..text import MAX_TOKENS, TextEncoder
 from ..training import StopRequest, learning_rate, load_checkpoint, load_kept, save_checkpoint, save_kept
 from .diffusion import (
+    GUIDANCE,
     SketchInputs,
     colors_to_unit,
     denoise,
@@ -100,13 +101,28 @@ class TrainConfig:
     point_width: int = 64
     blocks: int = 4
     latents: int = 32
+    text_drop: float = 0.1  # color stage: share of items read with the empty prompt (for guidance)
+    jitter: float = 0.02    # color stage: positions moved by noise of up to this sigma (unit frame), as a
+                            # sampled shape is never quite the true one
 
     def to_json(self) -> dict:
         return asdict(self)
 
+    def applies(self, name: str) -> bool:
+        """Whether a setting changes what this stage learns (the color stage's own ones do not touch the others)."""
+        return name not in ("text_drop", "jitter") or self.stage == "color"
+
+    def matches(self, saved: dict) -> bool:
+        """Whether a checkpoint's settings are these (settings it predates count as their defaults)."""
+        defaults = TrainConfig(stage=self.stage).to_json()
+        mine = self.to_json()
+        return all(saved.get(k, defaults[k]) == v for k, v in mine.items() if self.applies(k))
+
     def net_config(self, parts: int) -> PointsConfig:
+        color = self.stage == "color"
         return PointsConfig(stage=self.stage, width=self.width, point_width=self.point_width, blocks=self.blocks,
-                            latents=self.latents, parts=0 if self.stage == "shape" else parts)
+                            latents=self.latents, parts=0 if self.stage == "shape" else parts,
+                            text_drop=self.text_drop if color else 0.0)
 
 
 # -- data -------------------------------------------------------------------------------------------
@@ -207,10 +223,12 @@ class PointsData:
 
 
 class TextTable:
-    """Every prompt's encoding as one padded float16 table, for batches by prompt index."""
+    """Every prompt's encoding as one padded float16 table, for batches by prompt index; the empty
+    prompt is always in it (`empty`), for the items trained without their prompt."""
 
     def __init__(self, encoder: TextEncoder, prompts: list[str]) -> None:
-        self.index = {p: i for i, p in enumerate(dict.fromkeys(prompts))}
+        self.index = {p: i for i, p in enumerate(dict.fromkeys(["", *prompts]))}
+        self.empty = self.index[""]
         unique = list(self.index)
         tokens, mask, pooled = [], [], []
         for start in range(0, len(unique), 256):
@@ -242,8 +260,10 @@ def _rotation_z(angle: torch.Tensor) -> torch.Tensor:
 
 
 def make_batch(data: PointsData, text: TextTable, idx: np.ndarray, stage: str, points: int, gen: torch.Generator,
-               augment: bool) -> dict[str, torch.Tensor]:
-    """The tensors of one batch for `stage` (a random `points` subset of each cloud)."""
+               augment: bool, text_drop: float = 0.0, jitter: float = 0.0) -> dict[str, torch.Tensor]:
+    """The tensors of one batch for `stage` (a random `points` subset of each cloud); with `augment`,
+    the color stage reads a `text_drop` share of items with the empty prompt and its positions
+    moved by noise of sigma up to `jitter`."""
     a = data.arrays
     b = len(idx)
     n = a["colors"].shape[1]
@@ -251,7 +271,10 @@ def make_batch(data: PointsData, text: TextTable, idx: np.ndarray, stage: str, p
     pick = pick_t.numpy()
     rows = np.asarray(idx)[:, None]
     out: dict[str, torch.Tensor] = {}
-    out["tokens"], out["mask"], out["pooled"] = text.batch(data.text_ids[idx])
+    ids = np.array(data.text_ids[idx])
+    if augment and stage == "color" and text_drop > 0:
+        ids[(torch.rand(b, generator=gen) < text_drop).numpy()] = text.empty
+    out["tokens"], out["mask"], out["pooled"] = text.batch(ids)
     colors = colors_to_unit(a["colors"][rows, pick])
     out["parts"] = torch.from_numpy(a["parts"][rows, pick].astype(np.int64))
     flip = (torch.rand(b, generator=gen) < 0.5) if augment else torch.zeros(b, dtype=torch.bool)
@@ -263,7 +286,11 @@ def make_batch(data: PointsData, text: TextTable, idx: np.ndarray, stage: str, p
             pos = torch.where(flip.view(-1, 1, 1), pos * torch.tensor([-1.0, 1.0, 1.0]), pos)
         lo, hi = pos.min(1, keepdim=True).values, pos.max(1, keepdim=True).values
         pos = (pos - 0.5 * (lo + hi)) / (0.5 * (hi - lo).amax(-1, keepdim=True)).clamp_min(1e-9)
-        out["positions"], out["x0"] = pos[torch.arange(b)[:, None], pick_t], colors
+        pos = pos[torch.arange(b)[:, None], pick_t]
+        if augment and jitter > 0:
+            sigma = torch.rand(b, 1, 1, generator=gen) * jitter
+            pos = pos + sigma * torch.randn(pos.shape, generator=gen)
+        out["positions"], out["x0"] = pos, colors
         return out
     pts = torch.from_numpy(a["view_points"][rows, pick])
     raster = np.unpackbits(a["raster"][idx], axis=-1)[..., :SIZE].astype(np.float32)
@@ -333,7 +360,11 @@ def _sampled(net: PointsNet, data: PointsData, text: TextTable, stage: str) -> d
     b = len(idx)
     true_colors = data.arrays["colors"][idx]
     if stage == "color":
-        rgb = denoise(net, cond, (b, full, 3), steps=SAMPLE_STEPS, seed=7, positions=batch["positions"])
+        uncond = None
+        if net.config.text_drop > 0:
+            uncond = _encode(net, dict(zip(("tokens", "mask", "pooled"), text.batch(np.full(b, text.empty)))))
+        rgb = denoise(net, cond, (b, full, 3), steps=SAMPLE_STEPS, seed=7, positions=batch["positions"],
+                      unconditional=uncond, guidance=GUIDANCE)
         _, logits = net.forward_with_parts(rgb, torch.zeros(b, dtype=torch.long), cond, batch["positions"])
         err = np.abs(unit_to_colors(rgb).astype(np.float32) - true_colors).mean()
         figs = {"color_err": float(err)}
@@ -394,7 +425,7 @@ def train_stage(config: TrainConfig, data: PointsData, val: PointsData | None, t
         if not resume:
             raise TrainError(f"{run} holds a run already; pass --resume to go on with it, or pick another --out")
         state = load_checkpoint(run, trainee, opt, kind, TrainError)
-        if state["config"] != config.to_json():
+        if not config.matches(state["config"]):
             raise TrainError(f"{run} holds a run with other settings ({state['config']}); rerun with those or "
                              "pick another --out")
         if not state["done"]:
@@ -427,7 +458,8 @@ def train_stage(config: TrainConfig, data: PointsData, val: PointsData | None, t
             idx = np.sort(order[i * config.batch:(i + 1) * config.batch]) if n >= config.batch else \
                 np.random.default_rng(config.seed * 7 + step).integers(0, n, config.batch)
             gen = torch.Generator().manual_seed(config.seed * 1_000_003 + step)
-            batch = make_batch(data, text, idx, config.stage, config.points, gen, augment=True)
+            batch = make_batch(data, text, idx, config.stage, config.points, gen, augment=True,
+                               text_drop=config.text_drop, jitter=config.jitter)
             for g in opt.param_groups:  # the schedule runs over the time budget
                 g["lr"] = learning_rate(int(SCHEDULE_POINTS * elapsed / state["budget"]), config.lr, SCHEDULE_POINTS)
             losses = diffusion_loss(net, scheduler, _encode(net, batch), batch["x0"], gen, batch.get("positions"),
@@ -533,6 +565,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--point-width", type=int, default=64)
     p.add_argument("--blocks", type=int, default=4)
     p.add_argument("--latents", type=int, default=32)
+    p.add_argument("--text-drop", type=float, default=0.1,
+                   help="color stage: share of items trained with the empty prompt, so sampling can be guided by "
+                        "the prompt (0: no guidance)")
+    p.add_argument("--jitter", type=float, default=0.02,
+                   help="color stage: positions moved by noise of up to this sigma (the cloud's own frame, "
+                        "half-size 1)")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--text-cache", default=None, help="the prompts' encodings (default RUN/cache/text.safetensors)")
     p.add_argument("--quiet", action="store_true")
@@ -552,12 +590,17 @@ def _main(argv: list[str] | None) -> int:
             raise TrainError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(a, name)}")
     if not (a.lr > 0 and math.isfinite(a.lr)):
         raise TrainError(f"--lr must be a positive number, got {a.lr}")
+    if not 0.0 <= a.text_drop < 1.0:
+        raise TrainError(f"--text-drop must be at least 0 and below 1, got {a.text_drop}")
+    if not (0.0 <= a.jitter <= 0.5):
+        raise TrainError(f"--jitter must be between 0 and 0.5, got {a.jitter}")
     from ..text import TextEncoderUnavailable
     from .diffusion import DiffusionUnavailable
     try:
         states = train(a.data, a.out, a.minutes, a.stage, a.val, a.resume, a.threads, a.text_cache,
                        progress=not a.quiet, batch=a.batch, points=a.points, lr=a.lr, seed=a.seed, width=a.width,
-                       point_width=a.point_width, blocks=a.blocks, latents=a.latents)
+                       point_width=a.point_width, blocks=a.blocks, latents=a.latents,
+                       text_drop=a.text_drop, jitter=a.jitter)
     except (TextEncoderUnavailable, DiffusionUnavailable) as exc:
         raise TrainError(str(exc)) from None
     summary = {k: {"step": s["step"], "done": s["done"], "figures": s.get("figures")} for k, s in states.items()}

@@ -108,6 +108,45 @@ def test_a_new_prompt_recolors_without_moving_a_point_and_named_parts_only(sessi
         session.recolor(op.body, "a red chair", parts=["wheel"])
 
 
+def test_resampling_replaces_the_cloud_in_one_undoable_step_and_survives_a_save(session, weights, tmp_path):
+    op = session.points(chair_sketch())
+    first = session.bodies[op.body]
+    steps = len(session.history)
+    again = session.resample(op.body)
+    assert again.seed == op.seed + 1 and again.replace and again.body == op.body
+    second = session.bodies[op.body]
+    assert len(session.history) == steps + 1 and list(session.bodies) == [op.body]
+    assert not np.array_equal(second.points, first.points)
+    lo, hi = first.points.min(0), first.points.max(0)  # the same sketch: the same place and size
+    assert np.allclose(second.points.min(0), lo, atol=0.15 * np.ptp(first.points, 0).max())
+    assert np.allclose(second.points.max(0), hi, atol=0.15 * np.ptp(first.points, 0).max())
+    session.undo()
+    assert np.array_equal(session.bodies[op.body].points, first.points)
+    session.redo()
+    path = tmp_path / "clouds.sketchforge"
+    session.save(path)
+    from sketchforge.neural.points.backend import PointsBackend
+    reopened = Session()
+    reopened.register_backend(PointsBackend(shape=weights / "shape.safetensors",
+                                            color=weights / "color.safetensors", quality=12), replace=True)
+    reopened.open(path)
+    reopened.resample(op.body, seed=op.seed + 1)
+    assert np.array_equal(reopened.bodies[op.body].points, second.points)  # the same seed, the same cloud
+    third = reopened.resample(op.body, prompt="a blue chair")
+    assert third.prompt == "a blue chair" and third.seed == op.seed + 2
+    with pytest.raises(OperationError, match="no body 'nothing'"):
+        session.resample("nothing")
+    box = session.box()
+    with pytest.raises(OperationError, match="works on point clouds"):
+        session.resample(box)
+    ply = session.export(tmp_path / "plain.ply", bodies=[op.body])
+    imported = session.import_file(ply)  # a cloud, but not drawn here: nothing to sample again
+    n = len(session.history)
+    with pytest.raises(OperationError, match="not drawn in the points mode"):
+        session.resample(imported)
+    assert len(session.history) == n
+
+
 @pytest.mark.parametrize("prompt, words", [("", "type what the object is"), ("x" * 10_000, "10,000 characters"),
                                            ("blorp zindle quaxx", "no object or color"),
                                            (None, "type what the object is")])
@@ -177,3 +216,57 @@ def test_the_command_line_writes_ply_and_glb_and_recolors_a_ply(weights, tmp_pat
     r = run("--sketch", str(empty), "--out", str(tmp_path / "none.ply"))
     assert r.returncode != 0 and "draw the object" in r.stderr and r.stderr.count("\n") == 1
     assert not (tmp_path / "none.ply").exists()
+
+
+def test_the_command_line_recolors_parts_samples_again_meshes_and_splits(weights, tmp_path):
+    import os
+    env = {**os.environ, "SKETCHFORGE_POINTS_SHAPE": str(weights / "shape.safetensors"),
+           "SKETCHFORGE_POINTS_COLOR": str(weights / "color.safetensors")}
+
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "sketchforge.app.cli", *args], capture_output=True, text=True,
+                              timeout=600, env=env)
+
+    sketch = tmp_path / "chair.sketch.json"
+    chair_sketch().save(sketch)
+    drawn = tmp_path / "chair.sketchforge"
+    r = run("interpret", "--sketch", str(sketch), "--out", str(drawn))
+    assert r.returncode == 0, r.stderr
+    from sketchforge.modeling.exchange import import_mesh
+    first = Session()
+    first.open(drawn)
+    (body, cloud), = first.bodies.items()
+    part = sorted({cloud.part_names[i] for i in np.unique(cloud.parts) if i >= 0})[0]
+    # re-color one part of a PLY: every position kept, the other parts' colors too
+    ply = first.export(tmp_path / "chair.ply")
+    r = run("recolor", str(ply), "--prompt", "a green chair", "--parts", part, "--out", str(tmp_path / "green.ply"))
+    assert r.returncode == 0, r.stderr
+    a, b = (import_mesh((tmp_path / f).read_bytes(), f) for f in ("chair.ply", "green.ply"))
+    mask = b.part_mask((part,))
+    assert np.array_equal(a.points, b.points) and np.array_equal(a.colors[~mask], b.colors[~mask])
+    r = run("recolor", str(ply), "--prompt", "a green chair", "--parts", "wheel", "--out", str(tmp_path / "x.ply"))
+    assert r.returncode == 1 and "no part 'wheel'" in r.stderr and not (tmp_path / "x.ply").exists()
+    # sample again from the sketch kept in the session file
+    r = run("resample", str(drawn), "--out", str(tmp_path / "again.sketchforge"))
+    assert r.returncode == 0, r.stderr
+    again = Session()
+    again.open(tmp_path / "again.sketchforge")
+    assert list(again.bodies) == [body] and not np.array_equal(again.bodies[body].points, cloud.points)
+    assert again.history[-1].seed == 1 and again.history[-1].replace
+    r = run("resample", str(ply), "--out", str(tmp_path / "y.sketchforge"))
+    assert r.returncode == 1 and "not drawn in the points mode" in r.stderr
+    # any operation: a mesh from the cloud, the cloud split into its parts
+    r = run("apply", str(ply), "mesh_cloud", "depth=6", "--out", str(tmp_path / "mesh.obj"))
+    assert r.returncode == 1 and "point cloud" in r.stderr  # OBJ holds no cloud: write the new mesh only
+    r = run("apply", str(ply), "mesh_cloud", "depth=6", "--only-new", "--out", str(tmp_path / "mesh.obj"))
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "mesh.obj").read_text().count("\nf ") > 100
+    r = run("apply", str(ply), "split_parts", "--out", str(tmp_path / "parts.sketchforge"))
+    assert r.returncode == 0, r.stderr
+    split = Session()
+    split.open(tmp_path / "parts.sketchforge")
+    assert len(split.bodies) > 2
+    r = run("apply", str(ply), "mesh_cloud", "depth=12", "--out", str(tmp_path / "bad.obj"))
+    assert r.returncode == 1 and "depth must be 5 to 9" in r.stderr and not (tmp_path / "bad.obj").exists()
+    r = run("apply", str(ply), "nope", "--out", str(tmp_path / "bad.obj"))
+    assert r.returncode == 2 and "apply --list" in r.stderr
