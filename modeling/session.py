@@ -258,19 +258,18 @@ class Session:
             sketch = dataclasses.replace(sketch, mode="points", prompt=prompt)
         elif sketch.mode != "points":
             sketch = dataclasses.replace(sketch, mode="points")
-        old = backend.options.seed if seed is not None else None
+        if seed is not None:  # this call's seed only: the back end's own options stay as they are
+            one_off = getattr(backend, "with_options", None)
+            if one_off is None:
+                raise OperationError(f"the points back end {type(backend).__name__} takes no seed for one call; "
+                                     "set its seed option instead (Sketch > Mode options)")
+            backend = one_off(seed=int(seed))
         state = self.document.state
         if recolor is not None:  # only the cloud to re-color in view
             from types import MappingProxyType
             state = dataclasses.replace(state, bodies=MappingProxyType({recolor[0]: state.bodies[recolor[0]]}))
-        try:
-            if seed is not None:
-                backend.configure(seed=int(seed))
-            from .render import render_context
-            result = backend.propose(sketch, Context(state, sketch.camera, render_context, progress), top_k=1)
-        finally:
-            if old is not None:
-                backend.configure(seed=old)
+        from .render import render_context
+        result = backend.propose(sketch, Context(state, sketch.camera, render_context, progress), top_k=1)
         if not result.proposals:
             raise OperationError(result.hint or "nothing recognised in the sketch")
         proposal = result.proposals[0]

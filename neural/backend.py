@@ -9,6 +9,7 @@ and `propose(sketch, context, top_k) -> Interpretation`. Loading networks goes t
 
 from __future__ import annotations
 
+import copy
 import threading
 import time
 from contextlib import contextmanager
@@ -84,6 +85,14 @@ class NeuralBackend:
                 self._generation += 1
                 self._prepared = False
         return new
+
+    def with_options(self, **changes: Any) -> "NeuralBackend":
+        """A view of this back end with some options changed for one call (`seed=3`): it shares the
+        loaded networks and their lock, and this back end's own options stay as they are (a
+        script's one-off seed does not change what the window's next reading uses)."""
+        view = copy.copy(self)
+        view._options = checked_options(self._options, **changes)
+        return view
 
     def option_info(self):
         return describe_options(self._options)

@@ -114,6 +114,7 @@ def test_resampling_replaces_the_cloud_in_one_undoable_step_and_survives_a_save(
     steps = len(session.history)
     again = session.resample(op.body)
     assert again.seed == op.seed + 1 and again.replace and again.body == op.body
+    assert session.backend("points").options.seed == 0  # the seed held for that call only
     second = session.bodies[op.body]
     assert len(session.history) == steps + 1 and list(session.bodies) == [op.body]
     assert not np.array_equal(second.points, first.points)
@@ -155,6 +156,24 @@ def test_bad_prompts_get_a_message_and_change_nothing(session, prompt, words):
     with pytest.raises(OperationError, match=words):
         session.points(chair_sketch(None), prompt)
     assert len(session.history) == n and not session.bodies
+
+
+def test_a_stroke_with_nan_is_refused_with_what_to_do_and_changes_nothing(session, tmp_path):
+    from sketchforge.modeling.sketch import SketchError, Stroke
+    good = chair_sketch()
+    points = good.strokes[0].points.copy()
+    points[2, 0] = np.nan
+    bad = Sketch(good.camera, good.width, good.height, (Stroke(points, None), *good.strokes[1:]), "points",
+                 good.prompt)
+    with pytest.raises(SketchError, match="NaN or infinite coordinates; redraw it"):
+        session.points(bad)
+    assert not session.history and not session.bodies
+    data = good.to_json()
+    data["strokes"][0]["points"][2][0] = float("nan")
+    path = tmp_path / "nan.sketch.json"
+    path.write_text(json.dumps(data))  # NaN as JSON writers spell it
+    with pytest.raises(SketchError, match="NaN or infinite number"):
+        Sketch.load(path)
 
 
 def test_a_cancel_stops_the_sampling_and_proposes_nothing(session):
