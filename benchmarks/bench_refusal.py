@@ -1,6 +1,6 @@
 """Knowing when it does not know: scribbles refused and real sketches kept, per back end.
 
-    .venv/bin/python benchmarks/bench_refusal.py --data DIR [--items 140] [--heads 40]
+    .venv/bin/python benchmarks/bench_refusal.py --data DIR [--items 140] [--heads 40] [--objects 300]
 
 CAD (`neural/cad/refusal.py`, the shipped `assets/cad/refusal.json`), on a generated set the
 refusal was not fitted on (`--data`, another seed):
@@ -18,8 +18,18 @@ with hair squiggles, with hatched shading, the outline only, the first half of t
 against face scribbles (`scribble.SCRIBBLE_KINDS`) and the CAD refusal's scribble kinds drawn over
 the head's area, a generator it never saw.
 
+Points (`neural/points/refusal.py`, the shipped `assets/points/refusal.json`), on objects of
+another seed than it was fitted on (`--objects`, item seeds `cli.item_seed(seed + 2, k)`):
+generated objects drawn five ways (`refusal.object_variants`: as drawn, messier, the first half of
+the strokes, stopped part way, the outline only) against the face scribbles it was fitted on the
+kinds of (another seed) and the CAD refusal's scribble kinds drawn over the object's area, a
+generator it never saw.
+
 A sketch counts as refused when the back end gives no proposal (the window then shows a hint, the
-command line exits non-zero with "nothing recognised"). Writes benchmarks/results/refusal.json.
+command line exits non-zero with "nothing recognised"). For points, that is decided before any
+sampling (`PointsBackend.scribble_hint` on the sketch as `propose` reads it), so the sampling is not
+run: it takes seconds a sketch and cannot change the answer. `--modes points` needs no `--data`.
+Writes benchmarks/results/refusal.json.
 """
 
 from __future__ import annotations
@@ -110,18 +120,63 @@ def face(heads: int, seed: int) -> dict:
             "seconds": round(time.perf_counter() - t0, 1)}
 
 
+def points(objects: int, seed: int) -> dict:
+    from sketchforge.neural.points.backend import PointsBackend
+    from sketchforge.neural.points.cli import item_seed
+    from sketchforge.neural.points.refusal import as_read, object_variants
+    backend = PointsBackend()
+    if backend.refusal() is None:
+        raise SystemExit("assets/points/refusal.json is missing; make it with sketchforge-calibrate-points-refusal")
+    rng = np.random.default_rng(seed)
+
+    def refused(sketch: Sketch) -> bool:
+        tidy = as_read(sketch)
+        return tidy is not None and backend.scribble_hint(tidy) is not None
+
+    real: dict[str, list[bool]] = {}
+    own: dict[str, list[bool]] = {k: [] for k in face_scribble.SCRIBBLE_KINDS}
+    other: dict[str, list[bool]] = {k: [] for k in cad_refusal.SCRIBBLE_KINDS}
+    ms: list[float] = []
+    t0 = time.perf_counter()
+    for k in range(objects):
+        variants = object_variants(item_seed(seed, k))
+        for name, drawn in variants.items():
+            t = time.perf_counter()
+            real.setdefault(name, []).append(refused(drawn))
+            ms.append(1000 * (time.perf_counter() - t))
+        sk = variants["as drawn"]
+        kind = face_scribble.SCRIBBLE_KINDS[k % len(face_scribble.SCRIBBLE_KINDS)]
+        sc = face_scribble.scribble_sketch(kind, rng, sk)
+        own[kind].append(refused(Sketch(sc.camera, sc.width, sc.height, sc.strokes, "points", sk.prompt)))
+        ckind = cad_refusal.SCRIBBLE_KINDS[k % len(cad_refusal.SCRIBBLE_KINDS)]
+        other[ckind].append(refused(cad_refusal.scribble(ckind, sk, rng)))
+        if (k + 1) % 50 == 0:
+            print(f"points {k + 1}/{objects} ({time.perf_counter() - t0:.0f} s)", file=sys.stderr, flush=True)
+    return {"objects": objects, "seed": seed, "real_refused": _share([f for v in real.values() for f in v]),
+            "real_by_variant": {v: _share(f) for v, f in real.items()},
+            "scribbles_refused_own_generator": _share([f for v in own.values() for f in v]),
+            "own_by_kind": {k: _share(f) for k, f in own.items()},
+            "scribbles_refused_cad_generator": _share([f for v in other.values() for f in v]),
+            "cad_generator_by_kind": {k: _share(f) for k, f in other.items()},
+            "check_ms_real": {"median": round(float(np.median(ms)), 2), "max": round(float(np.max(ms)), 2)},
+            "seconds": round(time.perf_counter() - t0, 1)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--data", type=Path, required=True, help="a generated set with sketches/ and steps/")
+    ap.add_argument("--data", type=Path, help="a generated set with sketches/ and steps/ (for cad)")
     ap.add_argument("--items", type=int, default=140)
     ap.add_argument("--heads", type=int, default=120)
+    ap.add_argument("--objects", type=int, default=300)
     ap.add_argument("--seed", type=int, default=2024)
-    ap.add_argument("--modes", default="cad,face", help="which back ends to measure (the others' figures are "
-                    "kept from the last results file)")
+    ap.add_argument("--modes", default="cad,face,points", help="which back ends to measure (the others' figures "
+                    "are kept from the last results file)")
     a = ap.parse_args()
     modes = [m for m in a.modes.split(",") if m]
+    if "cad" in modes and a.data is None:
+        ap.error("--data is needed to measure cad")
     old = Path(__file__).resolve().parent / "results" / "refusal.json"
-    out = json.loads(old.read_text()) if old.is_file() and set(modes) != {"cad", "face"} else {}
+    out = json.loads(old.read_text()) if old.is_file() and set(modes) != {"cad", "face", "points"} else {}
     command = "python benchmarks/bench_refusal.py " + " ".join(sys.argv[1:])
     for mode in ("cad", "face"):  # each back end's figures say the command that measured them
         if mode in out and "command" not in out[mode] and "command" in out:
@@ -131,9 +186,11 @@ def main() -> None:
         out["cad"] = {"command": command, **cad(a.data, a.items, a.seed)}
     if "face" in modes:
         out["face"] = {"command": command, **face(a.heads, a.seed + 1)}
+    if "points" in modes:
+        out["points"] = {"command": command, **points(a.objects, a.seed + 2)}
     out["targets"] = {"scribbles_refused": ">= 0.99", "real_refused": "<= 0.01"}
     path = write("refusal", out)
-    for mode in ("cad", "face"):
+    for mode in ("cad", "face", "points"):
         r = out.get(mode, {})
         if not r:
             continue

@@ -19,6 +19,7 @@ COMMANDS = {
     "sketchforge-train-cad-strokes": "sketchforge.neural.cad.strokes_train:main",
     "sketchforge-calibrate-cad-refusal": "sketchforge.neural.cad.refusal:main",
     "sketchforge-calibrate-face-refusal": "sketchforge.neural.face.refusal:main",
+    "sketchforge-calibrate-points-refusal": "sketchforge.neural.points.refusal:main",
     "sketchforge-points-data": "sketchforge.neural.points.cli:main",
     "sketchforge-train-points": "sketchforge.neural.points.train:main",
 }

@@ -59,6 +59,9 @@ class PointsOptions:
                           tip="Denoising steps of each stage: fewer are faster, more are a little cleaner")
     seed: int = option(0, "Seed", minimum=0, maximum=1_000_000,
                        tip="Another seed gives another cloud for the same sketch and prompt")
+    refuse: bool = option(True, "Refuse scribbles",
+                          tip="Say what to draw instead of making a cloud when the strokes look like a scribble "
+                              "(the calibrated refusal, assets/points/refusal.json)")
 
 
 class PointsBackend(NeuralBackend):
@@ -90,6 +93,24 @@ class PointsBackend(NeuralBackend):
             cache = ASSETS / "prompts.safetensors"
             return shape, color, TextEncoder(cache if cache.is_file() else None)
         return self.loaded("nets", load)
+
+    def refusal(self):
+        """The calibrated scribble refusal (`refusal.py`, `assets/points/refusal.json`), None where
+        none ships."""
+        def load():
+            from .refusal import load
+            path = ASSETS / "refusal.json"
+            return load(path) if path.is_file() else None
+        return self.loaded("refusal", load)
+
+    def scribble_hint(self, sketch: Sketch) -> str | None:
+        """What to draw instead when the refusal (option `refuse`) takes the strokes of `sketch`
+        (as `propose` reads them) for a scribble; None when it does not, is off or none ships."""
+        refusal = self.refusal() if self.options.refuse else None
+        if refusal is None:
+            return None
+        from .refusal import reason
+        return reason(refusal, sketch)
 
     def _warm(self) -> None:
         import torch
@@ -126,6 +147,9 @@ class PointsBackend(NeuralBackend):
             if hint:
                 return self.answer((), watch, top_k, hint, network="points")
             tidy = tidy_sketch(sketch, off_canvas=OFF_CANVAS)
+            why = self.scribble_hint(tidy) if tidy is not None else None  # a re-color is never refused
+            if why:
+                return self.answer((), watch, top_k, why, network="points")
         if tidy is None:
             return self._recolor(sketch, context, watch, top_k)
         return self._generate(tidy, context, watch, top_k)
