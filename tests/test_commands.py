@@ -21,6 +21,7 @@ COMMANDS = {
     "sketchforge-calibrate-face-refusal": "sketchforge.neural.face.refusal:main",
     "sketchforge-calibrate-points-refusal": "sketchforge.neural.points.refusal:main",
     "sketchforge-points-data": "sketchforge.neural.points.cli:main",
+    "sketchforge-scene-data": "sketchforge.neural.scene.cli:main",
     "sketchforge-train-points": "sketchforge.neural.points.train:main",
 }
 

@@ -1,0 +1,231 @@
+"""`sketchforge-scene-data`: generate the top-down sketch -> scene layout training set, and look at it.
+
+    sketchforge-scene-data generate --out DIR --count N --seed S [--workers W] [--shard-size 256] [--quiet]
+    sketchforge-scene-data sheet --data DIR --out sheet.png [--n 8] [--cols 2]
+
+Shard k holds items k * shard_size ..; item i is `make_item(item_seed(S, i))`, so a shard is a
+pure function of (settings, k): its bytes do not depend on the number of workers or on which
+shards were made before. `progress.json` records the finished shards with the settings, so an
+interrupted run resumes where it stopped (rerun the same command); `manifest.json` describes the
+arrays, the records and the counts (no times or dates in it: two runs give the same file).
+
+Errors (bad arguments, a folder made with other settings, a damaged shard) are one line on
+stderr and exit status 2; an interrupt is exit status 130 with the finished shards kept.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from sketchforge.modeling.files import atomic_write_bytes
+
+from ..commands import SHARDS_KEPT, Parser, dispatch, run_command
+from ..shardpool import check_settings, item_reporter, pool_round, read_progress, tell
+from ..sheets import write_png
+from .data import ARRAYS, FORMAT, RECORD_FIELDS, RES, VERSION, DataError, make_item, shard_arrays, shard_bytes
+from .sketching import KINDS
+from .world import CATEGORIES, MATERIALS, STYLES
+
+PROG = "sketchforge-scene-data"
+
+
+@dataclass(frozen=True)
+class GenerateConfig:
+    """Everything a dataset's content depends on (the worker count is not part of it)."""
+
+    count: int
+    seed: int = 0
+    shard_size: int = 256
+
+    def __post_init__(self) -> None:
+        if self.count < 1:
+            raise DataError(f"--count must be at least 1, got {self.count}")
+        if self.seed < 0:
+            raise DataError(f"--seed must be a non-negative integer, got {self.seed}")
+        if self.shard_size < 1:
+            raise DataError(f"--shard-size must be at least 1, got {self.shard_size}")
+
+    @property
+    def shard_count(self) -> int:
+        return (self.count + self.shard_size - 1) // self.shard_size
+
+    def shard_items(self, k: int) -> int:
+        return min(self.shard_size, self.count - k * self.shard_size)
+
+
+def item_seed(seed: int, item: int) -> int:
+    """The seed of item `item` of a dataset made with `seed` (64 bits from both; the same rule as
+    the other generators)."""
+    a, b = np.random.SeedSequence([seed, item]).generate_state(2, np.uint32)
+    return int(a) << 32 | int(b)
+
+
+def shard_name(k: int) -> str:
+    return f"shard-{k:05d}"
+
+
+def make_shard(out: Path, config: GenerateConfig, k: int, on_item: Callable[[], None] | None = None) -> dict:
+    """Make shard k of `config` under `out` (a pure function of both); returns its summary."""
+    t0 = time.perf_counter()
+    first, n = k * config.shard_size, config.shard_items(k)
+    items = []
+    for i in range(first, first + n):
+        items.append(make_item(item_seed(config.seed, i)))
+        if on_item is not None:
+            on_item()
+    records = [it.record(first + j) for j, it in enumerate(items)]
+    blob, lines = shard_bytes(shard_arrays(items, first), records)
+    atomic_write_bytes(out / f"{shard_name(k)}.jsonl", lines)
+    atomic_write_bytes(out / f"{shard_name(k)}.safetensors", blob)
+    counts: Counter = Counter()
+    for it in items:
+        counts.update({name: n for name, n in it.world.counts().items()})
+        counts["styled"] += it.world.style is not None
+    return {"shard": k, "items": n, "counts": dict(sorted(counts.items())),
+            "seconds": round(time.perf_counter() - t0, 3)}
+
+
+def _worker(args: tuple[str, dict, int]) -> dict:
+    out, cfg, k = args
+    tell("start", k)
+    return make_shard(Path(out), GenerateConfig(**cfg), k, on_item=item_reporter(k))
+
+
+def generate(out: str | Path, config: GenerateConfig, workers: int = 1,
+             progress: Callable[[int], None] | None = None) -> dict:
+    """Make every shard of `config` under `out` not made already; returns the manifest."""
+    out = Path(out)
+    if workers < 1:
+        raise DataError(f"--workers must be at least 1, got {workers}")
+    if out.exists() and not out.is_dir():
+        raise DataError(f"{out} is a file; give a folder for the dataset")
+    out.mkdir(parents=True, exist_ok=True)
+    want = asdict(config)
+    prog = read_progress(out)
+    if prog is not None:
+        check_settings(out, prog["config"], want)
+    done = prog["done"] if prog is not None else {}
+    prog = {"format": FORMAT, "config": want, "done": done}
+    pending = []
+    for k in range(config.shard_count):
+        files = [out / f"{shard_name(k)}{ext}" for ext in (".safetensors", ".jsonl")]
+        if str(k) not in done or not all(f.is_file() for f in files):
+            done.pop(str(k), None)
+            pending.append(k)
+    _save(out / "progress.json", prog)
+
+    def finished(res: dict) -> None:
+        done[str(res["shard"])] = res
+        _save(out / "progress.json", prog)
+
+    if progress is not None and done:
+        progress(sum(d["items"] for d in done.values()))
+    if workers == 1:
+        for k in pending:
+            finished(make_shard(out, config, k, on_item=(lambda: progress(1)) if progress else None))
+    elif pending:
+        jobs = {k: (str(out), want, k) for k in pending}
+        pool_round(_worker, jobs, workers, finished, progress)
+    manifest = build_manifest(config, done)
+    _save(out / "manifest.json", manifest)
+    return manifest
+
+
+def _save(path: Path, data: dict) -> None:
+    atomic_write_bytes(path, json.dumps(data, indent=1).encode("utf-8"))
+
+
+def build_manifest(config: GenerateConfig, done: dict) -> dict:
+    """The dataset's self-description (deterministic: no times)."""
+    counts: Counter = Counter()
+    shards = []
+    for key in sorted(done, key=int):
+        counts.update(done[key]["counts"])
+        name = shard_name(int(key))
+        shards.append({"arrays": f"{name}.safetensors", "records": f"{name}.jsonl", "items": done[key]["items"]})
+    return {
+        "format": FORMAT, "version": VERSION, "complete": len(done) == config.shard_count, "config": asdict(config),
+        "resolution": RES, "arrays": {k: {"dtype": d, "shape": ["K", *s]} for k, (d, s) in ARRAYS.items()},
+        "record_fields": RECORD_FIELDS, "kinds": list(KINDS), "categories": list(CATEGORIES),
+        "materials": list(MATERIALS), "styles": list(STYLES), "shards": shards,
+        "counts": {"items": sum(s["items"] for s in shards), **dict(sorted(counts.items()))},
+        "units": "arrays on a RES x RES grid over the sketch's ground rectangle, row 0 north; heights in metres "
+                 "(height_range); objects in the records in world metres, origin at the world's centre, +x east, "
+                 "+y north; sketches in the sketch-file convention (millimetres, Z up)",
+    }
+
+
+# -- command line ------------------------------------------------------------------------------------
+def _parser() -> argparse.ArgumentParser:
+    p = Parser(prog=PROG, description="Scene training data: procedural worlds, their top-down sketches and maps.")
+    sub = p.add_subparsers(dest="command", parser_class=Parser)
+    g = sub.add_parser("generate", help="generate a sharded dataset (resumable)")
+    g.add_argument("--out", required=True, type=Path, help="dataset folder (created; rerun to resume)")
+    g.add_argument("--count", required=True, type=int, help="number of items")
+    g.add_argument("--seed", required=True, type=int, help="random seed (non-negative)")
+    g.add_argument("--workers", type=int, default=1, help="worker processes (the data does not depend on it)")
+    g.add_argument("--shard-size", type=int, default=256, help="items per shard")
+    g.add_argument("--quiet", action="store_true", help="no progress bar")
+    s = sub.add_parser("sheet", help="write a contact sheet PNG of a dataset")
+    s.add_argument("--data", required=True, type=Path, help="dataset folder")
+    s.add_argument("--out", required=True, type=Path, help="PNG path")
+    s.add_argument("--n", type=int, default=8, help="number of items")
+    s.add_argument("--cols", type=int, default=2, help="items per row")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_command(PROG, lambda: _main(argv), (DataError, OSError), interrupted=SHARDS_KEPT)
+
+
+def _main(argv: list[str] | None) -> int:
+    args = _parser().parse_args(argv)
+    return dispatch(args.command, {"generate": lambda: _generate(args), "sheet": lambda: _sheet(args)})
+
+
+def _generate(args) -> int:
+    config = GenerateConfig(args.count, args.seed, args.shard_size)
+    bar = None
+
+    def progress(n: int) -> None:
+        nonlocal bar
+        if bar is None:
+            from tqdm import tqdm
+            bar = tqdm(total=config.count, unit="item", desc="generating", dynamic_ncols=True)
+        bar.update(n)
+
+    try:
+        m = generate(args.out, config, args.workers, None if args.quiet else progress)
+    finally:
+        if bar is not None:
+            bar.close()
+    c = m["counts"]
+    print(f"{c['items']} items in {len(m['shards'])} shards under {args.out}; "
+          f"{c.get('rivers', 0)} rivers, {c.get('lakes', 0)} lakes, {c.get('roads', 0)} roads, "
+          f"{c.get('buildings', 0)} buildings, {c.get('trees', 0)} trees")
+    return 0
+
+
+def _sheet(args) -> int:
+    from .sheet import contact_sheet
+    if args.n < 1 or args.cols < 1:
+        raise DataError(f"--n and --cols must be at least 1, got --n {args.n} --cols {args.cols}")
+    if args.out.suffix.lower() != ".png":
+        raise DataError(f"--out must end in .png, got {args.out}")
+    if not args.data.is_dir():
+        raise DataError(f"{args.data} is not a folder; give a dataset folder made by `{PROG} generate`")
+    print(f"wrote {write_png(args.out, contact_sheet(args.data, args.n, args.cols))}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
