@@ -358,6 +358,9 @@ def main() -> None:
     ap.add_argument("--guidance", type=float, default=None,
                     help="the color stage's guidance (default: the shipped GUIDANCE; pick it on the validation "
                          "set, --data data/points-val, never on the test set)")
+    ap.add_argument("--sweep", default=None,
+                    help="comma-separated guidance values: measure the staged model on --data at each (run it on "
+                         "the validation set to pick GUIDANCE) and write only that")
     ap.add_argument("--out", default="points", help="the result's name under benchmarks/results/")
     a = ap.parse_args()
     torch.set_num_threads(max(1, torch.get_num_threads()))
@@ -370,6 +373,17 @@ def main() -> None:
     rng = np.random.default_rng(a.seed)
     t0 = time.perf_counter()
     held = read_set(a.data, a.items)
+    if a.sweep:
+        sweep = {}
+        for g in (float(v) for v in a.sweep.split(",")):
+            diffusion.GUIDANCE = g
+            sweep[str(g)] = evaluate(methods, held, ["staged"], np.random.default_rng(a.seed))["staged"]
+            print(f"guidance {g}: {json.dumps(sweep[str(g)])}", file=sys.stderr, flush=True)
+        path = write(a.out, {"command": "python benchmarks/bench_points.py " + " ".join(sys.argv[1:]),
+                             "set": str(a.data), "items": len(held), "steps": a.steps, "sweep": sweep,
+                             "training": methods.training})
+        print("wrote", path)
+        return
     other = another_way(a.other, a.seed)
     out = {"command": "python benchmarks/bench_points.py " + " ".join(sys.argv[1:]),
            "metric_points": METRIC_POINTS, "steps": a.steps, "categories": list(CATEGORIES),

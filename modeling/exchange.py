@@ -1,4 +1,5 @@
-"""Files in and out: STEP for solids; OBJ, PLY and glTF binary (.glb) for meshes and point clouds.
+"""Files in and out: STEP for solids; OBJ, PLY and glTF binary (.glb) for meshes, point clouds and
+scenes.
 
 Importers take the file's bytes and its name (the extension picks the reader) and return one
 body; exporters take the document's bodies by name and a path, and write atomically, so a failed
@@ -9,6 +10,11 @@ Units and axes: the document is in millimetres with Z up. STEP carries its unit 
 in millimetres. glTF is defined in metres with Y up, so .glb export converts (x, y, z) mm to
 (x, z, -y) m and glTF import converts back. OBJ and PLY have no units: coordinates are written
 and read as they are, in millimetres, Z up.
+
+A scene (`scenes.SceneBody`) is written as its nodes: in glTF one node per part and per object,
+named after its category ("terrain", "water_0", "tree_12"), objects sharing their variant's mesh and
+placed by translation (their foot), rotation and scale; in OBJ one group per node, with a material
+per category.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import numpy as np
 
 from .bodies import Body, MeshBody, PointCloudBody, SolidBody
 from .files import atomic_write
+from .scenes import SceneBody
 
 log = logging.getLogger(__name__)
 
@@ -307,7 +314,8 @@ def _rows(fmt: str, array: np.ndarray) -> str:
 
 
 def export_obj(bodies: Mapping[str, Body], path: str | Path) -> None:
-    """Every mesh (solids tessellated) as one OBJ object with its own material in a .mtl beside it.
+    """Every mesh (solids tessellated) as one OBJ object with its own material in a .mtl beside it;
+    a scene as one object with a group per node and a material per category.
 
     Vertex colours are written as `v x y z r g b` when any body has colours. No normals or
     texture coordinates, so a reader keeps exactly our vertices and triangles.
@@ -322,25 +330,18 @@ def export_obj(bodies: Mapping[str, Body], path: str | Path) -> None:
     obj = io.StringIO()
     mtl = io.StringIO()
     obj.write(f"# Sketchforge OBJ export, millimetres, Z up\nmtllib {mtl_path.name}\n")
-    mtl.write("# Sketchforge materials, one per body\n")
+    mtl.write("# Sketchforge materials, one per body (a scene's: one per category)\n")
     taken: set[str] = set()
     offset = 0
     for name, mesh in meshes.items():
+        body = bodies[name]
+        if isinstance(body, SceneBody):
+            offset = _obj_scene(name, body, obj, mtl, taken, offset, with_colors)
+            continue
         material = _obj_token(name, taken)
-        rgb = (np.asarray(mesh.colors[:, :3], float).mean(0) if mesh.colors is not None and len(mesh.colors)
-               else np.array(NEUTRAL_RGB, float)) / 255.0
-        mtl.write(f"\nnewmtl {material}\nKd {rgb[0]:.6f} {rgb[1]:.6f} {rgb[2]:.6f}\n"
-                  "Ka 0 0 0\nKs 0 0 0\nd 1\nillum 1\n")
+        _obj_material(mtl, material, mesh.colors)
         obj.write(f"o {' '.join(name.split()) or material}\nusemtl {material}\n")
-        v = mesh.vertices
-        if with_colors:
-            c = (mesh.colors[:, :3] if mesh.colors is not None
-                 else np.tile(np.array(NEUTRAL_RGB, np.uint8), (len(v), 1))).astype(float) / 255.0
-            obj.write(_rows("v %.10g %.10g %.10g %.6f %.6f %.6f", np.c_[v, c]))
-        else:
-            obj.write(_rows("v %.10g %.10g %.10g", v))
-        obj.write(_rows("f %d %d %d", mesh.triangles + offset + 1))
-        offset += len(v)
+        offset = _obj_mesh(obj, mesh.vertices, mesh.triangles, mesh.colors, offset, with_colors)
 
     mtl_existed = mtl_path.exists()
     _write(mtl_path, mtl.getvalue().encode())
@@ -352,6 +353,46 @@ def export_obj(bodies: Mapping[str, Body], path: str | Path) -> None:
         raise
 
 
+def _obj_material(mtl: io.StringIO, material: str, colors: np.ndarray | None) -> None:
+    rgb = (np.asarray(colors[:, :3], float).mean(0) if colors is not None and len(colors)
+           else np.array(NEUTRAL_RGB, float)) / 255.0
+    mtl.write(f"\nnewmtl {material}\nKd {rgb[0]:.6f} {rgb[1]:.6f} {rgb[2]:.6f}\n"
+              "Ka 0 0 0\nKs 0 0 0\nd 1\nillum 1\n")
+
+
+def _obj_mesh(obj: io.StringIO, v: np.ndarray, triangles: np.ndarray, colors: np.ndarray | None, offset: int,
+              with_colors: bool) -> int:
+    """Write vertices (with colors when the file has them) and faces; returns the new vertex offset."""
+    if with_colors:
+        c = (colors[:, :3] if colors is not None
+             else np.tile(np.array(NEUTRAL_RGB, np.uint8), (len(v), 1))).astype(float) / 255.0
+        obj.write(_rows("v %.10g %.10g %.10g %.6f %.6f %.6f", np.c_[v, c]))
+    else:
+        obj.write(_rows("v %.10g %.10g %.10g", v))
+    obj.write(_rows("f %d %d %d", triangles + offset + 1))
+    return offset + len(v)
+
+
+def _obj_scene(name: str, body: SceneBody, obj: io.StringIO, mtl: io.StringIO, taken: set[str], offset: int,
+               with_colors: bool) -> int:
+    """A scene as one object with a group per node (objects placed) and a material per category."""
+    meshes = body.meshes()
+    nodes = body.nodes()
+    materials: dict[str, str] = {}
+    for category in dict.fromkeys(n.category for n in nodes):
+        materials[category] = _obj_token(category, taken)
+        colors = [meshes[n.mesh].colors for n in nodes if n.category == category]
+        _obj_material(mtl, materials[category], np.concatenate([c for c in colors if c is not None]))
+    obj.write(f"o {' '.join(name.split()) or 'scene'}\n")
+    for node in nodes:
+        mesh = meshes[node.mesh]
+        m = node.matrix
+        v = mesh.vertices @ m[:3, :3].T + m[:3, 3]
+        obj.write(f"g {node.name}\nusemtl {materials[node.category]}\n")
+        offset = _obj_mesh(obj, v, mesh.triangles, mesh.colors, offset, with_colors)
+    return offset
+
+
 def _rgba(colors: np.ndarray | None, n: int) -> np.ndarray | None:
     if colors is None:
         return None
@@ -359,8 +400,13 @@ def _rgba(colors: np.ndarray | None, n: int) -> np.ndarray | None:
     return c if c.shape[1] == 4 else np.c_[c, np.full(n, 255, np.uint8)]
 
 
-def _glb_tree_postprocess(tree: dict[str, Any]) -> None:
-    """Mark vertex and index buffer views with their GL target (validator hint otherwise)."""
+def _glb_tree_postprocess(tree: dict[str, Any], placed: frozenset[str] = frozenset()) -> None:
+    """Mark vertex and index buffer views with their GL target (validator hint otherwise), and give
+    the nodes named in `placed` (a scene's objects) their translation, rotation and scale in place
+    of a matrix."""
+    for node in tree.get("nodes", []):
+        if node.get("name") in placed and "matrix" in node:
+            node.update(_trs(node.pop("matrix")))
     views = tree.get("bufferViews", [])
     accessors = tree.get("accessors", [])
 
@@ -377,6 +423,67 @@ def _glb_tree_postprocess(tree: dict[str, Any]) -> None:
                 mark(prim["indices"], _GL_ELEMENT_ARRAY_BUFFER)
 
 
+def _trs(matrix: list[float]) -> dict[str, list[float]]:
+    """glTF translation, rotation (unit quaternion x, y, z, w) and scale of a column-major matrix made
+    of a rotation, a positive scale per axis and a move."""
+    from trimesh.transformations import quaternion_from_matrix
+    m = np.asarray(matrix, np.float64).reshape(4, 4).T
+    scale = np.linalg.norm(m[:3, :3], axis=0)
+    rot = np.eye(4)
+    rot[:3, :3] = m[:3, :3] / scale
+    w, x, y, z = quaternion_from_matrix(rot)
+    q = np.array([x, y, z, w]) * (1.0 if w >= 0 else -1.0)
+    q /= np.linalg.norm(q)
+    return {"translation": [float(v) for v in m[:3, 3]], "rotation": [float(v) for v in q],
+            "scale": [float(v) for v in scale]}
+
+
+def _glb_mesh(mesh, name: str):
+    """A trimesh mesh in glTF's frame with colors (or a grey material) and unit normals."""
+    import trimesh
+    from trimesh.visual.material import PBRMaterial
+    from trimesh.visual.texture import TextureVisuals
+
+    geom = trimesh.Trimesh(mesh.vertices @ _TO_GLTF.T, mesh.triangles, process=False)
+    if mesh.colors is not None:
+        geom.visual.vertex_colors = _rgba(mesh.colors, len(mesh.vertices))
+    else:
+        grey = [c / 255.0 for c in NEUTRAL_RGB] + [1.0]
+        geom.visual = TextureVisuals(material=PBRMaterial(
+            name=f"{name} material", baseColorFactor=grey, metallicFactor=0.0, roughnessFactor=0.6))
+    geom.vertex_normals = _unit_normals(geom)
+    return geom
+
+
+def _glb_scene(scene, name: str, body: SceneBody, placed: set[str]) -> None:
+    """Add a scene body's nodes to a trimesh scene: each mesh once, every node sharing it."""
+    to_gltf = np.eye(4)
+    to_gltf[:3, :3] = _TO_GLTF
+    back = np.linalg.inv(to_gltf)
+    meshes = body.meshes()
+    added: dict[str, str] = {}
+    for node in body.nodes():
+        mesh = meshes[node.mesh]
+        if not len(mesh.triangles):
+            continue
+        node_name = node.name
+        k = 1
+        while node_name in scene.graph.nodes:
+            k += 1
+            node_name = f"{node.name}_{name}" if k == 2 else f"{node.name}_{name}_{k}"
+        matrix = to_gltf @ node.matrix @ back
+        if node.mesh not in added:
+            geom_name = node.mesh if node.mesh not in scene.geometry else f"{name}/{node.mesh}"
+            added[node.mesh] = geom_name
+            scene.add_geometry(_glb_mesh(mesh, geom_name), node_name=node_name, geom_name=geom_name,
+                               transform=matrix)
+        else:
+            scene.graph.update(frame_to=node_name, frame_from=scene.graph.base_frame, geometry=added[node.mesh],
+                               matrix=matrix)
+        if node.category not in ("terrain", "water", "road"):
+            placed.add(node_name)
+
+
 def _unit_normals(mesh) -> np.ndarray:
     """Smooth vertex normals; vertices touched only by degenerate triangles get a unit stand-in."""
     n = np.array(mesh.vertex_normals, dtype=np.float64)
@@ -387,19 +494,24 @@ def _unit_normals(mesh) -> np.ndarray:
 
 
 def export_glb(bodies: Mapping[str, Body], path: str | Path) -> None:
-    """Binary glTF, one node per body: solids and meshes as triangles, point clouds as POINTS.
+    """Binary glTF, one node per body (a scene: a node per part and per object, module notes):
+    solids and meshes as triangles, point clouds as POINTS.
 
     Coordinates are converted to glTF's metres, Y up. Vertex colours become COLOR_0; bodies
     without colours get a neutral grey material.
     """
+    import functools
+
     import trimesh
     from trimesh.exchange.gltf import export_glb as trimesh_glb
-    from trimesh.visual.material import PBRMaterial
-    from trimesh.visual.texture import TextureVisuals
 
     _require_bodies(bodies, "glTF")
     scene = trimesh.Scene()
+    placed: set[str] = set()
     for name, body in bodies.items():
+        if isinstance(body, SceneBody):
+            _glb_scene(scene, name, body, placed)
+            continue
         if isinstance(body, PointCloudBody):
             if not len(body.points):
                 log.warning("glTF export leaves out the empty point cloud '%s'", name)
@@ -410,19 +522,13 @@ def export_glb(bodies: Mapping[str, Body], path: str | Path) -> None:
             if mesh is None or not len(mesh.triangles):
                 log.warning("glTF export leaves out '%s', which has no triangles", name)
                 continue
-            geom = trimesh.Trimesh(mesh.vertices @ _TO_GLTF.T, mesh.triangles, process=False)
-            if mesh.colors is not None:
-                geom.visual.vertex_colors = _rgba(mesh.colors, len(mesh.vertices))
-            else:
-                grey = [c / 255.0 for c in NEUTRAL_RGB] + [1.0]
-                geom.visual = TextureVisuals(material=PBRMaterial(
-                    name=f"{name} material", baseColorFactor=grey, metallicFactor=0.0, roughnessFactor=0.6))
-            geom.vertex_normals = _unit_normals(geom)
+            geom = _glb_mesh(mesh, name)
         scene.add_geometry(geom, node_name=name, geom_name=name)
     if not scene.geometry:
         raise ExchangeError("there is nothing to export to glTF: every body is empty")
+    post = functools.partial(_glb_tree_postprocess, placed=frozenset(placed))
     try:
-        data = trimesh_glb(scene, include_normals=True, tree_postprocessor=_glb_tree_postprocess)
+        data = trimesh_glb(scene, include_normals=True, tree_postprocessor=post)
     except Exception as exc:
         raise ExchangeError(f"glTF export failed ({exc}); export OBJ or PLY instead and report this") from exc
     _write(path, data)

@@ -23,6 +23,7 @@ COMMANDS = {
     "sketchforge-points-data": "sketchforge.neural.points.cli:main",
     "sketchforge-scene-data": "sketchforge.neural.scene.cli:main",
     "sketchforge-train-points": "sketchforge.neural.points.train:main",
+    "sketchforge-train-scene": "sketchforge.neural.scene.train:main",
 }
 
 
