@@ -225,6 +225,32 @@ class Session:
         empty = Sketch(view.camera, view.width, view.height, (), "points", prompt)
         return self._points_answer(empty, prompt, seed, (body, tuple(parts)), progress=progress)
 
+    def _best(self, backend: Backend, sketch: Sketch, state, progress: Callable[[int, int], bool] | None) -> Proposal:
+        """The back end's best proposal for `sketch` over `state`; OperationError with its hint when
+        it has none."""
+        from .render import render_context
+        result = backend.propose(sketch, Context(state, sketch.camera, render_context, progress), top_k=1)
+        if not result.proposals:
+            raise OperationError(result.hint or "nothing recognised in the sketch")
+        return result.proposals[0]
+
+    # -- game scenes (the `scene` mode) --------------------------------------------------------------
+    def scene(self, sketch: Sketch, prompt: str | None = None,
+              progress: Callable[[int, int], bool] | None = None) -> Operation:
+        """A game scene from a top-down sketch of a map (water, road, forest, building and mountain
+        strokes; the sketch's own prompt, or `prompt`, a style such as "snowy"), added as a new body in
+        one step. OperationError with what to draw when the sketch cannot be read (a camera that is not
+        a map's, no scene strokes, a map under 20 m or over 4 km), and nothing changes then.
+        `progress(done, total)` hears of the assembly's stages and returns False to cancel."""
+        import dataclasses
+        if not sketch.strokes:
+            raise OperationError("draw the map first: rivers, roads, forests, buildings and mountains, each with "
+                                 "its brush")
+        sketch = dataclasses.replace(sketch, mode="scene", prompt=sketch.prompt if prompt is None else prompt)
+        proposal = self._best(self.backend("scene"), sketch, self.document.state, progress)
+        self.document.apply(proposal.operation, None, proposal.blobs)
+        return proposal.operation
+
     def resample(self, body: str, seed: int | None = None, prompt: str | None = None,
                  progress: Callable[[int, int], bool] | None = None) -> Operation:
         """Sample the cloud `body` again from the sketch it was drawn as, with another `seed` (default:
@@ -268,11 +294,7 @@ class Session:
         if recolor is not None:  # only the cloud to re-color in view
             from types import MappingProxyType
             state = dataclasses.replace(state, bodies=MappingProxyType({recolor[0]: state.bodies[recolor[0]]}))
-        from .render import render_context
-        result = backend.propose(sketch, Context(state, sketch.camera, render_context, progress), top_k=1)
-        if not result.proposals:
-            raise OperationError(result.hint or "nothing recognised in the sketch")
-        proposal = result.proposals[0]
+        proposal = self._best(backend, sketch, state, progress)
         op: Any = proposal.operation
         if recolor is not None and recolor[1]:
             op = dataclasses.replace(op, parts=recolor[1])

@@ -174,3 +174,18 @@ def tidy_sketch(sketch: Sketch, max_points: int = MAX_POINTS, off_canvas: float 
         if float(np.ptp(ext[:, 0]) + np.ptp(ext[:, 1])) < min_extent:
             return None
     return Sketch(sketch.camera, w, h, tuple(strokes), sketch.mode, sketch.prompt)
+
+
+def sketch_blob(sketch: Sketch) -> bytes:
+    """The sketch file's bytes (specs/sketch-file.md, UTF-8 JSON): what a result keeps of the sketch
+    it was drawn as, so it can be made again (another seed, a redrawn part)."""
+    import json
+    return json.dumps(sketch.to_json(), sort_keys=True, separators=(",", ":")).encode("utf-8")
+
+
+def new_body_name(context: Any, stem: str) -> str:
+    """`stem` numbered from 1, the first name no body of the model (`context.bodies`) has."""
+    k = 1
+    while f"{stem}{k}" in context.bodies:
+        k += 1
+    return f"{stem}{k}"

@@ -30,7 +30,7 @@ from sketchforge.modeling.operations import blob_key, colors_blob, points_blob
 from sketchforge.modeling.sketch import Sketch
 
 from ..assets import asset_root
-from ..backend import NeuralBackend, Stopwatch, tidy_sketch
+from ..backend import NeuralBackend, Stopwatch, new_body_name, sketch_blob, tidy_sketch
 
 __all__ = ["POINTS_MODE", "PointsOptions", "PointsBackend", "MAX_PROMPT", "ASSETS"]
 
@@ -175,7 +175,7 @@ class PointsBackend(NeuralBackend):
         data = points_blob(cloud.points, cloud.colors, parts, tuple(PART_NAMES) if parts is not None else ())
         key = blob_key(data)
         drawn = sketch_blob(sketch)  # kept with the cloud: it can be sampled again with another seed
-        body = _new_name(context, "cloud")
+        body = new_body_name(context, "cloud")
         category = parsed.category or ""
         op = SketchPoints(body, key, category=category, prompt=(sketch.prompt or "").strip(),
                           points=len(cloud.points), seed=o.seed, sketch=blob_key(drawn))
@@ -205,19 +205,6 @@ class PointsBackend(NeuralBackend):
         op = Recolor(body, key, prompt=(sketch.prompt or "").strip())
         proposal = Proposal(op, 1.0, {"points": len(cloud.points)}, blobs={key: data})
         return self.answer((proposal,), watch, top_k, network="points")
-
-
-def sketch_blob(sketch: Sketch) -> bytes:
-    """The sketch file's bytes (specs/sketch-file.md, UTF-8 JSON), as a cloud keeps its sketch."""
-    import json
-    return json.dumps(sketch.to_json(), sort_keys=True, separators=(",", ":")).encode("utf-8")
-
-
-def _new_name(context: Context, stem: str) -> str:
-    k = 1
-    while f"{stem}{k}" in context.bodies:
-        k += 1
-    return f"{stem}{k}"
 
 
 def _short(text: str, n: int = 40) -> str:
