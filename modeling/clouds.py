@@ -17,7 +17,7 @@ from typing import ClassVar, Literal
 import numpy as np
 
 from .bodies import MeshBody, PointCloudBody
-from .operations import ModelState, Operation, OperationError, PutPoints, _new_body_id, read_colors_blob
+from .operations import KeepsSketch, ModelState, Operation, OperationError, PutPoints, _new_body_id, read_colors_blob
 
 __all__ = ["SketchPoints", "Recolor", "PaintParts", "SplitParts", "MeshCloud", "cloud_of"]
 
@@ -28,7 +28,7 @@ def cloud_of(state: ModelState, body_id: str) -> PointCloudBody:
 
 
 @dataclass(frozen=True)
-class SketchPoints(PutPoints):
+class SketchPoints(KeepsSketch, PutPoints):
     """A colored cloud drawn as a sketch with a prompt (the `points` back end's result): its data
     as `PutPoints` reads it, with what it was made from: the object's category, the prompt, the
     number of points, the seed of the sampling (another seed, another cloud) and `sketch`, the key
@@ -43,14 +43,6 @@ class SketchPoints(PutPoints):
     points: int = 0
     seed: int = 0
     sketch: str = ""
-
-    def blob_keys(self) -> tuple[str, ...]:
-        return (self.blob, self.sketch) if self.sketch else (self.blob,)
-
-    def _check(self, state: ModelState) -> None:
-        super()._check(state)
-        if self.sketch and self.sketch not in state.blobs:
-            raise OperationError(f"the sketch {self.body!r} was drawn as is missing from the document")
 
     def describe(self) -> str:
         what = f"{self.category.capitalize() or 'Point cloud'} {self.body}"

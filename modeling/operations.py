@@ -371,6 +371,23 @@ class _PutData(Operation):
         raise NotImplementedError
 
 
+class KeepsSketch:
+    """For a `_PutData` whose `sketch` field holds the key of the blob of the sketch file it was drawn
+    as (empty when not kept): the document keeps that blob too, and it must be there."""
+
+    body: str
+    blob: str
+    sketch: str
+
+    def blob_keys(self) -> tuple[str, ...]:
+        return (self.blob, self.sketch) if self.sketch else (self.blob,)
+
+    def _check(self, state: ModelState) -> None:
+        super()._check(state)  # type: ignore[misc]
+        if self.sketch and self.sketch not in state.blobs:
+            raise OperationError(f"the sketch {self.body!r} was drawn as is missing from the document")
+
+
 @dataclass(frozen=True)
 class PutMesh(_PutData):
     """A triangle mesh made by a back end (a sketched head, say): an .npz of `vertices` (V, 3)

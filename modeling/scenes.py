@@ -31,7 +31,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .bodies import Body, Mesh
-from .operations import ModelState, OperationError, _PutData
+from .operations import KeepsSketch, _PutData
 
 __all__ = ["CATEGORIES", "MM_PER_M", "PutScene", "SceneBody", "SceneNode", "ScenePart", "SketchScene",
            "ground_height", "read_scene_blob", "scene_blob", "terrain_triangles"]
@@ -387,7 +387,7 @@ class PutScene(_PutData):
 
 
 @dataclass(frozen=True)
-class SketchScene(PutScene):
+class SketchScene(KeepsSketch, PutScene):
     """A scene drawn as a top-down sketch (the `scene` back end's result): its data as `PutScene`
     reads it, with what it holds (`trees`, `buildings`), the style word it was made in and
     `sketch`, the key of the blob holding the sketch file it was drawn as (empty when not kept)."""
@@ -399,14 +399,6 @@ class SketchScene(PutScene):
     buildings: int = 0
     style: str = ""
     sketch: str = ""
-
-    def blob_keys(self) -> tuple[str, ...]:
-        return (self.blob, self.sketch) if self.sketch else (self.blob,)
-
-    def _check(self, state: ModelState) -> None:
-        super()._check(state)
-        if self.sketch and self.sketch not in state.blobs:
-            raise OperationError(f"the sketch {self.body!r} was drawn as is missing from the document")
 
     def describe(self) -> str:
         what = f"Scene {self.body}: {self.trees} trees, {self.buildings} buildings"
