@@ -23,7 +23,7 @@ import queue as queue_mod
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from .synth.reading import DataError
 
@@ -163,16 +163,65 @@ def read_progress(out: Path) -> dict | None:
 
 
 def pending_shards(out: Path, done: dict, count: int, name: Callable[[int], str],
-                   skip: Iterable[str] = ()) -> list[int]:
-    """The shards of `count` still to make: not recorded in `done` with both files present (those
-    recorded without them are dropped from `done`), and not in `skip`."""
+                   skip: Iterable[str] = (), suffix: str = ".npz") -> list[int]:
+    """The shards of `count` still to make: not recorded in `done` with both files present (the
+    arrays, `suffix`, and the records, .jsonl; those recorded without them are dropped from
+    `done`), and not in `skip`."""
     skip = set(skip)
 
     def made(k: int) -> bool:
         n = name(k)
-        return str(k) in done and (out / f"{n}.npz").is_file() and (out / f"{n}.jsonl").is_file()
+        return str(k) in done and (out / f"{n}{suffix}").is_file() and (out / f"{n}.jsonl").is_file()
 
     pending = [k for k in range(count) if str(k) not in skip and not made(k)]
     for k in pending:
         done.pop(str(k), None)
     return pending
+
+
+def generate_shards(out: str | Path, config: Any, *, fmt: str, shard_name: Callable[[int], str],
+                    make_shard: Callable[..., dict], worker: Callable[[tuple], dict],
+                    manifest: Callable[[Any, dict], dict], workers: int = 1,
+                    progress: Callable[[int], None] | None = None, suffix: str = ".safetensors") -> dict:
+    """Make every shard of `config` (a dataclass with `shard_count`) under `out` not made already,
+    here (`make_shard(out, config, k, on_item=...)`, one worker) or in `workers` spawned processes
+    (`worker((str(out), asdict(config), k))`, a module-level function that rebuilds the config and
+    calls make_shard), keeping `progress.json` so an interrupted run resumes; writes and returns
+    `manifest(config, done)` as `manifest.json`. `progress(n)` hears of items made."""
+    from dataclasses import asdict
+
+    from sketchforge.modeling.files import atomic_write_bytes
+
+    def save(path: Path, data: dict) -> None:
+        atomic_write_bytes(path, json.dumps(data, indent=1).encode("utf-8"))
+
+    out = Path(out)
+    if workers < 1:
+        raise DataError(f"--workers must be at least 1, got {workers}")
+    if out.exists() and not out.is_dir():
+        raise DataError(f"{out} is a file; give a folder for the dataset")
+    out.mkdir(parents=True, exist_ok=True)
+    want = asdict(config)
+    prog = read_progress(out)
+    if prog is not None:
+        check_settings(out, prog["config"], want)
+    done = prog["done"] if prog is not None else {}
+    prog = {"format": fmt, "config": want, "done": done}
+    pending = pending_shards(out, done, config.shard_count, shard_name, suffix=suffix)
+    save(out / "progress.json", prog)
+
+    def finished(res: dict) -> None:
+        done[str(res["shard"])] = res
+        save(out / "progress.json", prog)
+
+    if progress is not None and done:
+        progress(sum(d["items"] for d in done.values()))
+    if workers == 1:
+        for k in pending:
+            finished(make_shard(out, config, k, on_item=(lambda: progress(1)) if progress else None))
+    elif pending:
+        jobs = {k: (str(out), want, k) for k in pending}
+        pool_round(worker, jobs, workers, finished, progress)
+    result = manifest(config, done)
+    save(out / "manifest.json", result)
+    return result

@@ -16,7 +16,6 @@ stderr and exit status 2; an interrupt is exit status 130 with the finished shar
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from collections import Counter
@@ -29,7 +28,7 @@ import numpy as np
 from sketchforge.modeling.files import atomic_write_bytes
 
 from ..commands import SHARDS_KEPT, Parser, dispatch, run_command
-from ..shardpool import check_settings, item_reporter, pool_round, read_progress, tell
+from ..shardpool import generate_shards, item_reporter, tell
 from ..sheets import write_png
 from .data import ARRAYS, FORMAT, RECORD_FIELDS, RES, VERSION, DataError, make_item, shard_arrays, shard_bytes
 from .sketching import KINDS
@@ -103,45 +102,8 @@ def _worker(args: tuple[str, dict, int]) -> dict:
 def generate(out: str | Path, config: GenerateConfig, workers: int = 1,
              progress: Callable[[int], None] | None = None) -> dict:
     """Make every shard of `config` under `out` not made already; returns the manifest."""
-    out = Path(out)
-    if workers < 1:
-        raise DataError(f"--workers must be at least 1, got {workers}")
-    if out.exists() and not out.is_dir():
-        raise DataError(f"{out} is a file; give a folder for the dataset")
-    out.mkdir(parents=True, exist_ok=True)
-    want = asdict(config)
-    prog = read_progress(out)
-    if prog is not None:
-        check_settings(out, prog["config"], want)
-    done = prog["done"] if prog is not None else {}
-    prog = {"format": FORMAT, "config": want, "done": done}
-    pending = []
-    for k in range(config.shard_count):
-        files = [out / f"{shard_name(k)}{ext}" for ext in (".safetensors", ".jsonl")]
-        if str(k) not in done or not all(f.is_file() for f in files):
-            done.pop(str(k), None)
-            pending.append(k)
-    _save(out / "progress.json", prog)
-
-    def finished(res: dict) -> None:
-        done[str(res["shard"])] = res
-        _save(out / "progress.json", prog)
-
-    if progress is not None and done:
-        progress(sum(d["items"] for d in done.values()))
-    if workers == 1:
-        for k in pending:
-            finished(make_shard(out, config, k, on_item=(lambda: progress(1)) if progress else None))
-    elif pending:
-        jobs = {k: (str(out), want, k) for k in pending}
-        pool_round(_worker, jobs, workers, finished, progress)
-    manifest = build_manifest(config, done)
-    _save(out / "manifest.json", manifest)
-    return manifest
-
-
-def _save(path: Path, data: dict) -> None:
-    atomic_write_bytes(path, json.dumps(data, indent=1).encode("utf-8"))
+    return generate_shards(out, config, fmt=FORMAT, shard_name=shard_name, make_shard=make_shard, worker=_worker,
+                           manifest=build_manifest, workers=workers, progress=progress)
 
 
 def build_manifest(config: GenerateConfig, done: dict) -> dict:
