@@ -138,6 +138,14 @@ def pool_round(work: Callable, jobs: dict[int, tuple], workers: int, finished: C
 
 
 # -- progress.json ----------------------------------------------------------------------------------
+def item_seed(seed: int, item: int) -> int:
+    """The seed of item `item` of a dataset made with `seed`: 64 bits from both, so item i is the same
+    whatever the number of workers or the shard size (the points and scene generators)."""
+    import numpy as np
+    a, b = np.random.SeedSequence([seed, item]).generate_state(2, np.uint32)
+    return int(a) << 32 | int(b)
+
+
 def check_settings(out: Path, old: object, want: dict) -> None:
     """DataError unless the settings the folder `out` was made with (`old`) are `want`."""
     if old == want:

@@ -24,12 +24,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
-
 from sketchforge.modeling.files import atomic_write_bytes
 
 from ..commands import SHARDS_KEPT, Parser, dispatch, run_command
-from ..shardpool import generate_shards, item_reporter, tell
+from ..shardpool import generate_shards, item_reporter, item_seed, tell
 from ..sheets import write_png
 from .data import (
     ARRAYS,
@@ -72,12 +70,6 @@ class GenerateConfig:
 
     def shard_items(self, k: int) -> int:
         return min(self.shard_size, self.count - k * self.shard_size)
-
-
-def item_seed(seed: int, item: int) -> int:
-    """The seed of item `item` of a dataset made with `seed` (64 bits from both)."""
-    a, b = np.random.SeedSequence([seed, item]).generate_state(2, np.uint32)
-    return int(a) << 32 | int(b)
 
 
 def shard_name(k: int) -> str:
