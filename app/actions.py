@@ -56,6 +56,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("navigate", "&Navigate", "tool_navigate", "N", "Orbit, pan and zoom the view", "Sketch", True),
     ActionSpec("pen", "&Pen", "tool_pen", "P", "Draw strokes over the model", "Sketch", True),
     ActionSpec("eraser", "&Eraser", "tool_eraser", "E", "Remove whole strokes", "Sketch", True),
+    ActionSpec("area_brush", "&Area brush", "set_area_brush", None,
+               "Forest strokes paint a wide band that becomes one area of trees", "Sketch", True),
     ActionSpec("undo_stroke", "Undo last &stroke", "undo_stroke", "Backspace", "Take the last stroke back", "Sketch"),
     ActionSpec("clear", "&Clear strokes", "clear_strokes", "Ctrl+Delete", "Remove every stroke", "Sketch"),
     ActionSpec("return_to_sketch", "&Return to the sketch", "return_to_sketch", "Home",
@@ -85,6 +87,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("right", "&Right", "view_right", "3", "Look from the right", "View"),
     ActionSpec("iso", "&Iso", "view_iso", "0", "Look from a corner", "View"),
     ActionSpec("fit", "F&it all", "fit_all", "F", "Show the whole model", "View"),
+    ActionSpec("walk", "&Walk", "set_walk", "W", "Walk over the scene: W A S D move, drag to look around, Shift "
+               "runs, F flies (Space up, C down), Esc leaves", "View", True),
     ActionSpec("shortcuts", "&Keyboard shortcuts", "show_shortcuts", "F1", "Every shortcut", "Help"),
     ActionSpec("guide", "How to &sketch", "show_guide", None, "The sketch guide of every mode", "Help"),
     ActionSpec("about", "&About Sketchforge", "show_about", None, "Version and licences", "Help"),
@@ -95,11 +99,11 @@ MENUS: tuple[tuple[str, tuple[str | Submenu | None, ...]], ...] = (
                Submenu("menu_recent", "Open &Recent"), None, "save", "save_as", None, "import", "export",
                "open_sketch", "save_sketch", None, "quit")),
     ("&Edit", ("undo", "redo")),
-    ("&Sketch", ("navigate", "pen", "eraser", None, "undo_stroke", "clear", "return_to_sketch", None,
+    ("&Sketch", ("navigate", "pen", "eraser", "area_brush", None, "undo_stroke", "clear", "return_to_sketch", None,
                  Submenu("menu_options", "Mode &options"))),
     ("&Proposals", ("interpret", "live", "next", "accept", "dismiss", None, "suggest")),
     ("&Cloud", ("recolor", "resample", None, "show_parts", None, "split_parts", "mesh_cloud")),
-    ("&View", ("front", "top", "right", "iso", "fit", None)),
+    ("&View", ("front", "top", "right", "iso", "fit", None, "walk", None)),
     ("&Help", ("shortcuts", "guide", None, "about")),
 )
 

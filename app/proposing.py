@@ -218,7 +218,8 @@ class ProposalCommands:
             log.warning("could not keep the sketch: %s", exc)
 
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:
-        if obj is self.viewport and event.type() == QEvent.Type.KeyPress and self.sketch.proposals:
+        if obj is self.viewport and event.type() == QEvent.Type.KeyPress and self.sketch.proposals \
+                and not self.viewport.walking:
             key = event.key()
             if key == Qt.Key.Key_Tab:
                 self.next_proposal()

@@ -3,9 +3,10 @@
 The window is thin. What is drawn lives in `session.sketch` (strokes, mode, prompt, pending
 proposals), the model in `session.document`; the viewport draws both, and the window's tools,
 stroke kinds, prompt field and mode options are built from the back ends' declarations
-(`modeling/contract.py`). Every change goes through the `Session` (directly for cheap steps such as
-undo, through the `JobRunner` for anything that may take long), and the widgets repaint when the
-session's events arrive through the `SessionBridge`.
+(`modeling/contract.py`); a mode drawn from the top is drawn on a map (`scenes.py`). Every change
+goes through the `Session` (directly for cheap steps such as undo, through the `JobRunner` for
+anything that may take long), and the widgets repaint when the session's events arrive through
+the `SessionBridge`.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from .bridge import SessionBridge
 from .clouds import CloudCommands
 from .documents import DocumentCommands, with_filter_suffix
 from .proposing import ProposalCommands
+from .scenes import SceneCommands
 from .workers import JobRunner
 
 __all__ = ["MainWindow", "run_app", "with_filter_suffix"]
@@ -49,7 +51,7 @@ log = logging.getLogger(__name__)
 LIVE_DELAY_MS = 400
 
 
-class MainWindow(DocumentCommands, ProposalCommands, CloudCommands, QMainWindow):
+class MainWindow(DocumentCommands, ProposalCommands, CloudCommands, SceneCommands, QMainWindow):
     """Sketchforge's window over one `Session` (made here when not given)."""
 
     def __init__(self, session: Session | None = None, *, console: bool = True, recover: bool = True,
@@ -74,6 +76,7 @@ class MainWindow(DocumentCommands, ProposalCommands, CloudCommands, QMainWindow)
         self.viewport.installEventFilter(self)
         self.viewport.message.connect(self.show_message)
         self.viewport.stroke_finished.connect(self._stroke_finished)
+        self.viewport.walk_changed.connect(self._walk_changed)
         self.stack = QStackedWidget(self)
         self.stack.addWidget(self.viewport)
         self.start_page = None
@@ -179,6 +182,7 @@ class MainWindow(DocumentCommands, ProposalCommands, CloudCommands, QMainWindow)
         self.kind_box.setToolTip("Stroke kind: what the next stroke draws (the mode declares them)")
         self.kind_box.currentIndexChanged.connect(self._kind_changed)
         tb.addWidget(self.kind_box)
+        tb.addAction(a["area_brush"])
         tb.addAction(a["undo_stroke"])
         tb.addAction(a["clear"])
         tb.addSeparator()
@@ -195,7 +199,7 @@ class MainWindow(DocumentCommands, ProposalCommands, CloudCommands, QMainWindow)
         vb = QToolBar("View", self)
         vb.setObjectName("view_toolbar")
         self.addToolBar(vb)
-        for name in ("front", "top", "right", "iso", "fit"):
+        for name in ("front", "top", "right", "iso", "fit", "walk"):
             vb.addAction(a[name])
 
     # -- modes and their declared tools -------------------------------------------------------------
@@ -238,10 +242,12 @@ class MainWindow(DocumentCommands, ProposalCommands, CloudCommands, QMainWindow)
         if self.prompt_edit.text() != (self.sketch.prompt or ""):
             self.prompt_edit.setText(self.sketch.prompt or "")
         self.viewport.park_on_orbit = bool(spec and spec.keeps_strokes)
+        self._scene_tools()
         self._fill_options_menu()
 
     def _on_mode_changed(self) -> None:
-        """A new mode: its tools; a mode drawn in one view turns to it; its back end gets ready."""
+        """A new mode: its tools; a mode drawn in one view turns to it (a mode drawn from the top, to
+        the map), and leaving a map turns the view to perspective; its back end gets ready."""
         self.suggestion_panel.show_result(None)
         self.viewport.set_ghost_strokes(None)
         self._mode_tools()
@@ -250,8 +256,13 @@ class MainWindow(DocumentCommands, ProposalCommands, CloudCommands, QMainWindow)
             self.show_message(f"No back end is registered for mode '{self.mode}': nothing can interpret "
                               "this sketch yet", error=True)
             return
-        if spec.view and not self.sketch.strokes:
-            self.viewport.set_view(spec.view)
+        if not self.sketch.strokes:
+            if self.draws_on_map(spec):
+                self.show_map()
+            elif spec.view:
+                self.viewport.set_view(spec.view)
+            elif self.viewport.map_view:
+                self.viewport.set_view("iso")
         self.show_message(f"{spec.title}: {spec.guide[0]}" if spec.guide else spec.title)
         self.prepare_backend()
 
@@ -305,6 +316,7 @@ class MainWindow(DocumentCommands, ProposalCommands, CloudCommands, QMainWindow)
     def _kind_changed(self, _index: int) -> None:
         self.viewport.stroke_kind = self.kind_box.currentData()
         paths.settings().setValue(f"stroke_kind/{self.mode}", self.kind_box.currentData() or "")
+        self._scene_tools()
 
     def prepare_backend(self, mode: str | None = None) -> threading.Thread | None:
         """Get the back end of `mode` (default the current one) ready in a background thread: its
@@ -394,10 +406,13 @@ class MainWindow(DocumentCommands, ProposalCommands, CloudCommands, QMainWindow)
             a[name].setEnabled(proposals)
         a["accept"].setEnabled(proposals and not busy)
         self._update_cloud_actions()
+        self._update_scene_actions()
 
     # -- the document -------------------------------------------------------------------------------
     def _document_changed(self, what: str) -> None:
         self.viewport.set_bodies(self.session.bodies)
+        if self.viewport.walking and not self.scenes():
+            self.viewport.stop_walk()  # the scene walked on is gone (undone)
         if self.sketch.proposals and what and not what.startswith("Saved"):
             self.sketch.dismiss()
         name = self.session.path.name if self.session.path else "Untitled"
@@ -531,7 +546,10 @@ class MainWindow(DocumentCommands, ProposalCommands, CloudCommands, QMainWindow)
         self._view("iso")
 
     def _view(self, name: str) -> None:
-        self.viewport.set_view(name)
+        if name == "top" and self.draws_on_map():
+            self.show_map()
+        else:
+            self.viewport.set_view(name)
         self._update_actions()
 
     def fit_all(self) -> None:

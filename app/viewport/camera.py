@@ -8,17 +8,25 @@ vertical field of view fov_y = 2 * atan(tan(fov / 2) * h / w), the spec projecti
 `camera()` onto a canvas of the widget's logical size lands on the same continuous pixel
 coordinates as OpenGL (pixel i covers [i, i + 1]; centres at +0.5).
 
-An orbit here is the plain dict of those five numbers (`center` as an (x, y, z) tuple); the
-widget copies it in and out of `opts`.
+An orbit here is the plain dict of those five numbers (`center` as an (x, y, z) tuple) and a
+sixth, `ortho`: None for the perspective above, or the height in millimetres of the world the
+widget shows along its height, projected orthographically (`projection_matrix` then
+takes the place of pyqtgraph's frustum). The widget copies it in and out of `opts`.
+
+A map view is an orthographic view looking straight down with north (+Y) up on screen, centred on
+a point of the ground (z = 0): the `scene` contract's camera. It shows a rectangle of ground, and
+moving it (panning, zooming) moves that rectangle, so strokes drawn on the ground follow it
+(`map_motion`).
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
+from PySide6.QtGui import QMatrix4x4
 
 from sketchforge.modeling.bodies import Body
 from sketchforge.modeling.camera import Camera
@@ -27,7 +35,9 @@ log = logging.getLogger(__name__)
 
 VIEWS = ("front", "back", "top", "right", "left", "iso")
 FIT_MARGIN = 0.85           # share of the half-frame that fit_all fills
-ORTHO_FOV_Y = 30.0          # the perspective that stands in for an orthographic sketch camera
+ORTHO_FOV_Y = 30.0          # the field of view an orthographic view keeps for when it turns to perspective
+ORTHO_DEPTH = 10.0          # an orthographic view sees this many times its size (or eye distance) either way
+MAP_AZIMUTH, MAP_ELEVATION = -90.0, 90.0    # straight down, north up: the map view's angles
 
 # (azimuth, elevation) in pyqtgraph's convention: the eye sits at
 # center + distance * (cos el cos az, cos el sin az, sin el).
@@ -51,7 +61,8 @@ def rotation(azimuth_deg: float, elevation_deg: float) -> np.ndarray:
 
 
 def camera_of(orbit: Mapping[str, Any], width: int, height: int) -> Camera:
-    """The orbit as the spec's perspective camera over a canvas `width` x `height`."""
+    """The orbit as the spec's camera over a canvas `width` x `height` (orthographic when the orbit
+    has an `ortho` height)."""
     az, el = float(orbit["azimuth"]), float(orbit["elevation"])
     rot = rotation(az, el)
     center = np.asarray(orbit["center"], float)
@@ -60,6 +71,8 @@ def camera_of(orbit: Mapping[str, Any], width: int, height: int) -> Camera:
         up = (0.0, 0.0, 1.0)
     else:  # looking straight up or down: the screen's up is a horizontal direction
         up = tuple(rot.T @ np.array([0.0, 1.0, 0.0]))
+    if orbit.get("ortho"):
+        return Camera(tuple(eye), tuple(center), up, "orthographic", height=float(orbit["ortho"]))
     fov_x = math.radians(float(orbit["fov"]))
     fov_y = 2.0 * math.degrees(math.atan(math.tan(fov_x / 2.0) * height / width))
     return Camera(tuple(eye), tuple(center), up, "perspective", fov_y)
@@ -68,15 +81,15 @@ def camera_of(orbit: Mapping[str, Any], width: int, height: int) -> Camera:
 def orbit_of(cam: Camera, width: int, height: int, canvas_height: int, k: float = 1.0) -> dict[str, Any]:
     """The orbit that looks through `cam` (drawn over a canvas `canvas_height` high) on a widget
     `width` x `height`, so that an offset d from the canvas centre shows at k * d from the widget's
-    centre. Roll about the view axis is dropped; an orthographic camera is shown in perspective
-    with the same scale at its target."""
+    centre. Roll about the view axis is dropped; an orthographic camera stays orthographic."""
     _, t, f = cam.basis()
+    distance = float(np.linalg.norm(np.subtract(cam.eye, cam.target)))
+    ortho = None
     if cam.projection == "perspective":
         s = k * cam.scale(1, canvas_height)            # widget pixels per unit of x / z
-        distance = float(np.linalg.norm(np.subtract(cam.eye, cam.target)))
     else:
         s = (height / 2.0) / math.tan(math.radians(ORTHO_FOV_Y) / 2.0)
-        distance = s / (k * cam.scale(1, canvas_height))  # same pixels per mm at the target
+        ortho = cam.height * (height / canvas_height) / k   # the same pixels per mm
     fov_x = 2.0 * math.degrees(math.atan((width / 2.0) / s))
     el = math.degrees(math.asin(max(-1.0, min(1.0, -f[2]))))
     if abs(math.cos(math.radians(el))) > 1e-6:
@@ -86,7 +99,48 @@ def orbit_of(cam: Camera, width: int, height: int, canvas_height: int, k: float 
     else:          # looking up: the screen's up is (cos az, sin az, 0)
         az = math.degrees(math.atan2(t[1], t[0]))
     return {"center": tuple(float(c) for c in cam.target), "distance": distance, "azimuth": az,
-            "elevation": el, "fov": fov_x}
+            "elevation": el, "fov": fov_x, "ortho": ortho}
+
+
+def is_map(orbit: Mapping[str, Any]) -> bool:
+    """Whether the orbit is a map view: orthographic, straight down, north up."""
+    turn = (float(orbit["azimuth"]) - MAP_AZIMUTH + 180.0) % 360.0 - 180.0
+    return bool(orbit.get("ortho")) and abs(float(orbit["elevation"]) - MAP_ELEVATION) < 1e-6 and abs(turn) < 1e-6
+
+
+def map_orbit(center_xy: tuple[float, float], size: tuple[float, float], width: int, height: int) -> dict[str, Any]:
+    """The map view of the ground rectangle `size` (east-west, north-south, mm) centred on
+    `center_xy`, all of it on a canvas `width` x `height` (the longer way takes the canvas's aspect)."""
+    ortho = max(float(size[1]), float(size[0]) * height / width)
+    return {"center": (float(center_xy[0]), float(center_xy[1]), 0.0), "azimuth": MAP_AZIMUTH,
+            "elevation": MAP_ELEVATION, "ortho": ortho, "distance": ortho}
+
+
+def map_motion(old: Camera, new: Camera, width: int, height: int) -> Callable[[np.ndarray], np.ndarray]:
+    """Points (rows u, v, ...) of a canvas `width` x `height` moved from map view `old` to map view
+    `new`, so that each stays over the same point of the ground."""
+    def move(p: np.ndarray) -> np.ndarray:
+        p = np.array(p, float)
+        ground, _ = old.rays(p[:, :2], width, height)
+        p[:, :2] = new.project(ground, width, height)
+        return p
+    return move
+
+
+def projection_matrix(orbit: Mapping[str, Any], region: tuple, viewport: tuple) -> QMatrix4x4:
+    """The orthographic projection of an `ortho` orbit over `viewport` (x0, y0, w, h), cut to
+    `region`, as pyqtgraph's `projectionMatrix` cuts its frustum."""
+    x0, y0, w, h = viewport
+    t = float(orbit["ortho"]) / 2.0
+    r = t * w / h
+    left = r * ((region[0] - x0) * (2.0 / w) - 1)
+    right = r * ((region[0] + region[2] - x0) * (2.0 / w) - 1)
+    bottom = t * ((region[1] - y0) * (2.0 / h) - 1)
+    top = t * ((region[1] + region[3] - y0) * (2.0 / h) - 1)
+    depth = ORTHO_DEPTH * max(float(orbit["distance"]), float(orbit["ortho"]))
+    m = QMatrix4x4()
+    m.ortho(left, right, bottom, top, -depth, depth)
+    return m
 
 
 def bounds_of(bodies: Iterable[Body]) -> np.ndarray | None:
@@ -106,9 +160,9 @@ def bounds_of(bodies: Iterable[Body]) -> np.ndarray | None:
     return np.stack([stacked[:, 0].min(0), stacked[:, 1].max(0)])
 
 
-def framing(box: np.ndarray | None, orbit: Mapping[str, Any], width: int, height: int) -> tuple[tuple, float]:
-    """The centre and distance that frame `box` (a default 100 mm cube when None) in the orbit's
-    direction of view and field of view."""
+def framing(box: np.ndarray | None, orbit: Mapping[str, Any], width: int, height: int) -> dict[str, Any]:
+    """The centre and distance (and, for an orthographic orbit, the height shown) that frame `box`
+    (a default 100 mm cube when None) in the orbit's direction of view and field of view."""
     bb = np.array([[-50.0, -50.0, -50.0], [50.0, 50.0, 50.0]]) if box is None else np.asarray(box, float)
     center = (bb[0] + bb[1]) / 2.0
     tan_x = math.tan(math.radians(float(orbit["fov"])) / 2.0) * FIT_MARGIN
@@ -119,13 +173,21 @@ def framing(box: np.ndarray | None, orbit: Mapping[str, Any], width: int, height
     x, y, z = ((corners - center) @ rot.T).T  # eye axes: x right, y up, -z forward
     need = np.maximum(np.abs(x) / tan_x, np.abs(y) / tan_y) + z
     size = max(float(np.linalg.norm(bb[1] - bb[0])), 1e-3)
-    return tuple(float(c) for c in center), max(float(need.max()), 0.6 * size)  # the eye stays outside
+    frame = {"center": tuple(float(c) for c in center),
+             "distance": max(float(need.max()), 0.6 * size)}  # the eye stays outside
+    if orbit.get("ortho"):
+        half = max(float(np.abs(x).max()) * height / width, float(np.abs(y).max()), 1e-3)
+        frame["ortho"] = 2.0 * half / FIT_MARGIN
+    return frame
 
 
-def pan_offset(orbit: Mapping[str, Any], width: int, dx: float, dy: float) -> np.ndarray:
+def pan_offset(orbit: Mapping[str, Any], width: int, height: int, dx: float, dy: float) -> np.ndarray:
     """How far the centre moves so the point under the cursor at the centre's depth follows a drag
     of (dx, dy) pixels."""
     rot = rotation(float(orbit["azimuth"]), float(orbit["elevation"]))
     right, up = rot.T @ np.array([1.0, 0.0, 0.0]), rot.T @ np.array([0.0, 1.0, 0.0])
-    per_px = 2.0 * float(orbit["distance"]) * math.tan(math.radians(float(orbit["fov"])) / 2.0) / width
+    if orbit.get("ortho"):
+        per_px = float(orbit["ortho"]) / height
+    else:
+        per_px = 2.0 * float(orbit["distance"]) * math.tan(math.radians(float(orbit["fov"])) / 2.0) / width
     return (-dx * right + dy * up) * per_px

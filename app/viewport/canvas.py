@@ -9,8 +9,9 @@ sketch), the widget looks through that view, scaled to its canvas, and moves the
 The stroke methods here are thin delegations kept for the main window; new code talks to
 `viewport.sketch_state` directly. `SketchCanvas` is mixed into the viewport and asks of it:
 `_state`, `_pen`, `_published`, `_adopting`, `_follow` (a zero-time single-shot timer),
-`_stroke_kind`, `_colors`, `_ghost_strokes`, `canvas_size()`, `camera()`, `_set_orbit(orbit)`,
-`_finish_stroke()` and the `strokes_changed` / `stroke_finished` signals.
+`_stroke_kind`, `_colors`, `_ghost_strokes`, `area_brush`, `area_width`, `_area_kinds`,
+`canvas_size()`, `camera()`, `_set_orbit(orbit)`, `_finish_stroke()`, `_drop_walk()` and the
+`strokes_changed` / `stroke_finished` signals.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from sketchforge.modeling.sketch import Sketch, Stroke
 from sketchforge.modeling.sketchstate import SketchState, View
 
 from . import camera as orbits
-from .strokes import ERASER_RADIUS, KindLike, frozen, scaling
+from .strokes import ERASER_RADIUS, KindLike, band_outline, frozen, scaling
 from .strokes import stroke_at as _stroke_at
 
 
@@ -74,7 +75,9 @@ class SketchCanvas:
         return True
 
     def _adopt_state_view(self) -> None:
-        """Look through the state's view, scaled to fit this canvas; its strokes move with it."""
+        """Look through the state's view, scaled to fit this canvas; its strokes move with it (a walk
+        under way ends: this view takes its place)."""
+        self._drop_walk()
         view = self._state.view
         w, h = self.canvas_size()
         k = min(w / view.width, h / view.height)
@@ -158,6 +161,8 @@ class SketchCanvas:
 
     def _commit_stroke(self, points: np.ndarray) -> None:
         self._follow_state_view()
+        if self.area_brush_on():
+            points = band_outline(points, self.area_width)
         self._state.add_stroke(Stroke(frozen(points), self._stroke_kind))
         self.stroke_finished.emit()
 
@@ -181,3 +186,17 @@ class SketchCanvas:
     def stroke_color(self, kind: str | None) -> QColor:
         return self._colors.color(kind)
 
+    # -- the area brush ----------------------------------------------------------------------------
+    def set_area_kinds(self, kinds: Iterable[str]) -> None:
+        """The stroke kinds the area brush paints as areas (a band saved as its closed outline; their
+        closed strokes are painted filled)."""
+        self._area_kinds = frozenset(kinds)
+        self.update()
+
+    def area_kinds(self) -> frozenset[str]:
+        return self._area_kinds
+
+    def area_brush_on(self) -> bool:
+        """Whether the next stroke is painted as an area: the brush is on (`area_brush`) and the stroke
+        kind is an area kind."""
+        return self.area_brush and self.area_width > 0 and self._stroke_kind in self._area_kinds

@@ -4,6 +4,10 @@ A new kind of body (a field, a scene) is one entry in `DISPLAY` (or a `register_
 kind not in the table is drawn from its `mesh()` when it has one. Every drawer takes a `Look`:
 the model's own colors, or one tint for a preview's added or removed material; a look with
 `part_colors` draws the clouds whose parts are known in one color per part.
+
+A scene is drawn in its own colors in the model and as a preview alike (a tinted map says little):
+the preview's scene is pulled in front of the model's where the two coincide, and the scene it
+replaces is not drawn again.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import pyqtgraph.opengl as gl
 from sketchforge.modeling.bodies import Body, Mesh, PointCloudBody
 
 from .parts import RGB, colors_by_part
-from .shader import GHOST_GL, HEADLIGHT, LINE_GL, POINT_GL, SOLID_GL, XRAY_GL
+from .shader import GHOST_GL, HEADLIGHT, LINE_GL, OPAQUE_GHOST_GL, POINT_GL, SOLID_GL, XRAY_GL
 
 log = logging.getLogger(__name__)
 
@@ -49,14 +53,16 @@ class Look:
     mesh_edges: bool = False    # draw a mesh's outline and creases too (a preview's shape)
     depth: float = 0.0          # drawing order: previews come after the model
     part_colors: Mapping[str, RGB] | None = None
+    role: str = "model"         # "model", or what a preview shows: "added" or "removed" material
 
     def face_color(self, own: RGBA) -> RGBA:
         return own if self.tint is None else self.tint
 
 
 MODEL = Look(face_gl=SOLID_GL, edge_gl=LINE_GL, point_gl=POINT_GL)
-ADDED = Look(ADDED_COLOR, ADDED_EDGE_COLOR, GHOST_GL, LINE_GL, LINE_GL, mesh_edges=True, depth=10.0)
-REMOVED = Look(REMOVED_COLOR, REMOVED_EDGE_COLOR, XRAY_GL, XRAY_GL, XRAY_GL, mesh_edges=True, depth=20.0)
+ADDED = Look(ADDED_COLOR, ADDED_EDGE_COLOR, GHOST_GL, LINE_GL, LINE_GL, mesh_edges=True, depth=10.0, role="added")
+REMOVED = Look(REMOVED_COLOR, REMOVED_EDGE_COLOR, XRAY_GL, XRAY_GL, XRAY_GL, mesh_edges=True, depth=20.0,
+               role="removed")
 
 Drawer = Callable[[Body, Look], list]
 
@@ -142,12 +148,21 @@ def _points(body: Body, look: Look) -> list:
     return [gl.GLScatterPlotItem(pos=body.points, color=color, size=3.0, pxMode=True, glOptions=look.point_gl)]
 
 
+def _scene(body: Body, look: Look) -> list:
+    """A scene's merged mesh in its own colors; a preview's new scene in front of the model's, the
+    scene it replaces not at all."""
+    if look.role == "removed":
+        return []
+    item = mesh_item(body.mesh(), MESH_COLOR, look.face_gl if look.role == "model" else OPAQUE_GHOST_GL)
+    return [] if item is None else [item]
+
+
 def _any_mesh(body: Body, look: Look) -> list:
     """A kind with no entry of its own: its mesh, when it has one."""
     return _mesh(body, look)
 
 
-DISPLAY: dict[str, Drawer] = {"solid": _solid, "mesh": _mesh, "points": _points}
+DISPLAY: dict[str, Drawer] = {"solid": _solid, "mesh": _mesh, "points": _points, "scene": _scene}
 
 
 def register_display(kind: str, drawer: Drawer) -> None:

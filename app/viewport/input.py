@@ -3,8 +3,11 @@
 The stroke in progress (the button still down) lives in `Pen`; a finished stroke goes to the
 sketch state through the widget's `_commit_stroke`, and the eraser takes strokes out of the state.
 `PointerInput` is mixed into the viewport (before the GL widget) and asks of it: `_tool`,
-`_stroke_kind`, `_pen`, `_hold()`, `_commit_stroke(points)`, `_erase_near(u, v)`, `orbit`,
-`pan_pixels`, `zoom` and the `message` and `tool_changed` signals.
+`_stroke_kind`, `_pen`, `_hold()`, `map_view`, `_commit_stroke(points)`, `_erase_near(u, v)`,
+`orbit`, `pan_pixels`, `zoom` and the `message` and `tool_changed` signals.
+
+A map view does not orbit: there a left drag pans too, and panning and zooming move the strokes
+with the ground instead of holding the view.
 """
 
 from __future__ import annotations
@@ -152,7 +155,7 @@ class PointerInput:
             # strokes hold the camera (or are parked) is asked at the first move: a click moves nothing.
             pan_mods = Qt.KeyboardModifier.ShiftModifier | Qt.KeyboardModifier.ControlModifier
             self._nav_button = ev.button()
-            self._nav_pan = not left or bool(ev.modifiers() & pan_mods)
+            self._nav_pan = not left or bool(ev.modifiers() & pan_mods) or self.map_view
             self._nav_held = None
             self._last_pos = pos
         ev.accept()
@@ -165,7 +168,7 @@ class PointerInput:
             self._erase_at(pos)
         elif self._nav_button is not None:
             if self._nav_held is None:
-                self._nav_held = self._hold()
+                self._nav_held = not self.map_view and self._hold()
             if not self._nav_held:
                 d = pos - self._last_pos
                 self._last_pos = pos
@@ -211,7 +214,7 @@ class PointerInput:
         ev.accept()
 
     def wheelEvent(self, ev: QWheelEvent) -> None:
-        if self._hold():
+        if not self.map_view and self._hold():
             ev.accept()
             return
         pixels = ev.pixelDelta()
@@ -228,7 +231,7 @@ class PointerInput:
             self.update()
             ev.accept()
             return
-        if ev.key() in self.noRepeatKeys and self._hold():
+        if ev.key() in self.noRepeatKeys and (self.map_view or self._hold()):
             ev.accept()
             return
         super().keyPressEvent(ev)

@@ -56,5 +56,7 @@ POINT_GL = {GL.GL_DEPTH_TEST: True, GL.GL_BLEND: False, GL.GL_CULL_FACE: False, 
 # the two triangulations fight over depth) and write no depth, so the preview's own edges stay visible.
 GHOST_GL = {**LINE_GL, "glDepthMask": (GL.GL_FALSE,), GL.GL_POLYGON_OFFSET_FILL: True,
             "glPolygonOffset": (-1.0, -1.0)}
+# A preview drawn in its own colors (a scene): opaque, and in front of the model's faces where they coincide.
+OPAQUE_GHOST_GL = {**SOLID_GL, "glPolygonOffset": (-1.0, -1.0)}
 # Removed material lies inside the model by definition: it is drawn through it (x-ray), faces and edges.
 XRAY_GL = {**LINE_GL, GL.GL_DEPTH_TEST: False, "glDepthMask": (GL.GL_FALSE,)}

@@ -7,8 +7,10 @@ shipped network (`reading.read_layout`, option `reader`) or by the rules alone (
 the baseline, also used when no network ships), then assembled into a playable scene by rules
 (`assemble.assemble`: rivers downhill, flat lakes, graded roads and bridges, trees in forests,
 buildings on level ground facing the roads). The one proposal is a `SketchScene` operation that
-carries the scene and the sketch it was drawn as. The optional prompt is a style ("snowy",
-"autumn", "desert", "green hills").
+carries the scene and the sketch it was drawn as; the strokes stay (`keeps_strokes`), so while
+the model holds a scene a new reading remakes it in place (one step that undo takes back), unless
+the once-option `new_scene` asks for another beside it. The optional prompt is a style
+("snowy", "autumn", "desert", "green hills").
 
 Bad input is answered with a hint and no proposal: a camera that is not a map's, a map smaller
 than 20 m or larger than 4 km, no stroke of a scene kind. Assembly reports its stages through
@@ -24,7 +26,7 @@ from typing import Any
 
 from sketchforge.modeling.contract import Context, Interpretation, ModeSpec, Proposal, StrokeKind, option
 from sketchforge.modeling.operations import blob_key
-from sketchforge.modeling.scenes import SketchScene, scene_blob
+from sketchforge.modeling.scenes import SceneBody, SketchScene, scene_blob
 from sketchforge.modeling.sketch import Sketch
 
 from ..assets import asset_root
@@ -58,6 +60,8 @@ class SceneOptions:
                              "read them literally (the baseline)")
     seed: int = option(0, "Seed", minimum=0, maximum=1_000_000,
                        tip="Another seed places other trees, rocks and house variants on the same layout")
+    new_scene: bool = option(False, "Next scene is a new body", once=True,
+                             tip="Make the next scene beside the current one instead of remaking it")
 
 
 class SceneBackend(NeuralBackend):
@@ -118,10 +122,18 @@ class SceneBackend(NeuralBackend):
         key = blob_key(data)
         drawn = sketch_blob(sketch)
         counts = body.counts()
-        name = new_body_name(context, "scene")
+        current = current_scene(context)
+        remake = current is not None and not self.options.new_scene  # the strokes stay: they remake it
+        name = current if remake else new_body_name(context, "scene")
         op = SketchScene(name, key, trees=counts["tree"], buildings=counts["building"],
-                         style=layout.style or "", sketch=blob_key(drawn))
+                         style=layout.style or "", sketch=blob_key(drawn), replace=remake)
         summary = body.summary()
         proposal = Proposal(op, 1.0, {k: summary[k] for k in ("triangles", "draw_calls") if k in summary},
                             blobs={key: data, blob_key(drawn): drawn})
         return self.answer((proposal,), watch, top_k, network=reader, details={"reader": reader, **counts})
+
+
+def current_scene(context: Context) -> str | None:
+    """The scene made last in the model (the one a redrawn map remakes), None when there is none."""
+    scenes = [name for name, body in context.bodies.items() if isinstance(body, SceneBody)]
+    return scenes[-1] if scenes else None

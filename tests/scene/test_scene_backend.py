@@ -51,6 +51,19 @@ def test_a_map_sketch_becomes_one_scene_step_with_trees_on_the_ground(session):
     assert not session.bodies
 
 
+def test_a_redrawn_map_remakes_the_scene_in_place_unless_a_new_one_is_asked_for(session):
+    first = session.scene(map_sketch(5))
+    again = session.scene(map_sketch(6))
+    assert again.replace and again.body == first.body and list(session.bodies) == [first.body]
+    assert len(session.history) == 2
+    session.undo()
+    assert session.bodies[first.body].counts() == session.document.state_after(0).bodies[first.body].counts()
+    session.redo()
+    session.backend("scene").configure(new_scene=True)
+    other = session.scene(map_sketch(7))
+    assert not other.replace and other.body != first.body and len(session.bodies) == 2
+
+
 @pytest.mark.parametrize("change, words", [
     ("perspective", "orthographic"), ("plain", "no water, road, forest, building or mountain strokes"),
     ("huge", "a scene is 20 m to 4 km"), ("empty", "draw the map first")])
