@@ -71,6 +71,8 @@ KINDS: Mapping[str, Kind] = {
                                                  "--out RUN --minutes M --stage color` (RUN/color.safetensors)"),
     "points-joint": Kind("one-stage points network", "train one with `sketchforge-train-points --data DIR --val DIR "
                                                      "--out RUN --minutes M --stage joint`"),
+    "scene-layout": Kind("scene layout network", "train one with `sketchforge-train-scene --data DIR --val DIR "
+                                                 "--out RUN --minutes M` (RUN/scene.safetensors)"),
 }
 
 # format names of the files written before this layout -> their kind (all version 1)

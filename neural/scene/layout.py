@@ -18,9 +18,39 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from sketchforge.modeling.sketch import Sketch
+
 from .world import CATEGORIES, MATERIALS, World
 
-__all__ = ["Layout"]
+__all__ = ["Layout", "SIZE_LIMITS_M", "ground_rectangle"]
+
+SIZE_LIMITS_M = (20.0, 4000.0)
+"""The smallest and largest ground a scene sketch may show along either side (m)."""
+_STRAIGHT = 1e-4  # how far the view may turn from straight down, north up (1 - cosine; about 0.8 degrees)
+
+
+def ground_rectangle(sketch: Sketch) -> tuple[float, float, float, float]:
+    """The ground (west, south, east, north) in metres the sketch's canvas shows; ValueError saying
+    what to change when the view is not the contract's map (orthographic, straight down, north up:
+    eye (cx, cy, h), target (cx, cy, 0), up (0, 1, 0)) or the ground is absurdly small or large."""
+    cam = sketch.camera
+    if cam.projection != "orthographic":
+        raise ValueError("a scene sketch is drawn on a map: the camera must be orthographic, looking straight "
+                         f"down (its projection is {cam.projection!r})")
+    right, up, forward = cam.basis()
+    if abs(forward[2] + 1.0) > _STRAIGHT or abs(right[0] - 1.0) > _STRAIGHT or abs(up[1] - 1.0) > _STRAIGHT:
+        raise ValueError("a scene sketch is drawn on a map: the camera must look straight down with north up "
+                         "(eye (cx, cy, h), target (cx, cy, 0), up (0, 1, 0))")
+    if sketch.width < 1 or sketch.height < 1:
+        raise ValueError(f"the canvas is {sketch.width} x {sketch.height} pixels; it needs a positive size")
+    height_m = cam.height / 1000.0
+    width_m = height_m * sketch.width / sketch.height
+    lo, hi = SIZE_LIMITS_M
+    if not (lo <= height_m <= hi and lo <= width_m <= hi):
+        raise ValueError(f"the map shows {width_m:.4g} m x {height_m:.4g} m of ground; a scene is {lo:g} m to "
+                         f"{hi / 1000:g} km on a side (camera.height is the ground along the canvas's height in mm)")
+    cx, cy = cam.target[0] / 1000.0, cam.target[1] / 1000.0
+    return (cx - 0.5 * width_m, cy - 0.5 * height_m, cx + 0.5 * width_m, cy + 0.5 * height_m)
 
 
 @dataclass(frozen=True)

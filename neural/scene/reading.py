@@ -1,6 +1,5 @@
 """A scene sketch read by the network into its layout (numpy in, numpy out).
 
-    ground_extent(sketch) -> (west, south, east, north)   the ground rectangle the canvas shows (m)
     read_layout(net, sketch, encoder=None, shape=None) -> Layout
 
 The sketch is the `scene` contract's: an orthographic camera looking straight down with up (0, 1, 0);
@@ -23,32 +22,12 @@ from sketchforge.modeling.sketch import Sketch
 
 from ..text import TextEncoder, TextEncoderUnavailable
 from .data import RES, rasterise_sketch
-from .layout import Layout
+from .layout import Layout, ground_rectangle
 from .net import SceneNet, scale_vector, sketch_features
 
-__all__ = ["ground_extent", "read_layout"]
+__all__ = ["read_layout"]
 
 log = logging.getLogger(__name__)
-_STRAIGHT = 1e-4  # how far the view may turn from straight down, north up (1 - cosine; about 0.8 degrees)
-
-
-def ground_extent(sketch: Sketch) -> tuple[float, float, float, float]:
-    """(west, south, east, north) in metres of the ground the sketch's canvas shows; ValueError
-    for a camera that is not the contract's top-down orthographic one."""
-    cam = sketch.camera
-    if cam.projection != "orthographic":
-        raise ValueError(f"a scene sketch is seen through an orthographic camera looking straight down, not a "
-                         f"{cam.projection} one; set the camera's projection to orthographic")
-    right, up, forward = cam.basis()
-    if (abs(forward[2] + 1.0) > _STRAIGHT or abs(right[0] - 1.0) > _STRAIGHT or abs(up[1] - 1.0) > _STRAIGHT):
-        raise ValueError("a scene sketch's camera looks straight down with north up: eye (cx, cy, h), target "
-                         "(cx, cy, 0), up (0, 1, 0)")
-    if sketch.width < 1 or sketch.height < 1:
-        raise ValueError(f"the canvas is {sketch.width} x {sketch.height} pixels; it needs a positive size")
-    cx, cy = cam.target[0] / 1000.0, cam.target[1] / 1000.0
-    h = cam.height / 1000.0
-    w = h * sketch.width / sketch.height
-    return (cx - 0.5 * w, cy - 0.5 * h, cx + 0.5 * w, cy + 0.5 * h)
 
 
 def _prompt_embedding(net: SceneNet, prompt: str | None, encoder: TextEncoder | None) -> torch.Tensor:
@@ -68,10 +47,10 @@ def _prompt_embedding(net: SceneNet, prompt: str | None, encoder: TextEncoder | 
 def read_layout(net: SceneNet, sketch: Sketch, encoder: TextEncoder | None = None,
                 shape: tuple[int, int] | None = None) -> Layout:
     """The layout the network reads in a top-down scene sketch, over the ground its canvas shows
-    (`ground_extent`), on the RES x RES grid or resampled to `shape` (rows, cols): categories
+    (`layout.ground_rectangle`), on the RES x RES grid or resampled to `shape` (rows, cols): categories
     (the most likely), heights in metres (base + normalised height x relief) and splat weights.
     `encoder` encodes the sketch's prompt (a TextEncoder made here when None and a prompt is given)."""
-    extent = ground_extent(sketch)
+    extent = ground_rectangle(sketch)
     w, s, e, n = extent
     feats = sketch_features(rasterise_sketch(sketch, RES))
     scale = scale_vector((e - w, n - s), RES)

@@ -35,7 +35,7 @@ from skimage.morphology import skeletonize
 
 from sketchforge.modeling.sketch import Sketch
 
-from .layout import Layout
+from .layout import Layout, ground_rectangle
 from .lines import Grid, arclength, resample
 from .noise import fbm
 from .sketching import KINDS, closes
@@ -53,32 +53,6 @@ BUILDING_M = 7.0
 """The least width of a building's footprint (m)."""
 FOREST_GAP_PX = 22.0
 """Gaps between forest strokes up to about twice this (canvas pixels) are closed into one area."""
-SIZE_LIMITS_M = (20.0, 4000.0)
-"""The smallest and largest ground a scene sketch may show along either side (m)."""
-
-
-def ground_rectangle(sketch: Sketch) -> tuple[float, float, float, float]:
-    """The ground (west, south, east, north) in metres the sketch's canvas shows; ValueError saying
-    what to change when the view is not the contract's top-down orthographic one or the ground is
-    absurdly small or large."""
-    cam = sketch.camera
-    if cam.projection != "orthographic":
-        raise ValueError("a scene sketch is drawn on a map: the camera must be orthographic, looking straight "
-                         f"down (its projection is {cam.projection!r})")
-    _, _, forward = cam.basis()
-    if float(forward[2]) > -0.999:
-        raise ValueError("a scene sketch is drawn on a map: the camera must look straight down (its target "
-                         "directly below its eye)")
-    height_m = cam.height / 1000.0
-    width_m = height_m * sketch.width / sketch.height
-    lo, hi = SIZE_LIMITS_M
-    if not (lo <= height_m <= hi and lo <= width_m <= hi):
-        raise ValueError(f"the map shows {width_m:.4g} m x {height_m:.4g} m of ground; a scene is {lo:g} m to "
-                         f"{hi / 1000:g} km on a side (camera.height is the ground along the canvas's height in mm)")
-    cx, cy = cam.target[0] / 1000.0, cam.target[1] / 1000.0
-    return (cx - 0.5 * width_m, cy - 0.5 * height_m, cx + 0.5 * width_m, cy + 0.5 * height_m)
-
-
 def style_of(prompt: str | None) -> str | None:
     """The style word (`world.STYLES`) a prompt names, or None."""
     text = (prompt or "").lower()

@@ -59,7 +59,8 @@ from .data import CATEGORY_WEIGHT, DataError, read_scene_shard
 from .net import KIND, SceneConfig, SceneNet, SceneOutput, parameter_count, save_net, scale_vector, sketch_features
 from .world import CATEGORIES
 
-__all__ = ["TrainError", "TrainConfig", "SceneData", "PromptTable", "turn", "make_batch", "losses", "validate", "train", "main"]
+__all__ = ["TrainError", "TrainConfig", "SceneData", "PromptTable", "turn", "make_batch", "losses", "validate",
+           "train", "main"]
 
 PROG = "sketchforge-train-scene"
 CHECKPOINT_S = 300   # seconds between checkpoints (and validations)
