@@ -74,7 +74,8 @@ def test_export_converts_by_extension(tmp_path, ext):
     (["export", "{garbage}", "x.obj"], "cannot read"),
     (["run", "nothere.py"], "no such file"),
     (["interpret", "--sketch", "{sketch}", "--out", "o.step"],
-     "no interpretation back end is registered for mode 'scene'"),
+     "no interpretation back end is registered for mode 'sculpt'"),
+    (["interpret", "--sketch", "{scene}", "--out", "o.step"], "the camera must be orthographic"),
     (["interpret", "--sketch", "{garbage}", "--out", "o.step"], "malformed sketch"),
 ])
 def test_bad_input_gives_one_line_and_a_non_zero_exit(tmp_path, capsys, args, message):
@@ -88,8 +89,11 @@ def test_bad_input_gives_one_line_and_a_non_zero_exit(tmp_path, capsys, args, me
     sketch.write_text(json.dumps({
         "format": "sketchforge.sketch", "version": 1, "canvas": {"width": 64, "height": 64},
         "camera": {"eye": [50, -50, 50], "target": [0, 0, 0], "up": [0, 0, 1], "projection": "perspective",
-                   "fov_y_deg": 35}, "mode": "scene", "strokes": [{"points": [[1, 1], [20, 20]]}]}))
-    args = [a.format(src=src, garbage=garbage, sketch=sketch) for a in args]
+                   "fov_y_deg": 35}, "mode": "sculpt", "strokes": [{"points": [[1, 1], [20, 20]]}]}))
+    scene = tmp_path / "map.sketch.json"  # a map seen through a perspective camera
+    scene.write_text(sketch.read_text().replace('"sculpt"', '"scene"').replace(
+        '"strokes": [{"points"', '"strokes": [{"kind": "road", "points"'))
+    args = [a.format(src=src, garbage=garbage, sketch=sketch, scene=scene) for a in args]
     code = main(args)
     err = capsys.readouterr().err.strip().splitlines()
     assert code != 0

@@ -132,10 +132,12 @@ def _loaders() -> dict:
     from sketchforge.neural.face.suggest import load_library
     from sketchforge.neural.face.suggest import load_model as load_suggest
     from sketchforge.neural.points.net import load_net as load_points
+    from sketchforge.neural.scene.net import load_net as load_scene
     from sketchforge.neural.selector import load_selector
     return {"cadnet": load_cad, "strokes": load_stage, "selector": load_selector, "face-maps": load_net,
             "face-implicit": load_net, "face-suggest": load_suggest, "face-parts-library": load_library,
-            "points-shape": load_points, "points-color": load_points, "points-joint": load_points}
+            "points-shape": load_points, "points-color": load_points, "points-joint": load_points,
+            "scene-layout": load_scene}
 
 
 SHIPPED = sorted(p.relative_to(asset_root()).as_posix() for p in asset_root().rglob("*.safetensors"))
@@ -144,7 +146,7 @@ SHIPPED = sorted(p.relative_to(asset_root()).as_posix() for p in asset_root().rg
 def test_every_network_has_shipped_weights():
     assert {"cad/cadnet.safetensors", "cad/selector.safetensors", "face/maps.safetensors",
             "face/suggest.safetensors", "face/parts-library.safetensors", "points/shape.safetensors",
-            "points/color.safetensors"} <= set(SHIPPED)
+            "points/color.safetensors", "scene/layout.safetensors"} <= set(SHIPPED)
 
 
 @pytest.mark.parametrize("relative", SHIPPED)
