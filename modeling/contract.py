@@ -275,12 +275,14 @@ class Context:
     the depth, normal, face-id and line renders of the model), and `step(done, total)`, which a
     back end with long work (sampling, say) calls between its steps: it shows progress to the
     user and returns False once they asked to cancel, when the back end stops and proposes
-    nothing (`Cancelled`)."""
+    nothing (`Cancelled`). `options` are option values for this reading only (a script's one-off
+    seed): a back end reads them over its own (`NeuralBackend.options_for`), which stay as they are."""
 
     state: ModelState
     camera: Camera | None = None
     renderer: Renderer | None = field(default=None, compare=False, repr=False)
     progress: Callable[[int, int], bool] | None = field(default=None, compare=False, repr=False)
+    options: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
     def step(self, done: int, total: int) -> None:
         """Report `done` of `total` steps; raises `Cancelled` when the user asked to stop."""

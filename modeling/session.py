@@ -225,11 +225,13 @@ class Session:
         empty = Sketch(view.camera, view.width, view.height, (), "points", prompt)
         return self._points_answer(empty, prompt, seed, (body, tuple(parts)), progress=progress)
 
-    def _best(self, backend: Backend, sketch: Sketch, state, progress: Callable[[int, int], bool] | None) -> Proposal:
-        """The back end's best proposal for `sketch` over `state`; OperationError with its hint when
-        it has none."""
+    def _best(self, backend: Backend, sketch: Sketch, state, progress: Callable[[int, int], bool] | None,
+              options: Mapping[str, Any] | None = None) -> Proposal:
+        """The back end's best proposal for `sketch` over `state` (`options`: values for this reading
+        only, `Context.options`); OperationError with its hint when it has none."""
         from .render import render_context
-        result = backend.propose(sketch, Context(state, sketch.camera, render_context, progress), top_k=1)
+        result = backend.propose(sketch, Context(state, sketch.camera, render_context, progress, dict(options or {})),
+                                 top_k=1)
         if not result.proposals:
             raise OperationError(result.hint or "nothing recognised in the sketch")
         return result.proposals[0]
@@ -284,17 +286,12 @@ class Session:
             sketch = dataclasses.replace(sketch, mode="points", prompt=prompt)
         elif sketch.mode != "points":
             sketch = dataclasses.replace(sketch, mode="points")
-        if seed is not None:  # this call's seed only: the back end's own options stay as they are
-            one_off = getattr(backend, "with_options", None)
-            if one_off is None:
-                raise OperationError(f"the points back end {type(backend).__name__} takes no seed for one call; "
-                                     "set its seed option instead (Sketch > Mode options)")
-            backend = one_off(seed=int(seed))
         state = self.document.state
         if recolor is not None:  # only the cloud to re-color in view
             from types import MappingProxyType
             state = dataclasses.replace(state, bodies=MappingProxyType({recolor[0]: state.bodies[recolor[0]]}))
-        proposal = self._best(backend, sketch, state, progress)
+        once = {"seed": int(seed)} if seed is not None else {}  # this call's seed only
+        proposal = self._best(backend, sketch, state, progress, once)
         op: Any = proposal.operation
         if recolor is not None and recolor[1]:
             op = dataclasses.replace(op, parts=recolor[1])

@@ -9,7 +9,6 @@ and `propose(sketch, context, top_k) -> Interpretation`. Loading networks goes t
 
 from __future__ import annotations
 
-import copy
 import threading
 import time
 from contextlib import contextmanager
@@ -17,7 +16,15 @@ from typing import Any, Callable, ClassVar, Iterable, Iterator, TypeVar
 
 import numpy as np
 
-from sketchforge.modeling.contract import Interpretation, ModeSpec, Proposal, Report, checked_options, describe_options
+from sketchforge.modeling.contract import (
+    Context,
+    Interpretation,
+    ModeSpec,
+    Proposal,
+    Report,
+    checked_options,
+    describe_options,
+)
 from sketchforge.modeling.sketch import Sketch, SketchError, Stroke
 
 T = TypeVar("T")
@@ -86,13 +93,10 @@ class NeuralBackend:
                 self._prepared = False
         return new
 
-    def with_options(self, **changes: Any) -> "NeuralBackend":
-        """A view of this back end with some options changed for one call (`seed=3`): it shares the
-        loaded networks and their lock, and this back end's own options stay as they are (a
-        script's one-off seed does not change what the window's next reading uses)."""
-        view = copy.copy(self)
-        view._options = checked_options(self._options, **changes)
-        return view
+    def options_for(self, context: Context) -> Any:
+        """The options for one reading: this back end's own with the context's one-off values
+        (`Context.options`) over them, checked; the back end's own stay as they are."""
+        return checked_options(self._options, **context.options) if context.options else self._options
 
     def option_info(self):
         return describe_options(self._options)

@@ -159,7 +159,7 @@ class PointsBackend(NeuralBackend):
         from .frame import FrameError
         from .objects import PART_NAMES
         from .palette import parse_prompt
-        o = self.options
+        o = self.options_for(context)
         with watch.stage("load"):
             shape, color, encoder = self.nets
         total = 2 * o.quality
@@ -196,10 +196,11 @@ class PointsBackend(NeuralBackend):
         cloud = clouds[body]
         with watch.stage("load"):
             _, color, encoder = self.nets
-        steps = self.options.quality
+        o = self.options_for(context)
+        steps = o.quality
         with watch.stage("sample"):
             _, colors, _ = recolor(color, encoder, cloud.points, sketch.prompt or "", steps=steps,
-                                   seed=self.options.seed, step=lambda k: context.step(k, steps))
+                                   seed=o.seed, step=lambda k: context.step(k, steps))
         data = colors_blob(colors)
         key = blob_key(data)
         op = Recolor(body, key, prompt=(sketch.prompt or "").strip())
