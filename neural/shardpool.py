@@ -22,6 +22,7 @@ import os
 import queue as queue_mod
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
@@ -138,6 +139,35 @@ def pool_round(work: Callable, jobs: dict[int, tuple], workers: int, finished: C
 
 
 # -- progress.json ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ShardedConfig:
+    """The settings every item-by-seed dataset has (the points and scene generators subclass it with
+    their own): how many items, the seed item i is made from (`item_seed`), items per shard."""
+
+    count: int
+    seed: int = 0
+    shard_size: int = 256
+
+    def __post_init__(self) -> None:
+        if self.count < 1:
+            raise DataError(f"--count must be at least 1, got {self.count}")
+        if self.seed < 0:
+            raise DataError(f"--seed must be a non-negative integer, got {self.seed}")
+        if self.shard_size < 1:
+            raise DataError(f"--shard-size must be at least 1, got {self.shard_size}")
+
+    @property
+    def shard_count(self) -> int:
+        return (self.count + self.shard_size - 1) // self.shard_size
+
+    def shard_items(self, k: int) -> int:
+        return min(self.shard_size, self.count - k * self.shard_size)
+
+
+def shard_name(k: int) -> str:
+    return f"shard-{k:05d}"
+
+
 def item_seed(seed: int, item: int) -> int:
     """The seed of item `item` of a dataset made with `seed`: 64 bits from both, so item i is the same
     whatever the number of workers or the shard size (the points and scene generators)."""

@@ -27,7 +27,7 @@ from typing import Callable
 from sketchforge.modeling.files import atomic_write_bytes
 
 from ..commands import SHARDS_KEPT, Parser, dispatch, run_command
-from ..shardpool import generate_shards, item_reporter, item_seed, tell
+from ..shardpool import ShardedConfig, generate_shards, item_reporter, item_seed, shard_name, tell
 from ..sheets import write_png
 from .data import (
     ARRAYS,
@@ -48,32 +48,10 @@ PROG = "sketchforge-points-data"
 
 
 @dataclass(frozen=True)
-class GenerateConfig:
+class GenerateConfig(ShardedConfig):
     """Everything a dataset's content depends on (the worker count is not part of it)."""
 
-    count: int
-    seed: int = 0
-    shard_size: int = 256
     dense: bool = False
-
-    def __post_init__(self) -> None:
-        if self.count < 1:
-            raise DataError(f"--count must be at least 1, got {self.count}")
-        if self.seed < 0:
-            raise DataError(f"--seed must be a non-negative integer, got {self.seed}")
-        if self.shard_size < 1:
-            raise DataError(f"--shard-size must be at least 1, got {self.shard_size}")
-
-    @property
-    def shard_count(self) -> int:
-        return (self.count + self.shard_size - 1) // self.shard_size
-
-    def shard_items(self, k: int) -> int:
-        return min(self.shard_size, self.count - k * self.shard_size)
-
-
-def shard_name(k: int) -> str:
-    return f"shard-{k:05d}"
 
 
 def make_shard(out: Path, config: GenerateConfig, k: int, on_item: Callable[[], None] | None = None) -> dict:
