@@ -144,6 +144,7 @@ class SceneBody(Body):
     variant: np.ndarray = field(default_factory=_empty_index)
     style: str = ""
     source: str = field(default="", compare=False)
+    sketch: str = ""  # the key of the blob of the sketch it was drawn as ("" when not kept): a redrawn map reads it
     kind: str = field(default="scene", init=False)
 
     def __post_init__(self) -> None:
@@ -338,7 +339,7 @@ def scene_blob(body: SceneBody) -> bytes:
     arrays: dict[str, np.ndarray] = {
         "format": np.array(FORMAT), "extent": np.asarray(body.extent, np.float64), "heights": body.heights,
         "colors": body.colors, "placements": body.placements, "variant": body.variant,
-        "style": np.array(body.style, dtype=np.str_),
+        "style": np.array(body.style, dtype=np.str_), "sketch": np.array(body.sketch, dtype=np.str_),
     }
     _pack("parts", body.parts, arrays)
     _pack("variants", body.variants, arrays)
@@ -362,7 +363,7 @@ def read_scene_blob(data: bytes, source: str = "") -> SceneBody:
     extent = tuple(float(v) for v in np.asarray(arrays["extent"], np.float64).reshape(-1))
     return SceneBody(extent, arrays["heights"], arrays["colors"], _unpack("parts", arrays),  # type: ignore[arg-type]
                      _unpack("variants", arrays), arrays["placements"], arrays["variant"], str(arrays["style"]),
-                     source=source)
+                     source=source, sketch=str(arrays.get("sketch", "")))  # older archives kept no sketch key
 
 
 _KEYS = ("format", "extent", "heights", "colors", "placements", "variant", "style") + tuple(
@@ -399,7 +400,11 @@ class SketchScene(KeepsSketch, PutScene):
     buildings: int = 0
     style: str = ""
     sketch: str = ""
+    remade: float = 1.0  # the share of the map made again (below 1: a redrawn region, the rest kept)
 
     def describe(self) -> str:
         what = f"Scene {self.body}: {self.trees} trees, {self.buildings} buildings"
-        return what + (f' ("{self.style}")' if self.style else "") + (" (again)" if self.replace else "")
+        again = ""
+        if self.replace:
+            again = f" (redrawn: {self.remade:.0%} of the map remade)" if self.remade < 1.0 else " (again)"
+        return what + (f' ("{self.style}")' if self.style else "") + again

@@ -22,7 +22,9 @@ Denoiser: per-point features (Fourier features of the point, the noisy values an
 a sketch, the stem's features where the point lands in the raster: the exact projection,
 `frame.camera_vector`) go through `blocks` blocks of a latent set transformer: `latents` learned
 tokens read the points (cross-attention), read the condition tokens, attend to each other, and
-the points read them back, then a per-point MLP modulated (FiLM) by the time and the condition.
+the points read them back (with `point_cond`, the points also read the condition tokens themselves,
+so the color a prompt names for a part reaches that part's points directly), then a per-point MLP
+modulated (FiLM) by the time and the condition.
 The cost is linear in the number of points, and a network trained on a subset of a cloud's
 points denoises the whole cloud.
 
@@ -46,7 +48,7 @@ from ..weights import load_weights, save_weights
 from .frame import MARGIN, SIZE
 
 __all__ = ["STAGES", "KINDS", "VERSION", "PointsConfig", "Condition", "PointsNet", "SketchEncoder", "project",
-           "save_net", "load_net", "parameter_count"]
+           "save_net", "load_net", "grow_from", "parameter_count"]
 
 VERSION = 1
 STAGES = ("shape", "color", "joint")
@@ -70,6 +72,8 @@ class PointsConfig:
     parts: int = 0          # part labels of the part head (0: none; the shape stage has none)
     text_width: int = TEXT_WIDTH
     text_drop: float = 0.0  # share of training items read with the empty prompt (> 0: guidance can be used)
+    point_cond: bool = False  # every point also reads the condition tokens itself in each block (not only
+                              # through the latents): a part's color named in the prompt reaches its points
 
     def __post_init__(self) -> None:
         if self.stage not in STAGES:
@@ -212,7 +216,7 @@ class Block(nn.Module):
     """Latents (width w) read the points (width p) and the condition, attend to each other; the
     points read the latents back and pass a per-point MLP modulated by the time and condition."""
 
-    def __init__(self, w: int, p: int, heads: int) -> None:
+    def __init__(self, w: int, p: int, heads: int, point_cond: bool = False) -> None:
         super().__init__()
         self.n_read_l, self.n_read_x = nn.LayerNorm(w), nn.LayerNorm(p)
         self.read = Attention(w, heads, dkv=p)
@@ -229,6 +233,13 @@ class Block(nn.Module):
         self.pmlp = _mlp(p, 2 * p)
         nn.init.zeros_(self.film.weight)
         nn.init.zeros_(self.film.bias)
+        self.n_pcond: nn.Module | None = None
+        self.pcond: Attention | None = None
+        if point_cond:  # starts as the identity (zero output), so a network without it can be grown into one
+            self.n_pcond = nn.LayerNorm(p)
+            self.pcond = Attention(p, heads, dkv=w)
+            nn.init.zeros_(self.pcond.out.weight)
+            nn.init.zeros_(self.pcond.out.bias)
 
     def forward(self, x: torch.Tensor, lat: torch.Tensor, cond: Condition, g: torch.Tensor) -> tuple:
         lat = lat + self.read(self.n_read_l(lat), self.n_read_x(x))
@@ -237,6 +248,8 @@ class Block(nn.Module):
         lat = lat + self.self_attn(s, s)
         lat = lat + self.lmlp(self.n_lmlp(lat))
         x = x + self.write(self.n_write_x(x), self.n_write_l(lat))
+        if self.pcond is not None and self.n_pcond is not None:
+            x = x + self.pcond(self.n_pcond(x), cond.tokens, cond.mask)
         scale, shift = self.film(g).unsqueeze(1).chunk(2, -1)
         x = x + self.pmlp(self.n_pmlp(x) * (1 + scale) + shift)
         return x, lat
@@ -267,7 +280,7 @@ class PointsNet(nn.Module):
             dims += 3 * (1 + 2 * max(cfg.fourier // 2, 1))  # the colors (noisy)
         self.inp = nn.Linear(dims, p)
         self.lat = nn.Parameter(torch.randn(cfg.latents, w) * 0.02)
-        self.blocks = nn.ModuleList(Block(w, p, cfg.heads) for _ in range(cfg.blocks))
+        self.blocks = nn.ModuleList(Block(w, p, cfg.heads, cfg.point_cond) for _ in range(cfg.blocks))
         self.out_norm = nn.LayerNorm(p)
         self.out = nn.Linear(p, cfg.channels)
         nn.init.zeros_(self.out.weight)
@@ -372,3 +385,22 @@ def load_net(path: str | Path, stage: str | None = None) -> tuple[PointsNet, dic
                               strict=True)
     model.eval()
     return model, w.extra
+
+
+def grow_from(model: PointsNet, path: str | Path) -> dict:
+    """Start `model` from the weights of a trained network of the same stage and size that lacks some of
+    its optional modules (`point_cond`): every weight the file has is taken, the new modules keep their
+    identity start, so the grown network computes exactly what the file's did. Returns the file's extra
+    metadata; ValueError saying what differs when the file is not such a network."""
+    old, extra = load_net(path, model.config.stage)
+    mine, theirs = model.config.to_json(), old.config.to_json()
+    differ = [k for k in mine if k != "point_cond" and mine[k] != theirs.get(k)]
+    if differ:
+        raise ValueError(f"{path} is a {model.config.stage} network with other settings ({', '.join(differ)}); "
+                         "grow from one of the same size, or train from the start")
+    missing, unexpected = model.load_state_dict(old.state_dict(), strict=False)
+    new = [k for k in missing if "pcond" not in k]
+    if unexpected or new:
+        raise ValueError(f"{path} does not fit this network (missing {new[:3]}, unexpected {unexpected[:3]}); "
+                         "train from the start")
+    return extra

@@ -3,6 +3,7 @@
     sketchforge-train-points --data DIR [--val DIR] --out RUN --minutes M [--stage shape|color|both|joint]
                              [--resume] [--batch 16] [--points 1024] [--lr 1e-3] [--seed 0] [--threads N]
                              [--width 128] [--point-width 64] [--blocks 4] [--latents 32] [--text-cache F] [--quiet]
+                             [--text-drop 0.1] [--jitter 0.02] [--point-cond] [--init WEIGHTS]
 
 The data is the points generator's: `shard-NNNNN.safetensors` with `points` (K, 2048, 3) float32
 (world mm), `colors` (K, 2048, 3) uint8 and `parts` (K, 2048) int16, beside `shard-NNNNN.jsonl`
@@ -29,6 +30,11 @@ spent, not over a number of steps, so a busy machine still ends its run decayed 
 (the price: the same seed on another machine takes other steps). Ctrl-C or SIGTERM stop after
 the current step with a checkpoint; `--resume` goes on from it (a finished stage is skipped;
 another --minutes stretches or shortens the schedule).
+
+`--point-cond` gives the color stage's points their own reading of the prompt (`PointsConfig`);
+`--init WEIGHTS` starts a stage from a trained network of the same size (the shipped one, say)
+and grows the modules it lacks from identity, so the run goes on from what that network knew
+(its steps are recorded beside the run's own in the weight file, `init`).
 
 Augmentation: sketch stages mirror the sketch and the cloud left-right half of the time; the color
 stage turns the positions about Z by any angle and mirrors them (it reads no sketch, so it must
@@ -67,7 +73,8 @@ from .diffusion import (
     unit_to_colors,
 )
 from .frame import CAMERA_VECTOR, MARGIN, SIZE, FrameError, mirror_camera_vector
-from .net import KINDS, PointsConfig, PointsNet, parameter_count, save_net
+from ..weights import WeightsError
+from .net import KINDS, PointsConfig, PointsNet, grow_from, parameter_count, save_net
 
 __all__ = ["TrainError", "TrainConfig", "PointsData", "TextTable", "read_shard", "make_batch", "chamfer", "validate",
            "train_stage", "train", "main"]
@@ -104,13 +111,14 @@ class TrainConfig:
     text_drop: float = 0.1  # color stage: share of items read with the empty prompt (for guidance)
     jitter: float = 0.02    # color stage: positions moved by noise of up to this sigma (unit frame), as a
                             # sampled shape is never quite the true one
+    point_cond: bool = False  # color stage: every point reads the prompt's tokens itself (`PointsConfig`)
 
     def to_json(self) -> dict:
         return asdict(self)
 
     def applies(self, name: str) -> bool:
         """Whether a setting changes what this stage learns (the color stage's own ones do not touch the others)."""
-        return name not in ("text_drop", "jitter") or self.stage == "color"
+        return name not in ("text_drop", "jitter", "point_cond") or self.stage == "color"
 
     def matches(self, saved: dict) -> bool:
         """Whether a checkpoint's settings are these (settings it predates count as their defaults)."""
@@ -122,7 +130,7 @@ class TrainConfig:
         color = self.stage == "color"
         return PointsConfig(stage=self.stage, width=self.width, point_width=self.point_width, blocks=self.blocks,
                             latents=self.latents, parts=0 if self.stage == "shape" else parts,
-                            text_drop=self.text_drop if color else 0.0)
+                            text_drop=self.text_drop if color else 0.0, point_cond=self.point_cond and color)
 
 
 # -- data -------------------------------------------------------------------------------------------
@@ -410,7 +418,8 @@ def _part_count(data: PointsData) -> int:
 
 
 def train_stage(config: TrainConfig, data: PointsData, val: PointsData | None, text: TextTable, out: Path,
-                minutes: float, resume: bool = False, progress: bool = True, max_steps: int | None = None) -> dict:
+                minutes: float, resume: bool = False, progress: bool = True, max_steps: int | None = None,
+                init: Path | None = None) -> dict:
     """Train one stage into out/<stage>/ and write out/<stage>.safetensors and .json; returns the
     final training state (module docstring)."""
     run = out / config.stage
@@ -433,6 +442,14 @@ def train_stage(config: TrainConfig, data: PointsData, val: PointsData | None, t
     else:
         state = {"config": config.to_json(), "net": net.config.to_json(), "step": 0, "seconds": 0.0,
                  "budget": budget, "done": False, "items": 0}
+        if init is not None:  # grown from a trained network: its weights, the new modules at identity
+            try:
+                grown = grow_from(net, init)
+            except (ValueError, WeightsError) as exc:  # WeightsError: an unreadable file
+                raise TrainError(str(exc)) from None
+            trainee.ema.load_state_dict(net.state_dict())
+            state["init"] = {"from": Path(init).name, **{k: grown.get(k) for k in ("steps", "seconds", "items")}}
+            log.info("%s: grown from %s (%s steps)", config.stage, init, grown.get("steps"))
     if state["done"]:
         log.info("%s: done already", config.stage)
         return state
@@ -503,6 +520,8 @@ def train_stage(config: TrainConfig, data: PointsData, val: PointsData | None, t
     save_checkpoint(run, trainee, opt, state, kind=kind, config=net.config.to_json())
     extra = {"train": config.to_json(), "steps": state["step"], "seconds": round(state["seconds"], 1),
              "items": state["items"], "figures": figures, "on": "validation" if val is not None else "training"}
+    if state.get("init"):
+        extra["init"] = state["init"]  # the training it went on from (its steps and seconds come on top)
     save_net(trainee.ema, out / f"{config.stage}.safetensors", extra=extra, half=True)
     card = {"kind": kind, "config": net.config.to_json(), "parameters": parameter_count(net), **extra}
     atomic_write_bytes(out / f"{config.stage}.json", (json.dumps(card, indent=1) + "\n").encode("utf-8"))
@@ -520,12 +539,18 @@ def _log(run: Path, record: dict, bar) -> None:
 
 def train(data_dir: str | Path, out: str | Path, minutes: float, stage: str = "both", val_dir: str | Path | None = None,
           resume: bool = False, threads: int | None = None, text_cache: str | Path | None = None,
-          progress: bool = True, limit: int | None = None, **settings) -> dict[str, dict]:
+          progress: bool = True, limit: int | None = None, init: str | Path | None = None,
+          **settings) -> dict[str, dict]:
     """Train `stage` ("shape", "color", "both" or "joint") into `out`; the final states by stage."""
     if stage not in ("shape", "color", "both", "joint"):
         raise TrainError(f"--stage must be shape, color, both or joint, got {stage!r}")
     if not (minutes > 0 and math.isfinite(minutes)):
         raise TrainError(f"--minutes must be a positive number, got {minutes}")
+    if init is not None and stage == "both":
+        raise TrainError("--init grows one stage: name it with --stage shape, color or joint")
+    if init is not None and not Path(init).is_file():
+        raise TrainError(f"--init {init}: no such weight file; give a trained network of this stage")
+    init = Path(init) if init is not None else None
     if threads:
         torch.set_num_threads(threads)
     out = Path(out)
@@ -544,7 +569,8 @@ def train(data_dir: str | Path, out: str | Path, minutes: float, stage: str = "b
     states = {}
     for name, share in stages:
         config = TrainConfig(stage=name, **settings)
-        states[name] = train_stage(config, data, val, text, out, minutes * share, resume, progress)
+        states[name] = train_stage(config, data, val, text, out, minutes * share, resume, progress,
+                                   init=init if stage != "both" else None)
     return states
 
 
@@ -571,6 +597,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--jitter", type=float, default=0.02,
                    help="color stage: positions moved by noise of up to this sigma (the cloud's own frame, "
                         "half-size 1)")
+    p.add_argument("--point-cond", action="store_true",
+                   help="color stage: every point reads the prompt's tokens itself, not only through the latents")
+    p.add_argument("--init", default=None, help="start the stage from this trained network (same size); modules it "
+                                                "lacks start as identity")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--text-cache", default=None, help="the prompts' encodings (default RUN/cache/text.safetensors)")
     p.add_argument("--quiet", action="store_true")
@@ -600,7 +630,7 @@ def _main(argv: list[str] | None) -> int:
         states = train(a.data, a.out, a.minutes, a.stage, a.val, a.resume, a.threads, a.text_cache,
                        progress=not a.quiet, batch=a.batch, points=a.points, lr=a.lr, seed=a.seed, width=a.width,
                        point_width=a.point_width, blocks=a.blocks, latents=a.latents,
-                       text_drop=a.text_drop, jitter=a.jitter)
+                       text_drop=a.text_drop, jitter=a.jitter, point_cond=a.point_cond, init=a.init)
     except (TextEncoderUnavailable, DiffusionUnavailable) as exc:
         raise TrainError(str(exc)) from None
     summary = {k: {"step": s["step"], "done": s["done"], "figures": s.get("figures")} for k, s in states.items()}

@@ -60,6 +60,7 @@ from .layout import Layout
 from .lines import Grid, along, arclength, near_polyline, normals, resample
 from .noise import fbm
 from .places import plant_trees
+from .redraw import Keep
 from .water import smoothstep
 from .world import BUILDING, CATEGORIES, FOREST, GROUND, MATERIALS, ROAD, WATER
 
@@ -152,9 +153,10 @@ class Scene:
         names = np.array([v.category for v in self.variants] or [""], dtype=np.str_)
         return names[self.variant] if len(self.variant) else np.zeros(0, np.str_)
 
-    def body(self, source: str = "scene") -> SceneBody:
+    def body(self, source: str = "scene", sketch: str = "") -> SceneBody:
+        """The scene as a document body; `sketch` the key of the blob of the sketch it was drawn as."""
         return SceneBody(self.extent, self.heights, self.colors, self.water + self.roads, self.variants,
-                         self.objects, self.variant, self.style or "", source=source)
+                         self.objects, self.variant, self.style or "", source=source, sketch=sketch)
 
 
 def lattice_step(extent: tuple[float, float, float, float]) -> float:
@@ -347,8 +349,9 @@ class _Skeleton:
 class _Assembly:
     """The state of one assembly, stage by stage (see the module notes)."""
 
-    def __init__(self, layout: Layout, seed: int):
+    def __init__(self, layout: Layout, seed: int, keep: Keep | None = None):
         self.layout = layout
+        self.keep = keep
         self.style = layout.style
         self.rng = np.random.default_rng([int(seed), 2024])
         self.lat = _Lattice(layout.extent)
@@ -368,6 +371,13 @@ class _Assembly:
         self.pads = np.zeros(self.lat.shape, bool)
         self.footprints: list[tuple[float, float, float, float, float]] = []
         self.objects: list[tuple[str, float, float, float, float]] = []  # variant, x, y, yaw, scale
+        # a regional remake: the lattice points made again, and the old objects standing outside them
+        self.region = np.ones(self.lat.shape, bool)
+        self.kept: list[tuple[str, float, float, float, float]] = []
+        if keep is not None:
+            gx, gy = np.meshgrid(self.lat.x, self.lat.y)
+            self.region = keep.inside(np.stack([gx, gy], -1))
+            self.kept = keep.kept_objects()
 
     # -- water ---------------------------------------------------------------------------------------
     def lay_water(self) -> None:
@@ -645,11 +655,20 @@ class _Assembly:
         road_edge = np.minimum(self.road_d, lat.distance(self.road)) if self.road.any() else np.full(lat.shape, 1e6)
         road_points = cKDTree(np.vstack([line.points for line in self.road_lines])) if self.road_lines else None
         cell = lat.dx * lat.dy
+        for name, x, y, yaw, scale in self.kept:  # a regional remake: the buildings outside stay, in order
+            if name.startswith("building/"):
+                depth, width = building_size(name)
+                self._settle(np.array([x, y]), name, depth * scale, width * scale, scale, water_d, road_edge,
+                             road_points, yaw)
         for k, sl in enumerate(ndimage.find_objects(labels), start=1):
             if sl is None:
                 continue
             rr, ccs = np.nonzero(labels[sl] == k)
             rr, ccs = rr + sl[0].start, ccs + sl[1].start
+            made = self.region[rr, ccs]  # only the part of a village in the region is built again
+            if not made.any():
+                continue
+            rr, ccs = rr[made], ccs[made]
             area = len(rr) * cell
             pts = lat.xy(rr, ccs)
             n = 1 if area < 260.0 else int(min(8, round(area / 170.0)))
@@ -685,28 +704,43 @@ class _Assembly:
         for i in np.argsort(np.where(ok, cost, np.inf), kind="stable")[:40]:
             if not ok[i]:
                 break
-            rs, cs, disc_ = self._window(cand[i], pad + 5.0)
-            inner = disc_ <= pad
-            if (self.pads[rs, cs] & inner).any():
-                continue
-            win = self.h[rs, cs]
-            if np.ptp(win[inner]) > MAX_PAD_FALL_M:
-                continue
-            level = float(np.median(win[inner]))
-            ring = ((disc_ > pad) & (water_d[rs, cs] > 3.0) & ~self.road_surface[rs, cs] & ~self.pads[rs, cs])
-            t = smoothstep((disc_[ring] - pad) / 5.0)
-            win[ring] = level * (1.0 - t) + win[ring] * t
-            win[inner] = level
-            self.pads[rs, cs] |= inner
-            x, y = cand[i]
+            if self._settle(cand[i], name, depth, width, scale, water_d, road_edge, road_points):
+                return
+
+    def _settle(self, p: np.ndarray, name: str, depth: float, width: float, scale: float, water_d: np.ndarray,
+                road_edge: np.ndarray, road_points: cKDTree | None, yaw: float | None = None) -> bool:
+        """Build at `p` on a pad levelled into the ground, facing the nearest road (or turned by `yaw`,
+        a kept building's); False where it cannot stand (on another pad, a slope too steep, or, for
+        a kept one, water or a road now too near)."""
+        reach = 0.5 * math.hypot(depth, width)
+        pad = reach + 1.5
+        if yaw is not None:
+            r, c = self.lat.nearest(p[None])
+            if water_d[r[0], c[0]] < pad + 3.0 or road_edge[r[0], c[0]] < pad + 0.5:
+                return False
+        rs, cs, disc_ = self._window(p, pad + 5.0)
+        inner = disc_ <= pad
+        if (self.pads[rs, cs] & inner).any():
+            return False
+        win = self.h[rs, cs]
+        if np.ptp(win[inner]) > MAX_PAD_FALL_M:
+            return False
+        level = float(np.median(win[inner]))
+        ring = ((disc_ > pad) & (water_d[rs, cs] > 3.0) & ~self.road_surface[rs, cs] & ~self.pads[rs, cs])
+        t = smoothstep((disc_[ring] - pad) / 5.0)
+        win[ring] = level * (1.0 - t) + win[ring] * t
+        win[inner] = level
+        self.pads[rs, cs] |= inner
+        x, y = float(p[0]), float(p[1])
+        if yaw is None:
             if road_points is not None:  # the front faces the nearest road's centre line
-                toward = road_points.data[road_points.query(cand[i])[1]]
+                toward = road_points.data[road_points.query(p)[1]]
                 yaw = math.atan2(toward[1] - y, toward[0] - x)
             else:
                 yaw = float(self.rng.uniform(-math.pi, math.pi))
-            self.footprints.append((float(x), float(y), yaw, depth, width))
-            self.objects.append((name, float(x), float(y), yaw, scale))
-            return
+        self.footprints.append((x, y, yaw, depth, width))
+        self.objects.append((name, x, y, yaw, scale))
+        return True
 
     def _window(self, p: np.ndarray, radius: float) -> tuple[slice, slice, np.ndarray]:
         lat = self.lat
@@ -725,6 +759,10 @@ class _Assembly:
         pad_d = lat.distance(self.pads)
         clear = (water_d > 2.0) & (self.road_d > 1.5) & (pad_d > 2.0) & ~self.water
         forest = (self.category == FOREST) & clear & (slope < 38.0)
+        open_ok = (water_d > 3.0) & (self.road_d > 3.0) & (pad_d > 3.0) & ~self.water
+        # a regional remake: the old trees, rocks and bushes outside the region stay where they still may
+        kept_trees = self._kept("tree", forest, 1.0)
+        kept_small = self._kept("rock", open_ok, 2.5) + self._kept("bush", open_ok, 2.5)
         trees = np.zeros((0, 2))
         if forest.any():
             spacing = 5.0
@@ -734,31 +772,39 @@ class _Assembly:
                 count = float(self.layout.trees[self.layout.category == FOREST].sum())
                 if forest_m2 > 0 and count > 0:
                     spacing = float(np.clip(math.sqrt(0.7 * forest_m2 / count), 3.0, 10.0))
-            trees = self._poisson(forest, spacing)
+            trees = self._poisson(forest & self.region, spacing) if (forest & self.region).any() else trees
             trees = trees[self._off_roads(trees, 1.0)]
+            if kept_trees and len(trees):  # new trees at the region's edge keep their distance to the old
+                old = np.array([[o[1], o[2]] for o in kept_trees])
+                trees = trees[cKDTree(old).query(trees)[0] >= spacing]
+        self.objects.extend(kept_trees)
         names = choose("tree", self.style, self.rng, len(trees))
         for (x, y), name in zip(trees, names):
             self.objects.append((name, float(x), float(y), float(self.rng.uniform(-math.pi, math.pi)),
                                  float(self.rng.uniform(0.75, 1.2))))
+        standing = np.vstack([trees.reshape(-1, 2)] + [np.array([[o[1], o[2]] for o in kept_trees]).reshape(-1, 2)])
         tree_d = np.full(lat.shape, 1e6)
-        if len(trees):
+        if len(standing):
             mark = np.zeros(lat.shape, bool)
-            r, c = lat.nearest(trees)
+            r, c = lat.nearest(standing)
             mark[r, c] = True
             tree_d = lat.distance(mark)
-        open_ground = ((self.category == GROUND) & (water_d > 3.0) & (self.road_d > 3.0) & (pad_d > 3.0)
-                       & (tree_d > 3.0) & ~self.water)
+        open_ground = (self.category == GROUND) & open_ok & (tree_d > 3.0) & self.region
         area = open_ground.sum() * lat.dx * lat.dy
+        share = float(self.region.mean())
         spots = self._poisson(open_ground, 9.0) if open_ground.any() else np.zeros((0, 2))
         spots = spots[self._off_roads(spots, 2.5)]
+        if kept_small and len(spots):
+            spots = spots[cKDTree(np.array([[o[1], o[2]] for o in kept_small])).query(spots)[0] >= 9.0]
+        self.objects.extend(kept_small)
         if len(spots):
             r, c = lat.nearest(spots)
             steep = slope[r, c]
-            n_rock = int(min(len(spots) // 2, 40, round(area / 2500.0)))
+            n_rock = int(min(len(spots) // 2, math.ceil(40 * share), round(area / 2500.0)))
             weight = 0.2 + smoothstep((steep - 8.0) / 20.0)
             rocks = self.rng.choice(len(spots), size=n_rock, replace=False, p=weight / weight.sum()) if n_rock else []
             rest = np.setdiff1d(np.arange(len(spots)), rocks)
-            n_bush = int(min(len(rest), 80, round(area / 1200.0)))
+            n_bush = int(min(len(rest), math.ceil(80 * share), round(area / 1200.0)))
             near_forest = lat.distance(self.category == FOREST)[r[rest], c[rest]]
             wb = 0.3 + smoothstep((25.0 - near_forest) / 20.0)
             bushes = rest[self.rng.choice(len(rest), size=n_bush, replace=False, p=wb / wb.sum())] if n_bush else []
@@ -766,11 +812,23 @@ class _Assembly:
                 for name, i in zip(choose(kind, self.style, self.rng, len(pick)), pick):
                     self.objects.append((name, float(spots[i, 0]), float(spots[i, 1]),
                                          float(self.rng.uniform(-math.pi, math.pi)), float(self.rng.uniform(lo, hi))))
-        if len(self.objects) > MAX_OBJECTS:
-            keep = np.sort(self.rng.choice(len(self.objects), MAX_OBJECTS, replace=False))
-            first = [o for o in self.objects if o[0].startswith("building/")]
-            rest_objs = [self.objects[i] for i in keep.tolist() if not self.objects[i][0].startswith("building/")]
-            self.objects = first + rest_objs[:MAX_OBJECTS - len(first)]
+        if len(self.objects) > MAX_OBJECTS:  # buildings and what a regional remake keeps come first
+            kept = {id(o) for o in kept_trees + kept_small}
+            first = [o for o in self.objects if o[0].startswith("building/") or id(o) in kept]
+            others = [i for i, o in enumerate(self.objects) if not (o[0].startswith("building/") or id(o) in kept)]
+            pick = np.sort(self.rng.choice(len(others), min(len(others), max(MAX_OBJECTS - len(first), 0)),
+                                           replace=False))
+            self.objects = first + [self.objects[others[i]] for i in pick.tolist()]
+
+    def _kept(self, kind: str, allowed: np.ndarray, road_margin: float) -> list[tuple[str, float, float, float, float]]:
+        """The kept objects of `kind` (`Keep`) whose ground still allows them (`allowed`, off roads)."""
+        mine = [o for o in self.kept if o[0].split("/", 1)[0] == kind]
+        if not mine:
+            return []
+        xy = np.array([[o[1], o[2]] for o in mine])
+        r, c = self.lat.nearest(xy)
+        ok = allowed[r, c] & ~self.region[r, c] & self._off_roads(xy, road_margin)
+        return [o for o, good in zip(mine, ok) if good]
 
     def _off_roads(self, xy: np.ndarray, margin: float) -> np.ndarray:
         """Which points (N, 2) stand more than `margin` m beyond the edge of every road's ribbon."""
@@ -926,9 +984,12 @@ def _slope_deg(h: np.ndarray, lat: _Lattice) -> np.ndarray:
 
 
 # -- the entry point -------------------------------------------------------------------------------------
-def assemble(layout: Layout, seed: int = 0, progress: Callable[[int, int], bool] | None = None) -> Scene:
+def assemble(layout: Layout, seed: int = 0, progress: Callable[[int, int], bool] | None = None,
+             keep: Keep | None = None) -> Scene:
     """The playable scene of `layout` (module notes); `seed` draws the variants, sizes and turns of
-    the objects and where trees stand. Raises `Cancelled` when `progress` returns False."""
+    the objects and where trees stand. With `keep` (a redrawn map, `redraw.Redraw.keep`) the objects
+    of the old scene outside the region stay and new ones are placed inside it only. Raises
+    `Cancelled` when `progress` returns False."""
     w, s, e, n = layout.extent
     if not (20.0 <= e - w <= 4000.0 and 20.0 <= n - s <= 4000.0):
         raise ValueError(f"a scene is 20 m to 4 km on a side; this layout covers {e - w:.0f} m x {n - s:.0f} m")
@@ -939,7 +1000,7 @@ def assemble(layout: Layout, seed: int = 0, progress: Callable[[int, int], bool]
             raise Cancelled("the scene was cancelled; nothing was made")
 
     stage(0)
-    a = _Assembly(layout, seed)
+    a = _Assembly(layout, seed, keep)
     stage(1)
     a.lay_water()
     stage(2)

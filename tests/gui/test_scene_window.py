@@ -192,7 +192,7 @@ def test_a_map_drawn_with_the_brushes_becomes_a_scene_and_space_remakes_it_in_on
     assert list(s.bodies) == ["scene1"] and first.kind == "scene"
     assert len(w.sketch.strokes) == 6 and not w.proposals and w.act_walk.isEnabled()
 
-    # one more house and Space: the remake takes the first scene's place in one step
+    # one more house and Space: the region around it is remade in the first scene's place, in one step
     w.set_tool("pen")
     brush(w, "building")
     vw, vh = v.canvas_size()
@@ -200,10 +200,13 @@ def test_a_map_drawn_with_the_brushes_becomes_a_scene_and_space_remakes_it_in_on
     w.act_interpret.trigger()
     qtbot.waitUntil(lambda: not w.jobs.busy and len(w.proposals) == 1, timeout=30000)
     op = w.proposals[0].operation
-    assert op.body == "scene1" and op.replace and "(again)" in w.viewport.ghost_label
+    assert op.body == "scene1" and op.replace and op.remade < 0.5 and "of the map remade" in w.viewport.ghost_label
     w.accept_proposal()
     qtbot.waitUntil(lambda: len(s.history) == 2 and not w.jobs.busy, timeout=30000)
     assert list(s.bodies) == ["scene1"] and s.bodies["scene1"] is not first
+    placed = {tuple(np.round(p[:2], 3)) for p in first.placements}
+    kept = {tuple(np.round(p[:2], 3)) for p in s.bodies["scene1"].placements} & placed
+    assert len(kept) >= 0.5 * len(placed)  # the rest of the scene stands as it stood
     assert s.history[-1].buildings > s.history[0].buildings
     QTest.keySequence(w, "Ctrl+Z")
     assert s.bodies["scene1"] is first and len(s.history) == 1

@@ -113,3 +113,91 @@ def test_the_command_line_writes_a_valid_glb_per_the_contract(tmp_path):
     known = ("terrain", "water", "road", "tree", "building", "rock", "bush", "scene")
     assert all(n.startswith(known) for n in names), names
     assert sum(n.startswith("tree") for n in names) == best["params"]["trees"]
+
+
+def _objects(body) -> set[tuple[str, float, float]]:
+    names = [body.variants[k].name for k in body.variant]
+    return {(n, round(float(p[0]), 3), round(float(p[1]), 3)) for n, p in zip(names, body.placements)}
+
+
+def _far(xy: np.ndarray, lines: list[np.ndarray], metres: float) -> np.ndarray:
+    from scipy.spatial import cKDTree
+    pts = np.vstack([np.asarray(line, float) for line in lines])
+    return cKDTree(pts).query(np.asarray(xy, float).reshape(-1, 2))[0] > metres
+
+
+def test_redrawing_part_of_the_map_remakes_that_region_and_keeps_the_rest(session):
+    from sketchforge.neural.scene.redraw import changed_lines
+    sketch = map_sketch(6)
+    first = session.scene(sketch)
+    before = session.bodies[first.body]
+    w_px, h_px = sketch.width, sketch.height
+    square = np.array([[0.86, 0.12], [0.92, 0.12], [0.92, 0.18], [0.86, 0.18], [0.86, 0.12]]) * [w_px, h_px]
+    house = Stroke(np.column_stack([square, np.ones(5), 10.0 * np.arange(5)]), "building")
+    forests = [i for i, s in enumerate(sketch.strokes) if s.kind == "forest"]
+    redrawn = dataclasses.replace(sketch, strokes=tuple(s for i, s in enumerate(sketch.strokes) if i != forests[-1])
+                                  + (house,))
+    again = session.scene(redrawn)
+    after = session.bodies[again.body]
+    assert again.replace and len(session.history) == 2 and 0 < again.remade < 0.3
+    assert "of the map remade" in again.describe()
+    lines = [xy for _, xy in changed_lines(sketch, redrawn)]
+    assert len(lines) == 2  # the house drawn and the forest scribble erased
+    old, new = _objects(before), _objects(after)
+    far_old = {o for o in old if _far(np.array([o[1:]]), lines, 60.0)[0]}
+    far_new = {o for o in new if _far(np.array([o[1:]]), lines, 60.0)[0]}
+    assert far_old and far_old == far_new  # every tree, rock and house away from the change stands where it stood
+    near_house = [o for o in new - old
+                  if o[0].startswith("building/") and not _far(np.array([o[1:]]), lines[:1], 30.0)[0]]
+    assert near_house, "the house drawn is built"
+    gx, gy = np.meshgrid(np.linspace(after.extent[0], after.extent[2], after.heights.shape[1]),
+                         np.linspace(after.extent[3], after.extent[1], after.heights.shape[0]))
+    far = _far(np.stack([gx, gy], -1).reshape(-1, 2), lines, 60.0).reshape(gx.shape)
+    assert np.abs(after.heights - before.heights)[far].max() < 1e-3  # the ground away from it is unchanged
+    session.undo()
+    assert _objects(session.bodies[first.body]) == old
+
+
+def test_the_whole_scene_is_remade_when_asked_and_a_reopened_scene_still_remakes_by_region(session, tmp_path):
+    sketch = map_sketch(6)
+    session.scene(sketch)
+    session.backend("scene").configure(regional=False, seed=3)
+    one = dataclasses.replace(sketch, strokes=sketch.strokes[:-1])
+    op = session.scene(one)
+    whole = session.bodies[op.body]
+    session.undo()
+    session.backend("scene").configure(regional=True)
+    op = session.scene(one)
+    regional = session.bodies[op.body]
+    assert _objects(regional) != _objects(whole)  # the regional remake kept the seed-0 objects, the whole one not
+    path = tmp_path / "map.sketchforge"  # the sketch a scene was drawn as survives save and reopen
+    session.save(path)
+    again = Session()
+    again.open(path)
+    again.register_backend(SceneBackend(reader="rules"), replace=True)
+    assert again.bodies[op.body].sketch == session.bodies[op.body].sketch != ""
+    redone = again.scene(dataclasses.replace(one, strokes=one.strokes[:-1]))
+    assert len(_objects(again.bodies[redone.body]) & _objects(regional)) > 0.5 * len(_objects(regional))
+
+
+def test_the_command_line_remakes_only_the_redrawn_region_of_a_saved_scene(tmp_path):
+    sketch = map_sketch(6)
+    sketch.save(tmp_path / "map.sketch.json")
+    gone = [i for i, s in enumerate(sketch.strokes) if s.kind == "building"][-1]  # a lone house
+    dataclasses.replace(sketch, strokes=tuple(s for i, s in enumerate(sketch.strokes) if i != gone)).save(
+        tmp_path / "less.sketch.json")
+    env = {**os.environ, "SKETCHFORGE_SCENE_LAYOUT": str(tmp_path / "none.safetensors")}  # the rules read it
+    cli = [sys.executable, "-m", "sketchforge.app.cli", "interpret"]
+    for args in (["--sketch", str(tmp_path / "map.sketch.json"), "--out", str(tmp_path / "one.sketchforge")],
+                 ["--model", str(tmp_path / "one.sketchforge"), "--sketch", str(tmp_path / "less.sketch.json"),
+                  "--out", str(tmp_path / "two.sketchforge"), "--report", str(tmp_path / "r.json")]):
+        r = subprocess.run(cli + args, capture_output=True, text=True, timeout=300, env=env)
+        assert r.returncode == 0, r.stderr
+    best = json.loads((tmp_path / "r.json").read_text())["proposals"][0]
+    assert best["params"]["replace"] and 0 < best["params"]["remade"] < 0.3
+    one, two = Session(), Session()
+    one.open(tmp_path / "one.sketchforge")
+    two.open(tmp_path / "two.sketchforge")
+    (a,), (b,) = one.bodies.values(), two.bodies.values()
+    assert list(two.bodies) == list(one.bodies) and len(_objects(a) & _objects(b)) >= 0.8 * len(_objects(a))
+    assert b.counts()["building"] < a.counts()["building"]  # the house erased from the map is gone
