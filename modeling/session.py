@@ -242,8 +242,9 @@ class Session:
         """A game scene from a top-down sketch of a map (water, road, forest, building and mountain
         strokes; the sketch's own prompt, or `prompt`, a style such as "snowy"), added as a new body in
         one step; while the model holds a scene, the sketch remakes it (only the region around the
-        strokes drawn or erased since, the rest kept: the back end's option `regional`). OperationError with what to draw when the sketch cannot be read (a camera that is not
-        a map's, no scene strokes, a map under 20 m or over 4 km), and nothing changes then.
+        strokes drawn or erased since, the rest kept: the back end's option `regional`).
+        OperationError with what to draw when the sketch cannot be read (a camera that is not a map's,
+        no scene strokes, a map under 20 m or over 4 km), and nothing changes then.
         `progress(done, total)` hears of the assembly's stages and returns False to cancel."""
         import dataclasses
         if not sketch.strokes:

@@ -15,7 +15,8 @@ STAMP="$VENV/.sketchforge-setup.sha256"
 NODE_DIR="$ROOT/packaging/node"
 
 # Debian packages: open3d (libusb, Vulkan for its offscreen renderer), Qt's xcb
-# platform plug-in, OpenGL through Mesa llvmpipe, and Xvfb for the viewport tests.
+# platform plug-in, OpenGL through Mesa llvmpipe, Xvfb for the viewport tests, and
+# Blender (with numpy for its glTF importer) to check that exported scenes open there.
 DEBIAN_PACKAGES=(
   libusb-1.0-0
   libvulkan1 mesa-vulkan-drivers
@@ -24,6 +25,7 @@ DEBIAN_PACKAGES=(
   libxcb-xinerama0 libxcb-xkb1 libxkbcommon-x11-0 libxcb-cursor0
   libegl1 libgl1 libglu1-mesa libgl1-mesa-dri libglx-mesa0
   libdbus-1-3 libfontconfig1
+  blender python3-numpy
 )
 
 say() { printf 'setup: %s\n' "$*"; }

@@ -1,7 +1,7 @@
 """A scene in the document: put through the session with its data as a blob, saved and reopened
 exactly, undone like any step, and exported to a glb the Khronos validator passes (nodes named by
 category, one per tree and building standing at its foot on the terrain, sharing their variant's
-mesh) and to OBJ (a group per node, a material per category)."""
+mesh) and to OBJ (a group per node, a material per category); both open in Blender."""
 
 from __future__ import annotations
 
@@ -178,3 +178,29 @@ def test_a_scene_exports_to_obj_with_a_group_per_node(scene, tmp_path):
         assert f"newmtl {category}\n" in mtl and f"usemtl {category}\n" in text
     vertices = sum(1 for line in text.splitlines() if line.startswith("v "))
     assert vertices == len(s.bodies["scene1"].mesh().vertices)
+
+
+def _blender_import(path: Path) -> dict:
+    blender = shutil.which("blender")
+    assert blender, "Blender is part of the set-up (make setup) to check that exported scenes open there"
+    r = subprocess.run([blender, "-b", "--factory-startup", "-noaudio", "--python",
+                        str(ROOT / "packaging" / "blender" / "import_check.py"), "--", str(path)],
+                       capture_output=True, text=True, timeout=300)
+    line = next((x for x in r.stdout.splitlines() if x.startswith("IMPORTED ")), None)
+    assert r.returncode == 0 and line, (r.stdout + r.stderr)[-2000:]
+    return json.loads(line[len("IMPORTED "):])
+
+
+def test_a_scene_opens_in_blender_from_glb_as_instances_and_from_obj(scene, tmp_path):
+    s = Session()
+    key = s.document.add_blob(scene_blob(scene))
+    s.apply("put_scene", body="scene1", blob=key)
+    s.export(tmp_path / "scene.glb")
+    got = _blender_import(tmp_path / "scene.glb")
+    counts = scene.counts()
+    assert got["objects"] == 1 + len(scene.parts) + len(scene.placements)  # the terrain, each part, each object
+    assert got["meshes"] <= 1 + len(scene.parts) + len(scene.variants)      # objects share their variant's mesh
+    assert sum(n.startswith("tree") for n in got["names"]) == counts["tree"] and got["color_layers"] >= 1
+    s.export(tmp_path / "scene.obj")
+    got = _blender_import(tmp_path / "scene.obj")
+    assert got["objects"] >= 1 and got["faces"] == scene.triangle_count()

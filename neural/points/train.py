@@ -63,6 +63,7 @@ from sketchforge.modeling.sketch import Sketch, SketchError
 from ..commands import Parser, run_command
 from ..text import MAX_TOKENS, TextEncoder
 from ..training import StopRequest, learning_rate, load_checkpoint, load_kept, save_checkpoint, save_kept
+from ..weights import WeightsError
 from .diffusion import (
     GUIDANCE,
     SketchInputs,
@@ -73,7 +74,6 @@ from .diffusion import (
     unit_to_colors,
 )
 from .frame import CAMERA_VECTOR, MARGIN, SIZE, FrameError, mirror_camera_vector
-from ..weights import WeightsError
 from .net import KINDS, PointsConfig, PointsNet, grow_from, parameter_count, save_net
 
 __all__ = ["TrainError", "TrainConfig", "PointsData", "TextTable", "read_shard", "make_batch", "chamfer", "validate",
