@@ -74,7 +74,7 @@ class SceneCommands:
         if not _inside(scene, x, y):
             x, y = (w + e) / 2.0, (s + n) / 2.0
         self.hide_start_page()
-        self.viewport.start_walk(scene.height_at, (x, y), (w, s, e, n))
+        self.viewport.start_walk(scene.height_at, (x, y), (w, s, e, n), obstacles=scene.obstacles_m() * MM_PER_M)
 
     def _walk_changed(self, on: bool) -> None:
         self._check_walk(on)

@@ -75,6 +75,31 @@ def ground_height(heights: np.ndarray, extent: tuple[float, float, float, float]
 
 
 # -- the body --------------------------------------------------------------------------------------
+OBSTACLE_HEIGHTS_M = (0.3, 0.9, 1.5)
+"""Heights above an object's foot where a walker meets it (`SceneBody.obstacles_m`)."""
+
+
+def _section_radius(vertices: np.ndarray, triangles: np.ndarray) -> float:
+    """The farthest (from the vertical axis through the foot) a mesh reaches at the heights of
+    `OBSTACLE_HEIGHTS_M`: where its triangles' edges cross those planes. 0 where none do."""
+    v = np.asarray(vertices, np.float64)
+    t = np.asarray(triangles, np.int64).reshape(-1, 3)
+    if not len(t):
+        return 0.0
+    edges = np.concatenate([t[:, [0, 1]], t[:, [1, 2]], t[:, [2, 0]]])
+    a, b = v[edges[:, 0]], v[edges[:, 1]]
+    best = 0.0
+    for z in OBSTACLE_HEIGHTS_M:
+        cross = (a[:, 2] - z) * (b[:, 2] - z) <= 0.0
+        dz = b[cross, 2] - a[cross, 2]
+        safe = np.where(np.abs(dz) > 1e-12, dz, 1.0)
+        f = np.where(np.abs(dz) > 1e-12, (z - a[cross, 2]) / safe, 0.0)
+        q = a[cross, :2] + f[:, None] * (b[cross, :2] - a[cross, :2])
+        if len(q):
+            best = max(best, float(np.hypot(q[:, 0], q[:, 1]).max()))
+    return best
+
+
 @dataclass(frozen=True, eq=False)
 class ScenePart:
     """A named mesh of a scene in metres: vertices (N, 3) float32, triangles (M, 3) int32 and one
@@ -206,6 +231,18 @@ class SceneBody(Body):
     def height_at(self, xy: np.ndarray) -> np.ndarray:
         """Terrain height (N,) in document millimetres under document points (N, 2) mm (to walk on)."""
         return self.ground_height_m(np.asarray(xy, np.float64).reshape(-1, 2) / MM_PER_M) * MM_PER_M
+
+    def obstacles_m(self) -> np.ndarray:
+        """What a walker bumps into: one circle (N, 3) x, y, radius in metres per object, the widest
+        cut through its variant between knee and eye height (`OBSTACLE_HEIGHTS_M`; a tree's trunk, not
+        its crown; a house's walls), scaled; objects with nothing at those heights are left out."""
+        radii = np.array([_section_radius(v.vertices, v.triangles) for v in self.variants] or [0.0])
+        if not len(self.placements):
+            return np.zeros((0, 3))
+        p = self.placements
+        r = radii[self.variant] * p[:, 4]
+        keep = r > 0.0
+        return np.column_stack([p[keep, 0], p[keep, 1], r[keep]])
 
     def terrain_vertices_m(self) -> np.ndarray:
         """The lattice points as vertices ((R + 1) * (C + 1), 3) in metres, row by row from the north-west."""

@@ -2,8 +2,10 @@
 
 `Walk` is the walker: an eye, a heading and a pitch over a ground (a function from points (N, 2)
 mm to heights (N,) mm, such as `SceneBody.height_at`), moved by the keys held over a time step.
-Walking, the eye stays `EYE_HEIGHT` above the ground under it; flying, it keeps its height (Space
-and C move it up and down) and never sinks below eye height.
+Walking, the eye stays `EYE_HEIGHT` above the ground under it and the walker cannot pass through
+the scene's objects (`obstacles`: circles x, y, radius mm, such as `SceneBody.obstacles_m` in mm;
+it slides along them); flying, it keeps its height (Space and C move it up and down), never sinks
+below eye height and passes over everything.
 
 `Walking` is mixed into the viewport before `PointerInput`. While a walk is on it takes the keys
 (also those that are shortcuts elsewhere in the window) and the mouse, looks through the walker's
@@ -35,6 +37,7 @@ LOOK_AHEAD = 100000.0       # mm from the eye to the orbit's centre: pyqtgraph c
 WALK_FOV = 75.0             # horizontal field of view, degrees
 TICK_MS = 16
 MAX_STEP_S = 0.1            # a late tick moves no further than this much time
+BODY_RADIUS = 300.0         # mm: how near the walker's eye comes to an obstacle's edge
 
 Ground = Callable[[np.ndarray], np.ndarray]
 K = Qt.Key
@@ -58,15 +61,33 @@ class Walk:
     pitch: float = 0.0
     flying: bool = False
     limits: tuple[float, float, float, float] | None = None
+    obstacles: np.ndarray | None = None  # (K, 3) x, y, radius mm that walking does not pass through
     _floor: float = field(default=0.0, repr=False)
 
     @classmethod
     def start(cls, ground: Ground, xy: tuple[float, float], limits: tuple[float, float, float, float] | None = None,
-              yaw: float = 90.0) -> Walk:
-        """A walker standing at `xy` (mm), its eye at eye height above the ground there, facing `yaw`."""
-        walk = cls(ground, np.array([float(xy[0]), float(xy[1]), 0.0]), float(yaw), 0.0, False, limits)
+              yaw: float = 90.0, obstacles: np.ndarray | None = None) -> Walk:
+        """A walker standing at `xy` (mm), its eye at eye height above the ground there, facing `yaw`
+        (outside every obstacle: moved to the nearest free ground when `xy` is inside one)."""
+        walk = cls(ground, np.array([float(xy[0]), float(xy[1]), 0.0]), float(yaw), 0.0, False, limits,
+                   None if obstacles is None else np.asarray(obstacles, float).reshape(-1, 3))
         walk.settle(walking=True)
         return walk
+
+    def _clear(self) -> None:
+        """Push the eye out of the obstacles it stands in, to their edge (a few rounds where they overlap)."""
+        if self.obstacles is None or not len(self.obstacles):
+            return
+        for _ in range(4):
+            d = self.eye[:2] - self.obstacles[:, :2]
+            dist = np.hypot(d[:, 0], d[:, 1])
+            reach = self.obstacles[:, 2] + BODY_RADIUS
+            inside = np.nonzero(dist < reach)[0]
+            if not len(inside):
+                return
+            k = inside[np.argmax(reach[inside] - dist[inside])]
+            away = d[k] / dist[k] if dist[k] > 1e-9 else np.array([1.0, 0.0])
+            self.eye[:2] = self.obstacles[k, :2] + away * (reach[k] + 1e-3)
 
     def floor(self) -> float:
         """The ground's height under the eye (the last good one where the ground gives none)."""
@@ -76,14 +97,16 @@ class Walk:
         return self._floor
 
     def settle(self, walking: bool | None = None) -> None:
-        """Keep the eye inside the limits and at eye height above the ground (walking), or at least
-        that high (flying)."""
+        """Keep the eye inside the limits and at eye height above the ground, out of the obstacles
+        (walking), or at least that high (flying)."""
         if self.limits is not None:
             w, s, e, n = self.limits
             self.eye[0] = min(max(self.eye[0], w), e)
             self.eye[1] = min(max(self.eye[1], s), n)
-        low = self.floor() + EYE_HEIGHT
         walk = not self.flying if walking is None else walking
+        if walk:
+            self._clear()
+        low = self.floor() + EYE_HEIGHT
         self.eye[2] = low if walk else max(float(self.eye[2]), low)
 
     def heading(self) -> np.ndarray:
@@ -145,13 +168,14 @@ class Walking:
         return self._walk
 
     def start_walk(self, ground: Ground, xy: tuple[float, float],
-                   limits: tuple[float, float, float, float] | None = None) -> None:
-        """Stand at `xy` (mm) on `ground`, the eye at eye height, facing north; the view as it is now
-        comes back when the walk ends."""
+                   limits: tuple[float, float, float, float] | None = None,
+                   obstacles: np.ndarray | None = None) -> None:
+        """Stand at `xy` (mm) on `ground`, the eye at eye height, facing north, walking around the
+        `obstacles` (x, y, radius mm); the view as it is now comes back when the walk ends."""
         if self._walk is None:
             self._pen.cancel()
             self._walk_from = (self._orbit(), self.canvas_size())
-        self._walk = Walk.start(ground, xy, limits)
+        self._walk = Walk.start(ground, xy, limits, obstacles=obstacles)
         self._walk_keys.clear()
         self._look_from = None
         self._set_orbit(self._walk.orbit())

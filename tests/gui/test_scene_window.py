@@ -16,6 +16,7 @@ from sketchforge.modeling.camera import Camera
 from sketchforge.modeling.session import Session
 from sketchforge.modeling.sketch import Sketch, Stroke
 from sketchforge.neural.scene.backend import SceneBackend
+from sketchforge.neural.scene.data import make_item
 
 NONE = Qt.KeyboardModifier.NoModifier
 LEFT = Qt.MouseButton.LeftButton
@@ -453,3 +454,38 @@ def _pictures(out) -> int:
 
 if __name__ == "__main__":
     sys.exit(_pictures(sys.argv[1]))
+
+
+def test_walking_does_not_pass_through_houses_and_trees_but_flying_passes_over():
+    from sketchforge.app.viewport.walk import BODY_RADIUS, Walk
+    house = np.array([[0.0, 10000.0, 6000.0]])               # a house 10 m north, 6 m round
+    walk = Walk.start(lambda xy: np.zeros(len(xy)), (0.0, 0.0), obstacles=house)
+    for _ in range(40):                                      # 4 s of walking north: 16 m, into the house
+        walk.step({"forward"}, 0.1)
+    assert walk.eye[1] == pytest.approx(10000.0 - 6000.0 - BODY_RADIUS, abs=5.0)
+    for _ in range(40):                                      # walking north-east slides along its wall
+        walk.step({"forward", "right"}, 0.1)
+    d = np.hypot(walk.eye[0] - 0.0, walk.eye[1] - 10000.0)
+    assert walk.eye[0] > 3000.0 and d >= 6000.0 + BODY_RADIUS - 1.0
+    flyer = Walk.start(lambda xy: np.zeros(len(xy)), (0.0, 0.0), obstacles=house)
+    flyer.set_flying(True)
+    for _ in range(40):
+        flyer.step({"forward"}, 0.1)
+    assert flyer.eye[1] > 16000.0                            # flying passes over it
+    inside = Walk.start(lambda xy: np.zeros(len(xy)), (0.0, 10000.0), obstacles=house)
+    assert np.hypot(*(inside.eye[:2] - (0.0, 10000.0))) >= 6000.0   # a walk never starts inside a house
+
+
+def test_the_window_walks_around_the_scenes_objects(scene_window):
+    s = Session()
+    s.register_backend(SceneBackend(reader="rules"), replace=True)
+    s.scene(make_item(6).sketch)
+    w = scene_window(s)
+    w.mode_box.setCurrentIndex(w.mode_box.findData("scene"))
+    w.act_walk.trigger()
+    walker = w.viewport.walker
+    scene = s.bodies["scene1"]
+    assert walker is not None and walker.obstacles is not None
+    assert len(walker.obstacles) == len(scene.obstacles_m()) > 0.9 * len(scene.placements)
+    houses = scene.placements[scene.kinds() == "building"]
+    assert len(houses) and (walker.obstacles[:, 2] > 3000.0).sum() >= len(houses)   # houses are metres round
