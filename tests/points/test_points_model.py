@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -352,3 +353,40 @@ def test_training_command_writes_shippable_weights_and_resumes(tmp_path, monkeyp
     assert "color_err" in card["figures"] and "part_acc" in card["figures"]
     assert train.main(args) == 2  # the run is there: resume it or pick another folder
     assert train.main(args + ["--resume"]) == 0
+    # a color stage grown from that network: the points read the prompt themselves, from where it left off
+    grown = tmp_path / "grown"
+    grow = ["--data", str(data), "--val", str(data), "--out", str(grown), "--minutes", "0.02", "--stage", "color",
+            "--batch", "2", "--points", "64", "--width", "32", "--point-width", "32", "--blocks", "1",
+            "--latents", "4", "--quiet", "--point-cond", "--init", str(out / "color.safetensors")]
+    assert train.main(grow) == 0
+    net, extra = load_net(grown / "color.safetensors", "color")
+    assert net.config.point_cond and extra["init"]["steps"] == load_net(out / "color.safetensors")[1]["steps"]
+    assert train.main(grow[:-1] + [str(out / "shape.safetensors")]) == 2  # not a color network: one line, no run
+    both = ["--data", str(data), "--out", str(tmp_path / "both"), "--minutes", "0.02", "--stage", "both", "--quiet",
+            "--init", str(out / "color.safetensors")]
+    assert train.main(both) == 2  # --init grows one named stage
+
+
+def test_a_grown_network_starts_exactly_where_its_source_was():
+    from sketchforge.neural.points.net import grow_from
+    torch.manual_seed(0)
+    source = PointsNet(PointsConfig(stage="color", width=32, point_width=32, blocks=1, latents=4, parts=4))
+    with torch.no_grad():
+        for p in source.parameters():
+            p.add_(0.1 * torch.randn_like(p))  # not the zero start: the output depends on every weight
+    import tempfile
+    with tempfile.TemporaryDirectory() as d:
+        save_net(source, Path(d) / "c.safetensors")
+        grown = PointsNet(PointsConfig(stage="color", width=32, point_width=32, blocks=1, latents=4, parts=4,
+                                       point_cond=True))
+        grow_from(grown, Path(d) / "c.safetensors")
+        wider = PointsNet(PointsConfig(stage="color", width=64, point_width=32, blocks=1, latents=4, parts=4))
+        with pytest.raises(ValueError, match="other settings"):
+            grow_from(wider, Path(d) / "c.safetensors")
+    tokens, mask, pooled = torch.randn(2, 5, 384), torch.ones(2, 5, dtype=torch.bool), torch.randn(2, 384)
+    x, pos, t = torch.randn(2, 50, 3), torch.randn(2, 50, 3), torch.tensor([10, 700])
+    with torch.no_grad():
+        a = source.eval()(x, t, source.encode(tokens, mask, pooled), pos)
+        b = grown.eval()(x, t, grown.encode(tokens, mask, pooled), pos)
+    assert torch.allclose(a, b, atol=1e-5)
+    assert sum(p.numel() for p in grown.parameters()) > sum(p.numel() for p in source.parameters())
