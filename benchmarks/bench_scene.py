@@ -9,7 +9,10 @@ Sets:
   seed 2), each world with the sketch the data generator draws of it;
 - "another way": other worlds (seed 3) drawn by a hastier hand that leaves more out (the sketch
   style 2.2 times as messy) on canvases of another size (a third larger): the same kinds of map
-  drawn with habits the network was not trained on.
+  drawn with habits the network was not trained on;
+- "other hand": other worlds (seed 4) drawn by a second hand written apart from the generator
+  (`scene_other_hand.py`, its own stroke model and conventions: rivers as two banks, roads in
+  dashes, forests as outlines or tree loops, buildings as squares or crosses, ridges as zigzags).
 
 Figures per reader (network = the shipped layout network; rules = `rules.rules_layout`, the
 baseline), the layout then assembled by `assemble.assemble` (seed 0):
@@ -22,6 +25,9 @@ baseline), the layout then assembled by `assemble.assemble` (seed 0):
   with grade <= 15%, river courses that never rise, lake cells at one level below their banks;
 - reachability: the share of walkable land (dry lattice cells with slope <= 30 degrees; road
   and bridge cells count) in the largest 4-connected walkable region;
+- a redrawn map (`--redraw` maps, one stroke erased, remade through the session): the share of the
+  map remade, the old objects far from the change kept where they stood, the terrain's change far
+  from it, and the seconds of the remake;
 - triangles and draw calls of the scene body; seconds per scene (reading + assembly, one torch
   thread), p50 and p95, and the same for a 200 m x 200 m map.
 Writes benchmarks/results/scene.json (and benchmarks/results/scene.png with --picture).
@@ -42,6 +48,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import write  # noqa: E402
+from benchmarks.scene_other_hand import other_hand  # noqa: E402
 from sketchforge.neural.scene.assemble import assemble  # noqa: E402
 from sketchforge.neural.scene.cli import item_seed  # noqa: E402
 from sketchforge.neural.scene.data import make_item  # noqa: E402
@@ -258,13 +265,76 @@ def picture(readers: Readers, items: list[dict], path: Path) -> None:
     cv2.imwrite(str(path), cv2.cvtColor(np.vstack([header, sheet]), cv2.COLOR_RGB2BGR))
 
 
+def redraw_figures(weights: Path | None, items: list[dict], reader: str) -> dict:
+    """A redrawn map remakes the region around what changed and keeps the rest: for each map, its
+    scene, then one stroke of it erased (a random one of a scene kind) and the scene remade through
+    the session. Figures: the share of the map remade, the share of the old objects standing
+    farther than `FAR_M` from the erased stroke that stand exactly where they stood, the largest
+    change of the terrain farther than `FAR_M`, and the seconds of the remake against the first."""
+    from scipy.spatial import cKDTree
+
+    from sketchforge.modeling.session import Session
+    from sketchforge.neural.scene.backend import SceneBackend
+    from sketchforge.neural.scene.sketching import KINDS
+    rows = []
+    for k, it in enumerate(items):
+        sketch = it["sketch"]
+        kinds = [i for i, st in enumerate(sketch.strokes) if st.kind in KINDS]
+        if len(kinds) < 3:
+            continue
+        session = Session()
+        session.register_backend(SceneBackend(weights, reader=reader), replace=True)
+        t0 = time.perf_counter()
+        op = session.scene(sketch)
+        first_s = time.perf_counter() - t0
+        before = session.bodies[op.body]
+        gone = kinds[int(np.random.default_rng([k, 5]).integers(len(kinds)))]
+        erased = sketch.strokes[gone]
+        redrawn = replace(sketch, strokes=tuple(st for i, st in enumerate(sketch.strokes) if i != gone))
+        t0 = time.perf_counter()
+        again = session.scene(redrawn)
+        remake_s = time.perf_counter() - t0
+        after = session.bodies[again.body]
+        o, _ = sketch.camera.rays(np.asarray(erased.points, float)[:, :2], sketch.width, sketch.height)
+        line = cKDTree(o[:, :2] / 1000.0)
+
+        def placed(body) -> set:
+            names = [body.variants[v].name for v in body.variant]
+            return {(n, round(float(p[0]), 3), round(float(p[1]), 3)) for n, p in zip(names, body.placements)}
+        old, new = placed(before), placed(after)
+        far = {x for x in old if line.query([x[1], x[2]])[0] > FAR_M}
+        w, s_, e, n = after.extent
+        gx, gy = np.meshgrid(np.linspace(w, e, after.heights.shape[1]), np.linspace(n, s_, after.heights.shape[0]))
+        far_ground = line.query(np.stack([gx.ravel(), gy.ravel()], 1))[0].reshape(gx.shape) > FAR_M
+        rows.append({"remade": again.remade, "far_objects": len(far),
+                     "far_objects_kept": len(far & new) / len(far) if far else None,
+                     "far_terrain_change_m": float(np.abs(after.heights - before.heights)[far_ground].max())
+                     if far_ground.any() else None, "first_s": first_s, "remake_s": remake_s})
+
+    def col(key: str) -> list[float]:
+        return [r[key] for r in rows if r[key] is not None]
+    return {"maps": len(rows), "reader": reader, "far_m": FAR_M,
+            "remade_share_p50": float(np.median(col("remade"))), "remade_whole": sum(r["remade"] >= 1.0 for r in rows),
+            "far_objects_kept_mean": float(np.mean(col("far_objects_kept"))),
+            "far_objects_kept_min": float(np.min(col("far_objects_kept"))),
+            "far_terrain_change_m_p50": float(np.median(col("far_terrain_change_m"))),
+            "far_terrain_change_m_max": float(np.max(col("far_terrain_change_m"))),
+            "first_seconds_p50": float(np.median(col("first_s"))),
+            "remake_seconds_p50": float(np.median(col("remake_s")))}
+
+
+FAR_M = 40.0
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--items", type=int, default=200)
     ap.add_argument("--other", type=int, default=60)
+    ap.add_argument("--other-hand", type=int, default=60, help="maps drawn by the second hand (seed + 2)")
     ap.add_argument("--seed", type=int, default=2, help="the held-out set's seed (training used 1, validation 7)")
     ap.add_argument("--weights", type=Path, default=ROOT / "assets" / "scene" / "layout.safetensors")
     ap.add_argument("--picture", action="store_true")
+    ap.add_argument("--redraw", type=int, default=40, help="maps of the held-out set redrawn with one stroke erased")
     a = ap.parse_args()
     import torch
     torch.set_num_threads(1)
@@ -272,17 +342,21 @@ def main() -> None:
     t0 = time.perf_counter()
     held = generator_set(a.items, a.seed)
     other = another_way(a.other, a.seed + 1)
+    hand = other_hand(a.other_hand, a.seed + 2)
     out = {"command": "python benchmarks/bench_scene.py " + " ".join(sys.argv[1:]),
            "readers": readers.names(), "categories": list(CATEGORIES), "ground": GROUND, "building": BUILDING,
            "generator": {"items": len(held), **evaluate(readers, held)},
            "another_way": {"items": len(other), **(evaluate(readers, other) if other else {})},
+           "other_hand": {"items": len(hand), **(evaluate(readers, hand) if hand else {})},
+           "redraw": redraw_figures(a.weights, held[:a.redraw], "network" if readers.net is not None else "rules")
+           if a.redraw else None,
            "network_training": {k: readers.extra.get(k) for k in ("steps", "seconds", "items")}
            if readers.net is not None else None,
            "seconds": round(time.perf_counter() - t0, 1)}
     path = write("scene", out)
     if a.picture:
         picture(readers, held, ROOT / "benchmarks" / "results" / "scene.png")
-    print(json.dumps({k: out[k] for k in ("generator", "another_way")}, indent=1))
+    print(json.dumps({k: out[k] for k in ("generator", "another_way", "other_hand")}, indent=1))
     print("wrote", path)
 
 
