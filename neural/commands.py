@@ -10,6 +10,8 @@ traceback::
                            interrupted="finished shards are kept; rerun the same command to resume")
 
 with the parser built from `Parser` (subparsers: ``add_subparsers(..., parser_class=Parser)``).
+The sharded data generators (`shardpool.generate_shards`) also share their `generate` subcommand
+(`add_generate_command`) and its progress bar (`item_bar`).
 """
 
 from __future__ import annotations
@@ -17,11 +19,15 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from typing import Callable
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Callable, Iterator
 
-__all__ = ["Parser", "UsageError", "run_command", "dispatch", "SHARDS_KEPT"]
+__all__ = ["Parser", "UsageError", "run_command", "dispatch", "SHARDS_KEPT", "CHECKPOINT_KEPT", "add_generate_command",
+           "item_bar"]
 
 SHARDS_KEPT = "finished shards are kept, rerun the same command to resume"  # a data command's interrupt
+CHECKPOINT_KEPT = "rerun the same command with --resume to go on from the last checkpoint"  # a trainer's interrupt
 
 
 class UsageError(ValueError):
@@ -61,3 +67,39 @@ def dispatch(command: str | None, handlers: dict[str, Callable[[], int]]) -> int
         names = list(handlers)
         raise UsageError(f"give a command: {', '.join(names[:-1])} or {names[-1]} (see --help)")
     return handlers[command]()
+
+
+def add_generate_command(sub: Any, own: Callable[[argparse.ArgumentParser], object] | None = None
+                         ) -> argparse.ArgumentParser:
+    """The `generate` subcommand of a sharded data generator on the subparsers `sub`: --out, --count,
+    --seed, --workers, --shard-size, the generator's `own` options, --quiet."""
+    g = sub.add_parser("generate", help="generate a sharded dataset (resumable)")
+    g.add_argument("--out", required=True, type=Path, help="dataset folder (created; rerun to resume)")
+    g.add_argument("--count", required=True, type=int, help="number of items")
+    g.add_argument("--seed", required=True, type=int, help="random seed (non-negative)")
+    g.add_argument("--workers", type=int, default=1, help="worker processes (the data does not depend on it)")
+    g.add_argument("--shard-size", type=int, default=256, help="items per shard")
+    if own is not None:
+        own(g)
+    g.add_argument("--quiet", action="store_true", help="no progress bar")
+    return g
+
+
+@contextmanager
+def item_bar(total: int, quiet: bool) -> Iterator[Callable[[int], None] | None]:
+    """A generator's `progress(n)`: a bar over `total` items, shown from the first item on and
+    closed on leaving; None when `quiet`."""
+    bar = None
+
+    def progress(n: int) -> None:
+        nonlocal bar
+        if bar is None:
+            from tqdm import tqdm
+            bar = tqdm(total=total, unit="item", desc="generating", dynamic_ncols=True)
+        bar.update(n)
+
+    try:
+        yield None if quiet else progress
+    finally:
+        if bar is not None:
+            bar.close()

@@ -10,7 +10,9 @@ A shard worker tells the parent how it is doing through the queue `init_worker` 
 `tell("start", k)` when it begins shard k and `item_reporter(k)()` after each item; a shard that
 says nothing for `stall_seconds` is given up (see `pool_round`).
 
-Also here: the `progress.json` bookkeeping both generators keep in their output folder.
+Also here: the `progress.json` bookkeeping both generators keep in their output folder, and the
+shard files of the points and scene generators (a safetensors file of arrays and a JSON-lines
+file of records, `shard_file_bytes`, `read_shard_files`).
 """
 
 from __future__ import annotations
@@ -23,10 +25,16 @@ import queue as queue_mod
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Collection, Iterable, Iterator, TypeVar
 
 from .synth.reading import DataError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+T = TypeVar("T")
 
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
@@ -217,15 +225,33 @@ def pending_shards(out: Path, done: dict, count: int, name: Callable[[int], str]
     return pending
 
 
+def manifest_shards(done: dict) -> list[dict]:
+    """The finished shards of `done` (progress.json's) as a manifest lists them, in shard order: the
+    two files and the number of items of each."""
+    shards = []
+    for key in sorted(done, key=int):
+        name = shard_name(int(key))
+        shards.append({"arrays": f"{name}.safetensors", "records": f"{name}.jsonl", "items": done[key]["items"]})
+    return shards
+
+
+def _shard_worker(make_shard: Callable[..., dict], config_type: type, args: tuple[str, dict, int]) -> dict:
+    """In a worker: rebuild the config and make shard k, telling the parent how it goes."""
+    out, cfg, k = args
+    tell("start", k)
+    return make_shard(Path(out), config_type(**cfg), k, on_item=item_reporter(k))
+
+
 def generate_shards(out: str | Path, config: Any, *, fmt: str, shard_name: Callable[[int], str],
-                    make_shard: Callable[..., dict], worker: Callable[[tuple], dict],
-                    manifest: Callable[[Any, dict], dict], workers: int = 1,
+                    make_shard: Callable[..., dict], manifest: Callable[[Any, dict], dict],
+                    worker: Callable[[tuple], dict] | None = None, workers: int = 1,
                     progress: Callable[[int], None] | None = None, suffix: str = ".safetensors") -> dict:
     """Make every shard of `config` (a dataclass with `shard_count`) under `out` not made already,
-    here (`make_shard(out, config, k, on_item=...)`, one worker) or in `workers` spawned processes
-    (`worker((str(out), asdict(config), k))`, a module-level function that rebuilds the config and
-    calls make_shard), keeping `progress.json` so an interrupted run resumes; writes and returns
-    `manifest(config, done)` as `manifest.json`. `progress(n)` hears of items made."""
+    here (`make_shard(out, config, k, on_item=...)`, a module-level function, one worker) or in
+    `workers` spawned processes (`worker((str(out), asdict(config), k))`; by default one that
+    rebuilds the config and calls make_shard), keeping `progress.json` so an interrupted run
+    resumes; writes and returns `manifest(config, done)` as `manifest.json`. `progress(n)` hears
+    of items made."""
     from dataclasses import asdict
 
     from sketchforge.modeling.files import atomic_write_bytes
@@ -259,7 +285,108 @@ def generate_shards(out: str | Path, config: Any, *, fmt: str, shard_name: Calla
             finished(make_shard(out, config, k, on_item=(lambda: progress(1)) if progress else None))
     elif pending:
         jobs = {k: (str(out), want, k) for k in pending}
-        pool_round(worker, jobs, workers, finished, progress)
+        pool_round(worker or partial(_shard_worker, make_shard, type(config)), jobs, workers, finished, progress)
     result = manifest(config, done)
     save(out / "manifest.json", result)
     return result
+
+
+# -- shard files ------------------------------------------------------------------------------------
+def make_items(config: ShardedConfig, k: int, make_item: Callable[[int], T],
+               on_item: Callable[[], None] | None = None) -> list[T]:
+    """The items of shard k of `config`: item i is `make_item(item_seed(config.seed, i))`; `on_item()`
+    after each."""
+    first = k * config.shard_size
+    items = []
+    for i in range(first, first + config.shard_items(k)):
+        items.append(make_item(item_seed(config.seed, i)))
+        if on_item is not None:
+            on_item()
+    return items
+
+
+def write_shard(out: Path, k: int, blob: bytes, lines: bytes) -> None:
+    """Shard k's two files under `out` (`shard_file_bytes`), each written atomically, the records first."""
+    from sketchforge.modeling.files import atomic_write_bytes
+    atomic_write_bytes(out / f"{shard_name(k)}.jsonl", lines)
+    atomic_write_bytes(out / f"{shard_name(k)}.safetensors", blob)
+
+
+def shard_file_bytes(arrays: dict[str, np.ndarray], records: list[dict], fmt: str) -> tuple[bytes, bytes]:
+    """The two files of a shard as bytes: the arrays as safetensors with `fmt` ("format/version") as
+    its metadata, the records as JSON lines."""
+    import numpy as np
+    from safetensors.numpy import save
+    # one metadata entry: the writer orders several at random, and a shard's bytes must not vary
+    blob = save({k: np.ascontiguousarray(v) for k, v in arrays.items()}, metadata={"format": fmt})
+    lines = "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in records)
+    return blob, lines.encode("utf-8")
+
+
+def read_shard_files(path: str | Path, *, fmt: str, version: int, what: str, command: str,
+                     check_arrays: Callable[[Path, dict[str, np.ndarray]], int],
+                     record_fields: Collection[str]) -> tuple[dict[str, np.ndarray], list[dict]]:
+    """The arrays and records of a shard (`shard-NNNNN.safetensors` and the .jsonl beside it) of
+    format `fmt` up to `version`: `check_arrays(path, arrays)` checks the arrays and gives the item
+    count, every record must hold `record_fields`. DataError naming the problem (a `what` shard,
+    made again with `command generate`) when a file is missing or malformed (never unpickles)."""
+    path = Path(path)
+    if path.suffix != ".safetensors":
+        path = path.with_suffix(".safetensors")
+    jsonl = path.with_suffix(".jsonl")
+    for p in (path, jsonl):
+        if not p.is_file():
+            raise DataError(f"{p} is missing; regenerate the shard with `{command} generate` "
+                            "(rerunning the same command makes the missing shards)")
+    try:
+        from safetensors import safe_open
+        with safe_open(str(path), framework="numpy") as fh:
+            meta = fh.metadata() or {}
+            arrays = {k: fh.get_tensor(k) for k in fh.keys()}
+    except Exception as exc:  # the reader raises its own error types for damaged files
+        raise DataError(f"{path} is not a readable safetensors shard ({str(exc).splitlines()[0][:120]}); "
+                        "regenerate it") from None
+    kind, _, found = str(meta.get("format", "")).partition("/")
+    if kind != fmt:
+        raise DataError(f"{path} is not a {what} shard (format {meta.get('format')!r}, expected {fmt!r})")
+    if not found.isdigit() or int(found) > version:
+        raise DataError(f"{path} is a {what} shard of version {found or '?'}; this Sketchforge reads up to "
+                        f"{version}: update Sketchforge or regenerate the set")
+    k = check_arrays(path, arrays)
+    records = _read_records(jsonl, k, record_fields)
+    for i, r in enumerate(records):
+        if r["item"] != int(arrays["item"][i]):
+            raise DataError(f"{jsonl} line {i + 1} is item {r['item']} but the arrays hold item "
+                            f"{int(arrays['item'][i])}; the two files of the shard do not belong together")
+    return arrays, records
+
+
+def check_array_specs(path: Path, arrays: dict[str, np.ndarray], specs: dict[str, tuple[str, tuple]]) -> int:
+    """The item count K of a shard's `arrays`; DataError unless each array of `specs` (name: dtype and
+    shape without K) is there with that dtype and shape."""
+    import numpy as np
+    k = None
+    for name, (dtype, shape) in specs.items():
+        a = arrays.get(name)
+        if a is None:
+            raise DataError(f"{path} has no array {name!r}; regenerate the shard")
+        k = a.shape[0] if k is None and a.ndim else k
+        if a.dtype != np.dtype(dtype) or a.shape != (k, *shape):
+            raise DataError(f"{path}: array {name!r} is {a.dtype} {a.shape}, expected {dtype} {(k, *shape)}")
+    assert k is not None
+    return k
+
+
+def _read_records(path: Path, k: int, fields: Collection[str]) -> list[dict]:
+    try:
+        lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        records = [json.loads(line) for line in lines]
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise DataError(f"{path} is not readable JSON lines ({exc}); regenerate the shard") from None
+    if len(records) != k:
+        raise DataError(f"{path} holds {len(records)} records but the arrays hold {k} items")
+    for i, r in enumerate(records):
+        missing = [f for f in fields if not isinstance(r, dict) or f not in r]
+        if missing:
+            raise DataError(f"{path} line {i + 1} lacks {', '.join(missing)}")
+    return records

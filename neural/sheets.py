@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["tile_grid", "write_png"]
+__all__ = ["check_sheet_request", "tile_grid", "write_png"]
 
 
 def write_png(path: str | Path, rgb: np.ndarray) -> Path:
@@ -24,6 +24,18 @@ def write_png(path: str | Path, rgb: np.ndarray) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(out, buf.tobytes())
     return out
+
+
+def check_sheet_request(data: Path, out: Path, n: int, cols: int, prog: str) -> None:
+    """DataError unless a contact sheet of `n` items in `cols` columns of the dataset folder `data`
+    (made by `prog generate`) can be written to the PNG `out`."""
+    from .synth.reading import DataError
+    if n < 1 or cols < 1:
+        raise DataError(f"--n and --cols must be at least 1, got --n {n} --cols {cols}")
+    if out.suffix.lower() != ".png":
+        raise DataError(f"--out must end in .png, got {out}")
+    if not data.is_dir():
+        raise DataError(f"{data} is not a folder; give a dataset folder made by `{prog} generate`")
 
 
 def tile_grid(tiles: list[np.ndarray], labels: list[str], legend: list[tuple[str, tuple[int, int, int]]],

@@ -24,11 +24,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
-from sketchforge.modeling.files import atomic_write_bytes
-
-from ..commands import SHARDS_KEPT, Parser, dispatch, run_command
-from ..shardpool import ShardedConfig, generate_shards, item_reporter, item_seed, shard_name, tell
-from ..sheets import write_png
+from ..commands import SHARDS_KEPT, Parser, add_generate_command, dispatch, item_bar, run_command
+from ..shardpool import ShardedConfig, generate_shards, make_items, manifest_shards, shard_name, write_shard
+from ..shardpool import item_seed as item_seed  # item i is make_item(item_seed(S, i)); part of this API
+from ..sheets import check_sheet_request, write_png
 from .data import (
     ARRAYS,
     DENSE_ARRAYS,
@@ -57,42 +56,28 @@ class GenerateConfig(ShardedConfig):
 def make_shard(out: Path, config: GenerateConfig, k: int, on_item: Callable[[], None] | None = None) -> dict:
     """Make shard k of `config` under `out` (a pure function of both); returns its summary."""
     t0 = time.perf_counter()
-    first, n = k * config.shard_size, config.shard_items(k)
-    items = []
-    for i in range(first, first + n):
-        items.append(make_item(item_seed(config.seed, i), dense=config.dense))
-        if on_item is not None:
-            on_item()
+    first = k * config.shard_size
+    items = make_items(config, k, lambda seed: make_item(seed, dense=config.dense), on_item)
     records = [it.record(first + j) for j, it in enumerate(items)]
-    blob, lines = shard_bytes(shard_arrays(items, first), records)
-    atomic_write_bytes(out / f"{shard_name(k)}.jsonl", lines)
-    atomic_write_bytes(out / f"{shard_name(k)}.safetensors", blob)
+    write_shard(out, k, *shard_bytes(shard_arrays(items, first), records))
     per = Counter(it.category for it in items)
-    return {"shard": k, "items": n, "per_category": dict(sorted(per.items())),
+    return {"shard": k, "items": len(items), "per_category": dict(sorted(per.items())),
             "seconds": round(time.perf_counter() - t0, 3)}
-
-
-def _worker(args: tuple[str, dict, int]) -> dict:
-    out, cfg, k = args
-    tell("start", k)
-    return make_shard(Path(out), GenerateConfig(**cfg), k, on_item=item_reporter(k))
 
 
 def generate(out: str | Path, config: GenerateConfig, workers: int = 1,
              progress: Callable[[int], None] | None = None) -> dict:
     """Make every shard of `config` under `out` not made already; returns the manifest."""
-    return generate_shards(out, config, fmt=FORMAT, shard_name=shard_name, make_shard=make_shard, worker=_worker,
+    return generate_shards(out, config, fmt=FORMAT, shard_name=shard_name, make_shard=make_shard,
                            manifest=build_manifest, workers=workers, progress=progress)
 
 
 def build_manifest(config: GenerateConfig, done: dict) -> dict:
     """The dataset's self-description (deterministic: no times)."""
     per: Counter = Counter()
-    shards = []
-    for key in sorted(done, key=int):
-        per.update(done[key]["per_category"])
-        name = shard_name(int(key))
-        shards.append({"arrays": f"{name}.safetensors", "records": f"{name}.jsonl", "items": done[key]["items"]})
+    for shard in done.values():
+        per.update(shard["per_category"])
+    shards = manifest_shards(done)
     arrays = {**ARRAYS, **(DENSE_ARRAYS if config.dense else {})}
     return {
         "format": FORMAT, "version": VERSION, "complete": len(done) == config.shard_count, "config": asdict(config),
@@ -109,14 +94,8 @@ def build_manifest(config: GenerateConfig, done: dict) -> dict:
 def _parser() -> argparse.ArgumentParser:
     p = Parser(prog=PROG, description="Point-cloud training data: objects, prompts, colored clouds and sketches.")
     sub = p.add_subparsers(dest="command", parser_class=Parser)
-    g = sub.add_parser("generate", help="generate a sharded dataset (resumable)")
-    g.add_argument("--out", required=True, type=Path, help="dataset folder (created; rerun to resume)")
-    g.add_argument("--count", required=True, type=int, help="number of items")
-    g.add_argument("--seed", required=True, type=int, help="random seed (non-negative)")
-    g.add_argument("--workers", type=int, default=1, help="worker processes (the data does not depend on it)")
-    g.add_argument("--shard-size", type=int, default=256, help="items per shard")
-    g.add_argument("--dense", action="store_true", help=f"also store a {DENSE_POINTS}-point cloud per item")
-    g.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_generate_command(sub, lambda g: g.add_argument("--dense", action="store_true",
+                                                       help=f"also store a {DENSE_POINTS}-point cloud per item"))
     s = sub.add_parser("sheet", help="write a contact sheet PNG of a dataset")
     s.add_argument("data", type=Path, help="dataset folder")
     s.add_argument("--out", required=True, type=Path, help="PNG path")
@@ -136,34 +115,16 @@ def _main(argv: list[str] | None) -> int:
 
 def _generate(args) -> int:
     config = GenerateConfig(args.count, args.seed, args.shard_size, args.dense)
-    bar = None
-
-    def progress(n: int) -> None:
-        nonlocal bar
-        if bar is None:
-            from tqdm import tqdm
-            bar = tqdm(total=config.count, unit="item", desc="generating", dynamic_ncols=True)
-        bar.update(n)
-
-    try:
-        m = generate(args.out, config, args.workers, None if args.quiet else progress)
-    finally:
-        if bar is not None:
-            bar.close()
+    with item_bar(config.count, args.quiet) as progress:
+        m = generate(args.out, config, args.workers, progress)
     per = ", ".join(f"{n} {c}" for c, n in m["counts"]["per_category"].items())
     print(f"{m['counts']['items']} items in {len(m['shards'])} shards under {args.out}; {per}")
     return 0
 
 
 def _sheet(args) -> int:
-
     from .sheet import contact_sheet
-    if args.n < 1 or args.cols < 1:
-        raise DataError(f"--n and --cols must be at least 1, got --n {args.n} --cols {args.cols}")
-    if args.out.suffix.lower() != ".png":
-        raise DataError(f"--out must end in .png, got {args.out}")
-    if not args.data.is_dir():
-        raise DataError(f"{args.data} is not a folder; give a dataset folder made by `{PROG} generate`")
+    check_sheet_request(args.data, args.out, args.n, args.cols, PROG)
     sheet = contact_sheet(args.data, args.n, args.cols)
     print(f"wrote {write_png(args.out, sheet)}")
     return 0

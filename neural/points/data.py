@@ -18,7 +18,6 @@ A shard is two files:
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +25,7 @@ import numpy as np
 
 from sketchforge.modeling.sketch import Sketch
 
+from ..shardpool import check_array_specs, read_shard_files, shard_file_bytes
 from ..synth.reading import DataError
 from .drawing import DrawConfig, draw
 from .objects import CATEGORIES, PART_NAMES, PointsObject, make_object
@@ -201,60 +201,21 @@ def shard_arrays(items: list[PointsItem], first: int) -> dict[str, np.ndarray]:
 
 def shard_bytes(arrays: dict[str, np.ndarray], records: list[dict]) -> tuple[bytes, bytes]:
     """The two files of a shard as bytes (safetensors, JSON lines)."""
-    from safetensors.numpy import save
-    # one metadata entry: the writer orders several at random, and a shard's bytes must not vary
-    blob = save({k: np.ascontiguousarray(v) for k, v in arrays.items()}, metadata={"format": f"{FORMAT}/{VERSION}"})
-    lines = "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in records)
-    return blob, lines.encode("utf-8")
+    return shard_file_bytes(arrays, records, f"{FORMAT}/{VERSION}")
 
 
 def read_points_shard(path: str | Path) -> tuple[dict[str, np.ndarray], list[dict]]:
     """The arrays and records of a shard (`shard-NNNNN.safetensors` and the .jsonl beside it);
     DataError naming the problem when a file is missing or malformed (never unpickles)."""
-    path = Path(path)
-    if path.suffix != ".safetensors":
-        path = path.with_suffix(".safetensors")
-    jsonl = path.with_suffix(".jsonl")
-    for p in (path, jsonl):
-        if not p.is_file():
-            raise DataError(f"{p} is missing; regenerate the shard with `sketchforge-points-data generate` "
-                            "(rerunning the same command makes the missing shards)")
-    try:
-        from safetensors import safe_open
-        with safe_open(str(path), framework="numpy") as fh:
-            meta = fh.metadata() or {}
-            arrays = {k: fh.get_tensor(k) for k in fh.keys()}
-    except Exception as exc:  # the reader raises its own error types for damaged files
-        raise DataError(f"{path} is not a readable safetensors shard ({str(exc).splitlines()[0][:120]}); "
-                        "regenerate it") from None
-    kind, _, version = str(meta.get("format", "")).partition("/")
-    if kind != FORMAT:
-        raise DataError(f"{path} is not a points shard (format {meta.get('format')!r}, expected {FORMAT!r})")
-    if not version.isdigit() or int(version) > VERSION:
-        raise DataError(f"{path} is a points shard of version {version or '?'}; this Sketchforge reads up to "
-                        f"{VERSION}: update Sketchforge or regenerate the set")
-    k = _check_arrays(path, arrays)
-    records = _read_records(jsonl, k)
-    for i, r in enumerate(records):
-        if r["item"] != int(arrays["item"][i]):
-            raise DataError(f"{jsonl} line {i + 1} is item {r['item']} but the arrays hold item "
-                            f"{int(arrays['item'][i])}; the two files of the shard do not belong together")
-    return arrays, records
+    return read_shard_files(path, fmt=FORMAT, version=VERSION, what="points", command="sketchforge-points-data",
+                            check_arrays=_check_arrays, record_fields=RECORD_FIELDS)
 
 
 def _check_arrays(path: Path, arrays: dict[str, np.ndarray]) -> int:
     specs = dict(ARRAYS)
     if any(name in arrays for name in DENSE_ARRAYS):
         specs.update(DENSE_ARRAYS)
-    k = None
-    for name, (dtype, shape) in specs.items():
-        a = arrays.get(name)
-        if a is None:
-            raise DataError(f"{path} has no array {name!r}; regenerate the shard")
-        k = a.shape[0] if k is None and a.ndim else k
-        if a.dtype != np.dtype(dtype) or a.shape != (k, *shape):
-            raise DataError(f"{path}: array {name!r} is {a.dtype} {a.shape}, expected {dtype} {(k, *shape)}")
-    assert k is not None
+    k = check_array_specs(path, arrays, specs)
     for name in ("points", "dense_points"):
         if name in arrays and not np.isfinite(arrays[name]).all():
             raise DataError(f"{path}: array {name!r} holds NaN or infinite coordinates")
@@ -263,21 +224,6 @@ def _check_arrays(path: Path, arrays: dict[str, np.ndarray]) -> int:
         if a is not None and a.size and not (0 <= int(a.min()) and int(a.max()) < top):
             raise DataError(f"{path}: array {name!r} holds values outside 0..{top - 1}")
     return k
-
-
-def _read_records(path: Path, k: int) -> list[dict]:
-    try:
-        lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-        records = [json.loads(line) for line in lines]
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise DataError(f"{path} is not readable JSON lines ({exc}); regenerate the shard") from None
-    if len(records) != k:
-        raise DataError(f"{path} holds {len(records)} records but the arrays hold {k} items")
-    for i, r in enumerate(records):
-        missing = [f for f in RECORD_FIELDS if not isinstance(r, dict) or f not in r]
-        if missing:
-            raise DataError(f"{path} line {i + 1} lacks {', '.join(missing)}")
-    return records
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -44,7 +44,6 @@ color any pose). Every step reads a random `--points` subset of each cloud.
 from __future__ import annotations
 
 import argparse
-import copy
 import hashlib
 import json
 import logging
@@ -57,12 +56,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from sketchforge.modeling.files import atomic_write_bytes
 from sketchforge.modeling.sketch import Sketch, SketchError
 
-from ..commands import Parser, run_command
+from ..commands import CHECKPOINT_KEPT, Parser, run_command
 from ..text import MAX_TOKENS, TextEncoder
-from ..training import StopRequest, learning_rate, load_checkpoint, load_kept, save_checkpoint, save_kept
+from ..training import Trainee, TrainingRun, load_kept, save_kept
 from ..weights import WeightsError
 from .diffusion import (
     GUIDANCE,
@@ -83,7 +81,6 @@ PROG = "sketchforge-train-points"
 PREP_VERSION = 1     # the layout of the kept per-shard arrays (bump when the frame changes)
 SHAPE_SHARE = 0.6    # --stage both: the shape stage's share of the minutes
 CHECKPOINT_S = 300   # seconds between checkpoints (and validation losses)
-SCHEDULE_POINTS = 10_000  # the learning-rate schedule's resolution over the time budget (warm-up: 2%)
 EMA_DECAY = 0.999
 VAL_ITEMS = 64       # items of the validation loss
 SAMPLE_ITEMS = 8     # items of the sampled figures (Chamfer, color error)
@@ -389,25 +386,6 @@ def _sampled(net: PointsNet, data: PointsData, text: TextTable, stage: str) -> d
 
 
 # -- the loop ---------------------------------------------------------------------------------------
-class Trainee(torch.nn.Module):
-    """The network and the moving average of its weights, checkpointed together."""
-
-    def __init__(self, net: PointsNet) -> None:
-        super().__init__()
-        self.net = net
-        self.ema = copy.deepcopy(net)
-        for p in self.ema.parameters():
-            p.requires_grad_(False)
-
-    @torch.no_grad()
-    def update_ema(self, step: int) -> None:
-        decay = min(EMA_DECAY, (1 + step) / (10 + step))
-        for e, p in zip(self.ema.parameters(), self.net.parameters()):
-            e.mul_(decay).add_(p.detach(), alpha=1 - decay)
-        for e, p in zip(self.ema.buffers(), self.net.buffers()):
-            e.copy_(p)
-
-
 def _part_count(data: PointsData) -> int:
     try:
         from .objects import PART_NAMES
@@ -424,117 +402,50 @@ def train_stage(config: TrainConfig, data: PointsData, val: PointsData | None, t
     final training state (module docstring)."""
     run = out / config.stage
     run.mkdir(parents=True, exist_ok=True)
-    kind = KINDS[config.stage]
     torch.manual_seed(config.seed)
-    trainee = Trainee(PointsNet(config.net_config(_part_count(data))))
-    net = trainee.net
+    net = PointsNet(config.net_config(_part_count(data)))
+    trainee = Trainee(net, EMA_DECAY)
     opt = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    budget = 60.0 * minutes
-    if (run / "checkpoint.safetensors").is_file():
-        if not resume:
-            raise TrainError(f"{run} holds a run already; pass --resume to go on with it, or pick another --out")
-        state = load_checkpoint(run, trainee, opt, kind, TrainError)
-        if not config.matches(state["config"]):
-            raise TrainError(f"{run} holds a run with other settings ({state['config']}); rerun with those or "
-                             "pick another --out")
-        if not state["done"]:
-            state["budget"] = budget  # a new --minutes stretches or shortens the schedule
-    else:
-        state = {"config": config.to_json(), "net": net.config.to_json(), "step": 0, "seconds": 0.0,
-                 "budget": budget, "done": False, "items": 0}
-        if init is not None:  # grown from a trained network: its weights, the new modules at identity
-            try:
-                grown = grow_from(net, init)
-            except (ValueError, WeightsError) as exc:  # WeightsError: an unreadable file
-                raise TrainError(str(exc)) from None
-            trainee.ema.load_state_dict(net.state_dict())
-            state["init"] = {"from": Path(init).name, **{k: grown.get(k) for k in ("steps", "seconds", "items")}}
-            log.info("%s: grown from %s (%s steps)", config.stage, init, grown.get("steps"))
+    training = TrainingRun(run, trainee, opt, config, kind=KINDS[config.stage], net_config=net.config.to_json(),
+                           minutes=minutes, resume=resume, error=TrainError, log=log)
+    state = training.state
+    if init is not None and not training.resumed:  # grown from a trained network: the new modules at identity
+        try:
+            grown = grow_from(net, init)
+        except (ValueError, WeightsError) as exc:  # WeightsError: an unreadable file
+            raise TrainError(str(exc)) from None
+        trainee.ema.load_state_dict(net.state_dict())
+        state["init"] = {"from": Path(init).name, **{k: grown.get(k) for k in ("steps", "seconds", "items")}}
+        log.info("%s: grown from %s (%s steps)", config.stage, init, grown.get("steps"))
     if state["done"]:
         log.info("%s: done already", config.stage)
         return state
     scheduler = training_scheduler()
     log.info("%s: %d parameters, %d items, %.1f minutes", config.stage, parameter_count(net), len(data), minutes)
-    started, seconds0, step0 = time.monotonic(), state["seconds"], state["step"]
-    last_save = started
-    bar = None
-    if progress:
-        from tqdm import tqdm
-        bar = tqdm(total=None, initial=state["step"], desc=config.stage, unit="step", dynamic_ncols=True)
-    net.train()
     n = len(data)
     per_epoch = max(n // config.batch, 1)
-    with StopRequest() as stop:
-        while True:
-            step = state["step"]
-            elapsed = seconds0 + time.monotonic() - started
-            if elapsed >= state["budget"] or (max_steps is not None and step >= max_steps):
-                break
-            epoch, i = divmod(step, per_epoch)
-            order = np.random.default_rng(config.seed * 1000 + epoch).permutation(n)
-            idx = np.sort(order[i * config.batch:(i + 1) * config.batch]) if n >= config.batch else \
-                np.random.default_rng(config.seed * 7 + step).integers(0, n, config.batch)
-            gen = torch.Generator().manual_seed(config.seed * 1_000_003 + step)
-            batch = make_batch(data, text, idx, config.stage, config.points, gen, augment=True,
-                               text_drop=config.text_drop, jitter=config.jitter)
-            for g in opt.param_groups:  # the schedule runs over the time budget
-                g["lr"] = learning_rate(int(SCHEDULE_POINTS * elapsed / state["budget"]), config.lr, SCHEDULE_POINTS)
-            losses = diffusion_loss(net, scheduler, _encode(net, batch), batch["x0"], gen, batch.get("positions"),
-                                    batch["parts"])
-            opt.zero_grad(set_to_none=True)
-            losses["total"].backward()
-            torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
-            opt.step()
-            trainee.update_ema(step)
-            state["step"] = step + 1
-            state["items"] += len(idx)
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix({k: f"{float(v.detach()):.4f}" for k, v in losses.items() if k != "total"})
-            if stop.asked or time.monotonic() - last_save > CHECKPOINT_S:
-                state["seconds"] = seconds0 + time.monotonic() - started
-                record = {"step": state["step"], "seconds": round(state["seconds"], 1),
-                          "items_per_s": round((state["step"] - step0) * config.batch
-                                               / max(time.monotonic() - started, 1e-6), 2),
-                          **{k: round(float(v.detach()), 5) for k, v in losses.items()}}
-                if val is not None:
-                    record.update(validate(trainee.ema, scheduler, val, text, config.stage, config.points, False))
-                _log(run, record, bar)
-                save_checkpoint(run, trainee, opt, state, kind=kind, config=net.config.to_json())
-                last_save = time.monotonic()
-                if stop.asked:
-                    if bar is not None:
-                        bar.close()
-                    log.warning("stopped at step %d; rerun with --resume to go on", state["step"])
-                    return state
-    state["seconds"] = seconds0 + time.monotonic() - started
-    if bar is not None:
-        bar.close()
-    figures = validate(trainee.ema, scheduler, val if val is not None else data, text, config.stage, config.points,
-                       True)
-    record = {"step": state["step"], "seconds": round(state["seconds"], 1), "final": True,
-              "items_per_s": round(state["items"] / max(state["seconds"], 1e-6), 2), **figures}
-    _log(run, record, None)
-    state["done"] = True
-    state["figures"] = figures
-    save_checkpoint(run, trainee, opt, state, kind=kind, config=net.config.to_json())
-    extra = {"train": config.to_json(), "steps": state["step"], "seconds": round(state["seconds"], 1),
-             "items": state["items"], "figures": figures, "on": "validation" if val is not None else "training"}
-    if state.get("init"):
-        extra["init"] = state["init"]  # the training it went on from (its steps and seconds come on top)
-    save_net(trainee.ema, out / f"{config.stage}.safetensors", extra=extra, half=True)
-    card = {"kind": kind, "config": net.config.to_json(), "parameters": parameter_count(net), **extra}
-    atomic_write_bytes(out / f"{config.stage}.json", (json.dumps(card, indent=1) + "\n").encode("utf-8"))
+
+    def losses(step: int) -> dict[str, torch.Tensor]:
+        epoch, i = divmod(step, per_epoch)
+        order = np.random.default_rng(config.seed * 1000 + epoch).permutation(n)
+        idx = np.sort(order[i * config.batch:(i + 1) * config.batch]) if n >= config.batch else \
+            np.random.default_rng(config.seed * 7 + step).integers(0, n, config.batch)
+        gen = torch.Generator().manual_seed(config.seed * 1_000_003 + step)
+        batch = make_batch(data, text, idx, config.stage, config.points, gen, augment=True,
+                           text_drop=config.text_drop, jitter=config.jitter)
+        return diffusion_loss(net, scheduler, _encode(net, batch), batch["x0"], gen, batch.get("positions"),
+                              batch["parts"])
+
+    def figures(on: PointsData, sample: bool) -> dict[str, float]:
+        return validate(trainee.ema, scheduler, on, text, config.stage, config.points, sample)
+
+    if not training.steps(losses, (lambda: figures(val, False)) if val is not None else None, desc=config.stage,
+                          progress=progress, max_steps=max_steps, checkpoint_s=CHECKPOINT_S):
+        return state
+    went_on_from = {"init": state["init"]} if state.get("init") else None  # its steps and seconds come on top
+    training.finish(figures(val if val is not None else data, True), out / f"{config.stage}.safetensors", save_net,
+                    "validation" if val is not None else "training", went_on_from)
     return state
-
-
-def _log(run: Path, record: dict, bar) -> None:
-    with open(run / "log.jsonl", "a", encoding="utf-8") as fh:
-        fh.write(json.dumps(record) + "\n")
-    if bar is not None:
-        bar.write(json.dumps(record))
-    else:
-        log.info("%s", json.dumps(record))
 
 
 def train(data_dir: str | Path, out: str | Path, minutes: float, stage: str = "both", val_dir: str | Path | None = None,
@@ -608,9 +519,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_command(PROG, lambda: _main(argv), (TrainError, OSError),
-                       interrupted="rerun the same command with --resume to go on from the last checkpoint",
-                       log_progress=True)
+    return run_command(PROG, lambda: _main(argv), (TrainError, OSError), interrupted=CHECKPOINT_KEPT, log_progress=True)
 
 
 def _main(argv: list[str] | None) -> int:

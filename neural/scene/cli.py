@@ -23,11 +23,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
-from sketchforge.modeling.files import atomic_write_bytes
-
-from ..commands import SHARDS_KEPT, Parser, dispatch, run_command
-from ..shardpool import ShardedConfig, generate_shards, item_reporter, item_seed, shard_name, tell
-from ..sheets import write_png
+from ..commands import SHARDS_KEPT, Parser, add_generate_command, dispatch, item_bar, run_command
+from ..shardpool import ShardedConfig, generate_shards, make_items, manifest_shards, shard_name, write_shard
+from ..shardpool import item_seed as item_seed  # item i is make_item(item_seed(S, i)); part of this API
+from ..sheets import check_sheet_request, write_png
 from .data import ARRAYS, FORMAT, RECORD_FIELDS, RES, VERSION, DataError, make_item, shard_arrays, shard_bytes
 from .sketching import KINDS
 from .world import CATEGORIES, MATERIALS, STYLES
@@ -43,45 +42,31 @@ class GenerateConfig(ShardedConfig):
 def make_shard(out: Path, config: GenerateConfig, k: int, on_item: Callable[[], None] | None = None) -> dict:
     """Make shard k of `config` under `out` (a pure function of both); returns its summary."""
     t0 = time.perf_counter()
-    first, n = k * config.shard_size, config.shard_items(k)
-    items = []
-    for i in range(first, first + n):
-        items.append(make_item(item_seed(config.seed, i)))
-        if on_item is not None:
-            on_item()
+    first = k * config.shard_size
+    items = make_items(config, k, make_item, on_item)
     records = [it.record(first + j) for j, it in enumerate(items)]
-    blob, lines = shard_bytes(shard_arrays(items, first), records)
-    atomic_write_bytes(out / f"{shard_name(k)}.jsonl", lines)
-    atomic_write_bytes(out / f"{shard_name(k)}.safetensors", blob)
+    write_shard(out, k, *shard_bytes(shard_arrays(items, first), records))
     counts: Counter = Counter()
     for it in items:
         counts.update({name: n for name, n in it.world.counts().items()})
         counts["styled"] += it.world.style is not None
-    return {"shard": k, "items": n, "counts": dict(sorted(counts.items())),
+    return {"shard": k, "items": len(items), "counts": dict(sorted(counts.items())),
             "seconds": round(time.perf_counter() - t0, 3)}
-
-
-def _worker(args: tuple[str, dict, int]) -> dict:
-    out, cfg, k = args
-    tell("start", k)
-    return make_shard(Path(out), GenerateConfig(**cfg), k, on_item=item_reporter(k))
 
 
 def generate(out: str | Path, config: GenerateConfig, workers: int = 1,
              progress: Callable[[int], None] | None = None) -> dict:
     """Make every shard of `config` under `out` not made already; returns the manifest."""
-    return generate_shards(out, config, fmt=FORMAT, shard_name=shard_name, make_shard=make_shard, worker=_worker,
+    return generate_shards(out, config, fmt=FORMAT, shard_name=shard_name, make_shard=make_shard,
                            manifest=build_manifest, workers=workers, progress=progress)
 
 
 def build_manifest(config: GenerateConfig, done: dict) -> dict:
     """The dataset's self-description (deterministic: no times)."""
     counts: Counter = Counter()
-    shards = []
-    for key in sorted(done, key=int):
-        counts.update(done[key]["counts"])
-        name = shard_name(int(key))
-        shards.append({"arrays": f"{name}.safetensors", "records": f"{name}.jsonl", "items": done[key]["items"]})
+    for shard in done.values():
+        counts.update(shard["counts"])
+    shards = manifest_shards(done)
     return {
         "format": FORMAT, "version": VERSION, "complete": len(done) == config.shard_count, "config": asdict(config),
         "resolution": RES, "arrays": {k: {"dtype": d, "shape": ["K", *s]} for k, (d, s) in ARRAYS.items()},
@@ -98,13 +83,7 @@ def build_manifest(config: GenerateConfig, done: dict) -> dict:
 def _parser() -> argparse.ArgumentParser:
     p = Parser(prog=PROG, description="Scene training data: procedural worlds, their top-down sketches and maps.")
     sub = p.add_subparsers(dest="command", parser_class=Parser)
-    g = sub.add_parser("generate", help="generate a sharded dataset (resumable)")
-    g.add_argument("--out", required=True, type=Path, help="dataset folder (created; rerun to resume)")
-    g.add_argument("--count", required=True, type=int, help="number of items")
-    g.add_argument("--seed", required=True, type=int, help="random seed (non-negative)")
-    g.add_argument("--workers", type=int, default=1, help="worker processes (the data does not depend on it)")
-    g.add_argument("--shard-size", type=int, default=256, help="items per shard")
-    g.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_generate_command(sub)
     s = sub.add_parser("sheet", help="write a contact sheet PNG of a dataset")
     s.add_argument("--data", required=True, type=Path, help="dataset folder")
     s.add_argument("--out", required=True, type=Path, help="PNG path")
@@ -124,20 +103,8 @@ def _main(argv: list[str] | None) -> int:
 
 def _generate(args) -> int:
     config = GenerateConfig(args.count, args.seed, args.shard_size)
-    bar = None
-
-    def progress(n: int) -> None:
-        nonlocal bar
-        if bar is None:
-            from tqdm import tqdm
-            bar = tqdm(total=config.count, unit="item", desc="generating", dynamic_ncols=True)
-        bar.update(n)
-
-    try:
-        m = generate(args.out, config, args.workers, None if args.quiet else progress)
-    finally:
-        if bar is not None:
-            bar.close()
+    with item_bar(config.count, args.quiet) as progress:
+        m = generate(args.out, config, args.workers, progress)
     c = m["counts"]
     print(f"{c['items']} items in {len(m['shards'])} shards under {args.out}; "
           f"{c.get('rivers', 0)} rivers, {c.get('lakes', 0)} lakes, {c.get('roads', 0)} roads, "
@@ -147,12 +114,7 @@ def _generate(args) -> int:
 
 def _sheet(args) -> int:
     from .sheet import contact_sheet
-    if args.n < 1 or args.cols < 1:
-        raise DataError(f"--n and --cols must be at least 1, got --n {args.n} --cols {args.cols}")
-    if args.out.suffix.lower() != ".png":
-        raise DataError(f"--out must end in .png, got {args.out}")
-    if not args.data.is_dir():
-        raise DataError(f"{args.data} is not a folder; give a dataset folder made by `{PROG} generate`")
+    check_sheet_request(args.data, args.out, args.n, args.cols, PROG)
     print(f"wrote {write_png(args.out, contact_sheet(args.data, args.n, args.cols))}")
     return 0
 

@@ -37,7 +37,6 @@ distance from the truth (0..1).
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import logging
 import math
@@ -50,11 +49,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from sketchforge.modeling.files import atomic_write_bytes
-
-from ..commands import Parser, run_command
+from ..commands import CHECKPOINT_KEPT, Parser, run_command
 from ..text import TextEncoder, TextEncoderUnavailable
-from ..training import StopRequest, learning_rate, load_checkpoint, save_checkpoint
+from ..training import Trainee, TrainingRun
 from .data import CATEGORY_WEIGHT, DataError, read_scene_shard
 from .net import KIND, SceneConfig, SceneNet, SceneOutput, parameter_count, save_net, scale_vector, sketch_features
 from .world import CATEGORIES
@@ -64,7 +61,6 @@ __all__ = ["TrainError", "TrainConfig", "SceneData", "PromptTable", "turn", "mak
 
 PROG = "sketchforge-train-scene"
 CHECKPOINT_S = 300   # seconds between checkpoints (and validations)
-SCHEDULE_POINTS = 10_000  # the learning-rate schedule's resolution over the time budget (warm-up: 2%)
 EMA_DECAY = 0.995
 FIGURE_CATEGORIES = ("water", "road", "forest", "building")  # the mean IoU's categories
 LOSS_WEIGHTS = {"category": 1.0, "height": 1.0, "splat": 1.0, "relief": 0.5, "base": 0.2}
@@ -238,35 +234,6 @@ def validate(net: SceneNet, data: SceneData, prompts: PromptTable, batch: int = 
     return figs
 
 
-# -- the loop ---------------------------------------------------------------------------------------
-class Trainee(torch.nn.Module):
-    """The network and the moving average of its weights, checkpointed together."""
-
-    def __init__(self, net: SceneNet) -> None:
-        super().__init__()
-        self.net = net
-        self.ema = copy.deepcopy(net)
-        for p in self.ema.parameters():
-            p.requires_grad_(False)
-
-    @torch.no_grad()
-    def update_ema(self, step: int) -> None:
-        decay = min(EMA_DECAY, (1 + step) / (10 + step))
-        for e, p in zip(self.ema.parameters(), self.net.parameters()):
-            e.mul_(decay).add_(p.detach(), alpha=1 - decay)
-        for e, p in zip(self.ema.buffers(), self.net.buffers()):
-            e.copy_(p)
-
-
-def _log(run: Path, record: dict, bar) -> None:
-    with open(run / "log.jsonl", "a", encoding="utf-8") as fh:
-        fh.write(json.dumps(record) + "\n")
-    if bar is not None:
-        bar.write(json.dumps(record))
-    else:
-        log.info("%s", json.dumps(record))
-
-
 def train(data_dir: str | Path, out: str | Path, minutes: float, val_dir: str | Path | None = None,
           resume: bool = False, threads: int | None = None, progress: bool = True, limit: int | None = None,
           max_steps: int | None = None, **settings) -> dict:
@@ -294,92 +261,34 @@ def train(data_dir: str | Path, out: str | Path, minutes: float, val_dir: str | 
     torch.manual_seed(config.seed)
     net = SceneNet(config.net_config())
     net.empty_text.copy_(prompts.empty)
-    trainee = Trainee(net)
+    trainee = Trainee(net, EMA_DECAY)
     opt = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    budget = 60.0 * minutes
-    if (run / "checkpoint.safetensors").is_file():
-        if not resume:
-            raise TrainError(f"{run} holds a run already; pass --resume to go on with it, or pick another --out")
-        state = load_checkpoint(run, trainee, opt, KIND, TrainError)
-        if not config.matches(state["config"]):
-            raise TrainError(f"{run} holds a run with other settings ({state['config']}); rerun with those or "
-                             "pick another --out")
-        if not state["done"]:
-            state["budget"] = budget  # a new --minutes stretches or shortens the schedule
-    else:
-        state = {"config": config.to_json(), "net": net.config.to_json(), "step": 0, "seconds": 0.0,
-                 "budget": budget, "done": False, "items": 0}
+    training = TrainingRun(run, trainee, opt, config, kind=KIND, net_config=net.config.to_json(), minutes=minutes,
+                           resume=resume, error=TrainError, log=log)
+    state = training.state
     if state["done"]:
         log.info("the run in %s is done already", run)
         return state
     log.info("%d parameters, %d items, %.1f minutes", parameter_count(net), len(data), minutes)
-    t0, seconds0, step0 = time.monotonic(), state["seconds"], state["step"]
-    last_save = t0
-    bar = None
-    if progress:
-        from tqdm import tqdm
-        bar = tqdm(total=None, initial=state["step"], desc="scene", unit="step", dynamic_ncols=True)
-    net.train()
     n = len(data)
     per_epoch = max(n // config.batch, 1)
-    with StopRequest() as stop:
-        while True:
-            step = state["step"]
-            elapsed = seconds0 + time.monotonic() - t0
-            if elapsed >= state["budget"] or (max_steps is not None and step >= max_steps):
-                break
-            epoch, i = divmod(step, per_epoch)
-            if n >= config.batch:
-                order = np.random.default_rng([config.seed, epoch]).permutation(n)
-                idx = np.sort(order[i * config.batch:(i + 1) * config.batch])
-            else:
-                idx = np.random.default_rng([config.seed, 7, step]).integers(0, n, config.batch)
-            batch = make_batch(data, prompts, idx, np.random.default_rng([config.seed, 1, step]))
-            for g in opt.param_groups:  # the schedule runs over the time budget
-                g["lr"] = learning_rate(int(SCHEDULE_POINTS * elapsed / state["budget"]), config.lr, SCHEDULE_POINTS)
-            got = losses(net(batch["features"], batch["text"], batch["scale"]), batch)
-            opt.zero_grad(set_to_none=True)
-            got["total"].backward()
-            torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
-            opt.step()
-            trainee.update_ema(step)
-            state["step"] = step + 1
-            state["items"] += len(idx)
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix({k: f"{float(v.detach()):.4f}" for k, v in got.items() if k != "total"})
-            if stop.asked or time.monotonic() - last_save > CHECKPOINT_S:
-                state["seconds"] = seconds0 + time.monotonic() - t0
-                record = {"step": state["step"], "seconds": round(state["seconds"], 1),
-                          "items_per_s": round((state["step"] - step0) * config.batch
-                                               / max(time.monotonic() - t0, 1e-6), 2),
-                          "lr": round(opt.param_groups[0]["lr"], 7),
-                          **{k: round(float(v.detach()), 5) for k, v in got.items()}}
-                if val is not None:
-                    record.update(validate(trainee.ema, val, prompts))
-                _log(run, record, bar)
-                save_checkpoint(run, trainee, opt, state, kind=KIND, config=net.config.to_json())
-                last_save = time.monotonic()
-                if stop.asked:
-                    if bar is not None:
-                        bar.close()
-                    log.warning("stopped at step %d; rerun with --resume to go on", state["step"])
-                    return state
-    state["seconds"] = seconds0 + time.monotonic() - t0
-    if bar is not None:
-        bar.close()
-    figures = validate(trainee.ema, val if val is not None else data, prompts)
-    _log(run, {"step": state["step"], "seconds": round(state["seconds"], 1), "final": True,
-               "items_per_s": round(state["items"] / max(state["seconds"], 1e-6), 2), **figures}, None)
-    state["done"] = True
-    state["figures"] = figures
-    save_checkpoint(run, trainee, opt, state, kind=KIND, config=net.config.to_json())
-    extra = {"train": config.to_json(), "steps": state["step"], "seconds": round(state["seconds"], 1),
-             "items": state["items"], "figures": figures, "on": "validation" if val is not None else "training",
-             "data": str(data_dir), "val": None if val_dir is None else str(val_dir)}
-    save_net(trainee.ema, run / "scene.safetensors", extra=extra, half=True)
-    card = {"kind": KIND, "config": net.config.to_json(), "parameters": parameter_count(net), **extra}
-    atomic_write_bytes(run / "scene.json", (json.dumps(card, indent=1) + "\n").encode("utf-8"))
+
+    def step_losses(step: int) -> dict[str, torch.Tensor]:
+        epoch, i = divmod(step, per_epoch)
+        if n >= config.batch:
+            order = np.random.default_rng([config.seed, epoch]).permutation(n)
+            idx = np.sort(order[i * config.batch:(i + 1) * config.batch])
+        else:
+            idx = np.random.default_rng([config.seed, 7, step]).integers(0, n, config.batch)
+        batch = make_batch(data, prompts, idx, np.random.default_rng([config.seed, 1, step]))
+        return losses(net(batch["features"], batch["text"], batch["scale"]), batch)
+
+    if not training.steps(step_losses, (lambda: validate(trainee.ema, val, prompts)) if val is not None else None,
+                          desc="scene", progress=progress, max_steps=max_steps, checkpoint_s=CHECKPOINT_S, log_lr=True):
+        return state
+    training.finish(validate(trainee.ema, val if val is not None else data, prompts), run / "scene.safetensors",
+                    save_net, "validation" if val is not None else "training",
+                    {"data": str(data_dir), "val": None if val_dir is None else str(val_dir)})
     return state
 
 
@@ -403,9 +312,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_command(PROG, lambda: _main(argv), (TrainError, OSError),
-                       interrupted="rerun the same command with --resume to go on from the last checkpoint",
-                       log_progress=True)
+    return run_command(PROG, lambda: _main(argv), (TrainError, OSError), interrupted=CHECKPOINT_KEPT, log_progress=True)
 
 
 def _main(argv: list[str] | None) -> int:
