@@ -19,7 +19,8 @@ baseline), the layout then assembled by `assemble.assemble` (seed 0):
 - per-category IoU of the layout against the truth (`Layout.of_world` on the same grid), for
   water, road, forest and building;
 - heightmap RMSE (m) of the layout's heights against the truth, both taken relative to their own
-  mean (a sketch says where the ground rises, not at what altitude the map lies);
+  mean (a sketch says where the ground rises, not at what altitude the map lies), beside that of a
+  flat map (`height_rmse_flat_m`: the truth's own spread, what a reader that knew nothing scores);
 - constraint rates of the assembled scene: trees standing in forest and on no water or road (on
   the scene's own lattice), buildings on ground of slope <= 10 degrees, road samples off bridges
   with grade <= 15%, river courses that never rise, lake cells at one level below their banks;
@@ -117,6 +118,7 @@ def layout_figures(layout: Layout, truth: Layout) -> dict:
         out[name] = float((a & b).sum() / union) if union else None
     h, t = layout.height - layout.height.mean(), truth.height - truth.height.mean()
     out["height_rmse_m"] = float(np.sqrt(np.mean((h - t) ** 2)))
+    out["height_rmse_flat_m"] = float(np.sqrt(np.mean(t ** 2)))  # a flat map at the right mean: the reference
     return out
 
 
