@@ -27,8 +27,8 @@ baseline), the layout then assembled by `assemble.assemble` (seed 0):
 - reachability: the share of walkable land (dry lattice cells with slope <= 30 degrees; road
   and bridge cells count) in the largest 4-connected walkable region;
 - a redrawn map (`--redraw` maps, one stroke erased, remade through the session): the share of the
-  map remade, the old objects far from the change kept where they stood, the terrain's change far
-  from it, and the seconds of the remake;
+  map remade, the old objects outside the remade region kept where they stood, the terrain's change
+  outside it, and the seconds of the remake;
 - triangles and draw calls of the scene body; seconds per scene (reading + assembly, one torch
   thread), p50 and p95, and the same for a 200 m x 200 m map.
 Writes benchmarks/results/scene.json (and benchmarks/results/scene.png with --picture).
@@ -270,13 +270,13 @@ def picture(readers: Readers, items: list[dict], path: Path) -> None:
 def redraw_figures(weights: Path | None, items: list[dict], reader: str) -> dict:
     """A redrawn map remakes the region around what changed and keeps the rest: for each map, its
     scene, then one stroke of it erased (a random one of a scene kind) and the scene remade through
-    the session. Figures: the share of the map remade, the share of the old objects standing
-    farther than `FAR_M` from the erased stroke that stand exactly where they stood, the largest
-    change of the terrain farther than `FAR_M`, and the seconds of the remake against the first."""
-    from scipy.spatial import cKDTree
-
+    the session. Figures: the share of the map remade, the share of the old objects outside the
+    region (`redraw.Redraw`, worked out again from the two readings) that stand exactly where they
+    stood, the largest change of the terrain outside it, and the seconds of the remake against the
+    first scene."""
     from sketchforge.modeling.session import Session
     from sketchforge.neural.scene.backend import SceneBackend
+    from sketchforge.neural.scene.redraw import Redraw, changed_lines
     from sketchforge.neural.scene.sketching import KINDS
     rows = []
     for k, it in enumerate(items):
@@ -284,48 +284,52 @@ def redraw_figures(weights: Path | None, items: list[dict], reader: str) -> dict
         kinds = [i for i, st in enumerate(sketch.strokes) if st.kind in KINDS]
         if len(kinds) < 3:
             continue
+        backend = SceneBackend(weights, reader=reader)
         session = Session()
-        session.register_backend(SceneBackend(weights, reader=reader), replace=True)
+        session.register_backend(backend, replace=True)
         t0 = time.perf_counter()
         op = session.scene(sketch)
         first_s = time.perf_counter() - t0
         before = session.bodies[op.body]
         gone = kinds[int(np.random.default_rng([k, 5]).integers(len(kinds)))]
-        erased = sketch.strokes[gone]
         redrawn = replace(sketch, strokes=tuple(st for i, st in enumerate(sketch.strokes) if i != gone))
         t0 = time.perf_counter()
         again = session.scene(redrawn)
         remake_s = time.perf_counter() - t0
         after = session.bodies[again.body]
-        o, _ = sketch.camera.rays(np.asarray(erased.points, float)[:, :2], sketch.width, sketch.height)
-        line = cKDTree(o[:, :2] / 1000.0)
-
-        def placed(body) -> set:
-            names = [body.variants[v].name for v in body.variant]
-            return {(n, round(float(p[0]), 3), round(float(p[1]), 3)) for n, p in zip(names, body.placements)}
-        old, new = placed(before), placed(after)
-        far = {x for x in old if line.query([x[1], x[2]])[0] > FAR_M}
-        w, s_, e, n = after.extent
-        gx, gy = np.meshgrid(np.linspace(w, e, after.heights.shape[1]), np.linspace(n, s_, after.heights.shape[0]))
-        far_ground = line.query(np.stack([gx.ravel(), gy.ravel()], 1))[0].reshape(gx.shape) > FAR_M
-        rows.append({"remade": again.remade, "far_objects": len(far),
-                     "far_objects_kept": len(far & new) / len(far) if far else None,
-                     "far_terrain_change_m": float(np.abs(after.heights - before.heights)[far_ground].max())
-                     if far_ground.any() else None, "first_s": first_s, "remake_s": remake_s})
+        row = {"kind": sketch.strokes[gone].kind, "remade": again.remade, "first_s": first_s, "remake_s": remake_s,
+               "outside_kept": None, "outside_terrain_change_m": None}
+        region = Redraw.of(backend._read(sketch, reader)[0], backend._read(redrawn, reader)[0],
+                           changed_lines(sketch, redrawn))
+        if region is not None and again.remade < 1.0:
+            keep = region.keep(before)
+            out_old = {(n, x, y) for n, x, y, _, _ in keep.kept_objects()}
+            names = [after.variants[v].name for v in after.variant]
+            now = {(n, float(p[0]), float(p[1])) for n, p in zip(names, after.placements)}
+            row["outside_kept"] = len(out_old & now) / len(out_old) if out_old else None
+            w, s_, e, n = after.extent
+            gx, gy = np.meshgrid(np.linspace(w, e, after.heights.shape[1]),
+                                 np.linspace(n, s_, after.heights.shape[0]))
+            outside = ~keep.inside(np.stack([gx, gy], -1))
+            if outside.any():
+                row["outside_terrain_change_m"] = float(np.abs(after.heights - before.heights)[outside].max())
+        rows.append(row)
 
     def col(key: str) -> list[float]:
         return [r[key] for r in rows if r[key] is not None]
-    return {"maps": len(rows), "reader": reader, "far_m": FAR_M,
-            "remade_share_p50": float(np.median(col("remade"))), "remade_whole": sum(r["remade"] >= 1.0 for r in rows),
-            "far_objects_kept_mean": float(np.mean(col("far_objects_kept"))),
-            "far_objects_kept_min": float(np.min(col("far_objects_kept"))),
-            "far_terrain_change_m_p50": float(np.median(col("far_terrain_change_m"))),
-            "far_terrain_change_m_max": float(np.max(col("far_terrain_change_m"))),
+    return {"maps": len(rows), "reader": reader, "erased": {kd: sum(r["kind"] == kd for r in rows) for kd in KINDS},
+            "remade_share_p50": float(np.median(col("remade"))),
+            "remade_share_max": float(np.max(col("remade"))),
+            "remade_whole": sum(r["remade"] >= 1.0 for r in rows),
+            "outside_objects_kept_mean": float(np.mean(col("outside_kept"))),
+            "outside_objects_kept_min": float(np.min(col("outside_kept"))),
+            "outside_terrain_change_m_p50": float(np.median(col("outside_terrain_change_m"))),
+            "outside_terrain_change_m_p95": float(np.percentile(col("outside_terrain_change_m"), 95)),
+            "outside_terrain_change_m_max": float(np.max(col("outside_terrain_change_m"))),
             "first_seconds_p50": float(np.median(col("first_s"))),
             "remake_seconds_p50": float(np.median(col("remake_s")))}
 
 
-FAR_M = 40.0
 
 
 def main() -> None:

@@ -5,9 +5,10 @@
     assemble(redraw.layout, seed, keep=redraw.keep(old_scene))           (`assemble`) the scene
 
 The region is the ground within `MARGIN_M` of every stroke drawn or erased since the scene was
-made, the areas such strokes enclose, and every patch whose category the reading changed that
-touches them (a forest outline drawn wider moves the forest's edge away from the stroke), all
-widened by the margin. Outside the region the old reading stands; inside, the new one, its heights
+made, the areas such strokes enclose, and every patch where the reading changed (its category, or
+its height by more than `HEIGHT_STEP_M`) that touches them (a forest outline drawn wider moves the
+forest's edge away from the stroke; an erased ridge lowers its flanks too), all widened by the
+margin. Outside the region the old reading stands; inside, the new one, its heights
 eased into the old ones over `BAND_M` at the region's edge. The assembly keeps the old scene's
 trees, rocks, bushes and buildings outside the region (where they still may stand) and places new
 ones inside it; what it computes without chance (terrain, water, roads) follows from the merged
@@ -31,12 +32,14 @@ from .layout import Layout, ground_rectangle
 from .sketching import KINDS, closes
 from .water import smoothstep
 
-__all__ = ["BAND_M", "MARGIN_M", "WHOLE_SHARE", "Keep", "Redraw", "changed_lines"]
+__all__ = ["BAND_M", "HEIGHT_STEP_M", "MARGIN_M", "WHOLE_SHARE", "Keep", "Redraw", "changed_lines"]
 
 MARGIN_M = 12.0
 """How far around a changed stroke the scene is made again (m; at least two cells of the layout)."""
 BAND_M = 15.0
 """Width of the band inside the region's edge over which new heights ease into the kept ones (m)."""
+HEIGHT_STEP_M = 2.0
+"""A cell whose reading's height moved by more than this counts as changed (a ridge drawn or erased)."""
 WHOLE_SHARE = 0.6
 """A region larger than this share of the map makes the whole scene again."""
 
@@ -125,7 +128,8 @@ class Redraw:
             if closed:
                 cv2.fillPoly(seed, [pts], 1)
         grown = _within(seed > 0, MARGIN_M, cw, ch)
-        changed, count = ndimage.label(old.category != new.category)
+        changed, count = ndimage.label((old.category != new.category)
+                                       | (np.abs(old.height - new.height) > HEIGHT_STEP_M))
         if count:
             touching = np.unique(changed[grown & (changed > 0)])
             grown |= _within(np.isin(changed, touching[touching > 0]), MARGIN_M, cw, ch)
