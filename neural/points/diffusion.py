@@ -50,8 +50,8 @@ SCHEDULE = "squaredcos_cap_v2"
 PREDICTION = "v_prediction"
 SAMPLERS = ("dpm", "ddim")
 INSTALL = "pip install diffusers==0.42.1"
-GUIDANCE = 3.0  # classifier-free guidance of the color stage by the prompt (a network trained with text_drop);
-# picked on the validation set (benchmarks/results/points-guidance.json: 1, 2, 3, 5 tried)
+GUIDANCE = 2.0  # classifier-free guidance of the color stage by the prompt (a network trained with text_drop);
+# picked on the validation set (benchmarks/results/points-guidance.json: 1, 1.5, 2, 3 tried)
 PART_WEIGHT = 0.2  # the part head's cross-entropy beside the denoising loss
 PLACE_TRIM = 0.005  # share of a sampled cloud's points left out of its box on each side when placing it
 
