@@ -1,14 +1,14 @@
 """Redrawing part of a map remakes that region of the scene and keeps the rest.
 
-    changed_lines(old_sketch, new_sketch) -> list[(closed, (K, 2) m)]   strokes drawn or erased since
+    changed_lines(old_sketch, new_sketch) -> list[Changed]   the strokes drawn or erased since
     Redraw.of(old_layout, new_layout, lines) -> Redraw                   the region and the merged layout
     assemble(redraw.layout, seed, keep=redraw.keep(old_scene))           (`assemble`) the scene
 
 The region is the ground within `MARGIN_M` of every stroke drawn or erased since the scene was
-made, the areas such strokes enclose, and every patch where the reading changed (its category, or
-its height by more than `HEIGHT_STEP_M`) that touches them (a forest outline drawn wider moves the
-forest's edge away from the stroke; an erased ridge lowers its flanks too), all widened by the
-margin. Outside the region the old reading stands; inside, the new one, its heights
+made, the areas such strokes enclose, and every patch where the reading changed (its category, or,
+when a ridge was drawn or erased, its height by more than `HEIGHT_STEP_M`) that touches them (a
+forest outline drawn wider moves the forest's edge away from the stroke; an erased ridge lowers
+its flanks too), all widened by the margin. Outside the region the old reading stands; inside, the new one, its heights
 eased into the old ones over `BAND_M` at the region's edge. The assembly keeps the old scene's
 trees, rocks, bushes and buildings outside the region (where they still may stand) and places new
 ones inside it; what it computes without chance (terrain, water, roads) follows from the merged
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -32,7 +33,7 @@ from .layout import Layout, ground_rectangle
 from .sketching import KINDS, closes
 from .water import smoothstep
 
-__all__ = ["BAND_M", "HEIGHT_STEP_M", "MARGIN_M", "WHOLE_SHARE", "Keep", "Redraw", "changed_lines"]
+__all__ = ["BAND_M", "HEIGHT_STEP_M", "MARGIN_M", "WHOLE_SHARE", "Changed", "Keep", "Redraw", "changed_lines"]
 
 MARGIN_M = 12.0
 """How far around a changed stroke the scene is made again (m; at least two cells of the layout)."""
@@ -48,22 +49,30 @@ def _key(stroke: Stroke) -> tuple:
     return (stroke.kind, np.round(np.asarray(stroke.points, float)[:, :2], 3).tobytes())
 
 
-def changed_lines(old: Sketch, new: Sketch) -> list[tuple[bool, np.ndarray]]:
+class Changed(NamedTuple):
+    """A stroke drawn or erased: its kind, whether it closes on itself, its ground polyline (K, 2) m."""
+
+    kind: str
+    closed: bool
+    xy: np.ndarray
+
+
+def changed_lines(old: Sketch, new: Sketch) -> list[Changed]:
     """The strokes of scene kinds in one sketch and not the other (drawn since, or erased), as ground
-    polylines (K, 2) m with whether each closes on itself. Raises ValueError when the two sketches
+    polylines (`Changed`). Raises ValueError when the two sketches
     do not show the same ground (then nothing of the old scene can be kept)."""
     if ground_rectangle(old) != ground_rectangle(new):
         raise ValueError("the map shows other ground than the scene's")
     old_keys = Counter(_key(s) for s in old.strokes if s.kind in KINDS and len(s.points))
     new_keys = Counter(_key(s) for s in new.strokes if s.kind in KINDS and len(s.points))
-    out: list[tuple[bool, np.ndarray]] = []
+    out: list[Changed] = []
     for sketch, gone in ((new, new_keys - old_keys), (old, old_keys - new_keys)):
         for s in sketch.strokes:
             k = _key(s) if s.kind in KINDS and len(s.points) else None
             if k is not None and gone.get(k, 0) > 0:
                 gone[k] -= 1
                 o, _ = sketch.camera.rays(np.asarray(s.points, float)[:, :2], sketch.width, sketch.height)
-                out.append((closes(s.points), o[:, :2] / 1000.0))
+                out.append(Changed(str(s.kind), closes(s.points), o[:, :2] / 1000.0))
     return out
 
 
@@ -111,7 +120,7 @@ class Redraw:
         return Keep(scene, self.region, self.layout.extent)
 
     @staticmethod
-    def of(old: Layout, new: Layout, lines: list[tuple[bool, np.ndarray]]) -> "Redraw | None":
+    def of(old: Layout, new: Layout, lines: list[Changed]) -> "Redraw | None":
         """The redraw of a map read as `old` before and `new` now, `lines` what changed
         (`changed_lines`); None when the whole scene should be made again (module notes)."""
         if not lines or old.shape != new.shape or old.extent != new.extent or old.style != new.style:
@@ -120,7 +129,7 @@ class Redraw:
         rows, cols = new.shape
         cw, ch = (e - w) / cols, (n - s) / rows
         seed = np.zeros((rows, cols), np.uint8)
-        for closed, xy in lines:
+        for _, closed, xy in lines:
             cc = np.round((xy[:, 0] - w) / cw - 0.5).astype(np.int32)
             rr = np.round((n - xy[:, 1]) / ch - 0.5).astype(np.int32)
             pts = np.stack([cc, rr], 1).reshape(-1, 1, 2)
@@ -128,8 +137,10 @@ class Redraw:
             if closed:
                 cv2.fillPoly(seed, [pts], 1)
         grown = _within(seed > 0, MARGIN_M, cw, ch)
-        changed, count = ndimage.label((old.category != new.category)
-                                       | (np.abs(old.height - new.height) > HEIGHT_STEP_M))
+        moved = old.category != new.category
+        if any(line.kind == "mountain" for line in lines):  # a ridge drawn or erased moves the ground around it
+            moved |= np.abs(old.height - new.height) > HEIGHT_STEP_M
+        changed, count = ndimage.label(moved)
         if count:
             touching = np.unique(changed[grown & (changed > 0)])
             grown |= _within(np.isin(changed, touching[touching > 0]), MARGIN_M, cw, ch)

@@ -141,7 +141,7 @@ def test_redrawing_part_of_the_map_remakes_that_region_and_keeps_the_rest(sessio
     after = session.bodies[again.body]
     assert again.replace and len(session.history) == 2 and 0 < again.remade < 0.3
     assert "of the map remade" in again.describe()
-    lines = [xy for _, xy in changed_lines(sketch, redrawn)]
+    lines = [line.xy for line in changed_lines(sketch, redrawn)]
     assert len(lines) == 2  # the house drawn and the forest scribble erased
     old, new = _objects(before), _objects(after)
     far_old = {o for o in old if _far(np.array([o[1:]]), lines, 60.0)[0]}
