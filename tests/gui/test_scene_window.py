@@ -235,13 +235,19 @@ def _map_sketch(width=400, height=400, size_m=120.0) -> Sketch:
     return Sketch(cam, width, height, (Stroke(ridge, "mountain"), Stroke(river, "water")), "scene")
 
 
-def test_walk_mode_holds_the_eye_above_the_ground_moves_with_wasd_and_esc_gives_the_map_back(scene_window, qtbot):
+def _window_on_scene(scene_window, sketch: Sketch):
+    """A session holding the scene of `sketch` (read by the rules) and a window on it in the scene mode."""
     s = Session()
     s.register_backend(SceneBackend(reader="rules"), replace=True)
-    s.scene(_map_sketch())
+    s.scene(sketch)
     w = scene_window(s)
-    v = w.viewport
     w.mode_box.setCurrentIndex(w.mode_box.findData("scene"))
+    return s, w
+
+
+def test_walk_mode_holds_the_eye_above_the_ground_moves_with_wasd_and_esc_gives_the_map_back(scene_window, qtbot):
+    s, w = _window_on_scene(scene_window, _map_sketch())
+    v = w.viewport
     scene = s.bodies["scene1"]
     map_camera = v.camera()
     assert v.map_view and map_camera.target[:2] == pytest.approx((0.0, 0.0))   # the map shows the scene
@@ -322,12 +328,8 @@ def test_a_turned_view_is_refused_as_not_a_map(scene_window, qtbot):
 
 
 def test_a_walk_starts_where_the_map_looks_when_that_is_over_the_scene(scene_window):
-    s = Session()
-    s.register_backend(SceneBackend(reader="rules"), replace=True)
-    s.scene(_map_sketch())
-    w = scene_window(s)
+    s, w = _window_on_scene(scene_window, _map_sketch())
     v = w.viewport
-    w.mode_box.setCurrentIndex(w.mode_box.findData("scene"))
     v.pan_pixels(-80, 0)                                   # the map moves east
     x = v.camera().target[0]
     assert x > 10_000
@@ -477,11 +479,7 @@ def test_walking_does_not_pass_through_houses_and_trees_but_flying_passes_over()
 
 
 def test_the_window_walks_around_the_scenes_objects(scene_window):
-    s = Session()
-    s.register_backend(SceneBackend(reader="rules"), replace=True)
-    s.scene(make_item(6).sketch)
-    w = scene_window(s)
-    w.mode_box.setCurrentIndex(w.mode_box.findData("scene"))
+    s, w = _window_on_scene(scene_window, make_item(6).sketch)
     w.act_walk.trigger()
     walker = w.viewport.walker
     scene = s.bodies["scene1"]
